@@ -1,0 +1,38 @@
+"""The ``qingyun`` command: one CLI, a sub-command group per area.
+
+The CLI is a thin shell: each area's commands live next to its library code and
+are mounted here. User errors (``QingyunError``) print one clear line, no traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from routing.errors import QingyunError
+
+app = typer.Typer(
+    name="qingyun",
+    help="清运 Qingyun — 环卫收运规划与车辆监管 / waste-collection planning and fleet supervision.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+# --- area command groups (each area adds its own line) -------------------------
+from routing.cli import network_app  # noqa: E402
+
+app.add_typer(network_app, name="network", help="道路网络 / road network: info, matrices.")
+
+from routing.demo import demo  # noqa: E402
+
+app.command("demo")(demo)
+
+
+def main() -> None:
+    """Entry point of the console script: user errors become one line and exit code 2."""
+    try:
+        app()
+    except QingyunError as exc:
+        typer.secho(f"错误 / error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
