@@ -24,9 +24,17 @@ from routing.cli import network_app  # noqa: E402
 
 app.add_typer(network_app, name="network", help="道路网络 / road network: info, matrices.")
 
+from fleet.jt808.cli import app as jt808_app  # noqa: E402
+
+app.add_typer(jt808_app, name="jt808", help="JT/T 808 终端接入 / GPS ingest: decode, serve, simulate.")
+
 from routing.demo import demo  # noqa: E402
 
 app.command("demo")(demo)
+
+from fleet.audit_cli import audit  # noqa: E402
+
+app.command("audit")(audit)
 
 
 def main() -> None:

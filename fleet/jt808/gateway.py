@@ -1,0 +1,322 @@
+"""The JT/T 808 TCP gateway (asyncio): registers and authenticates terminals, stores positions.
+
+Delivery is at-least-once with idempotent storage. A location (0x0200) or batch
+(0x0704) is answered 0x8001 "success" only after its rows are committed; if the
+gateway dies first the terminal gets no reply, keeps the points in its blind-area
+memory and re-sends them, and the (phone, GPS time) key drops the copies. Frames of
+one read are decoded together and their rows committed in one go before the replies
+go out, in frame order.
+
+Terminals must register (0x0100 → 0x8100 with an auth code) and authenticate
+(0x0102 → 0x8001) on each connection before their positions are accepted; earlier
+positions are answered "failed" (result 1), which makes the terminal keep them.
+Bad frames are counted and, when the header is readable, answered with result 2;
+the connection stays open. Idle connections close after ``idle_timeout_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from sqlalchemy.engine import Engine
+
+from fleet.jt808.frame import DecodeError, Frame, FrameSplitter, Reassembler, decode_escaped, encode_frame, peek_header
+from fleet.jt808.location import Location, decode_location
+from fleet.jt808.messages import (
+    AUTHENTICATE, BATCH, HEARTBEAT, LOCATION, LOGOUT, MEDIA_EVENT, PLATFORM_REPLY, REGISTER, REGISTER_REPLY,
+    RESULT_BAD_MESSAGE, RESULT_FAILED, RESULT_OK, RESULT_UNSUPPORTED, TERMINAL_REPLY, GeneralReply, RegisterReply,
+    decode_body, encode_body,
+)
+from fleet.jt808.writer import PositionWriter
+from fleet.store import auth_code_of, normalise_phone, register_terminal
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 7611
+
+
+@dataclass
+class GatewaySettings:
+    """Gateway knobs; defaults suit a city fleet on one server."""
+
+    host: str = "0.0.0.0"
+    port: int = DEFAULT_PORT
+    idle_timeout_s: float = 180.0  # 3 × the standard's default 60 s heartbeat
+    max_batch_rows: int = 5000
+    batch_gather_s: float = 0.05  # a location's reply waits at most this long for its batch to fill
+    read_size: int = 65536
+
+
+@dataclass
+class GatewayStats:
+    connections: int = 0
+    open_connections: int = 0
+    frames: int = 0
+    bad_frames: int = 0
+    positions_accepted: int = 0
+    positions_refused: int = 0
+    registrations: int = 0
+    authentications: int = 0
+    idle_closed: int = 0
+
+
+@dataclass
+class _Connection:
+    """Per-connection state: stream splitter, authenticated phones, platform serials."""
+
+    splitter: FrameSplitter = field(default_factory=FrameSplitter)
+    reassembler: Reassembler = field(default_factory=Reassembler)
+    authenticated: set[str] = field(default_factory=set)
+    serial: int = 0
+    last_read: float = 0.0
+
+    def next_serial(self) -> int:
+        serial = self.serial
+        self.serial = (serial + 1) & 0xFFFF
+        return serial
+
+
+def position_row(phone: str, location: Location, *, received_at: datetime, blind_area: bool,
+                 items: bytes | None = None) -> tuple:
+    """The ``position`` table row (``POSITION_COLUMNS`` order) of a decoded location.
+
+    ``items``: the raw additional-item bytes when the caller has them (saves re-encoding).
+    """
+    mileage = location.items.get(0x01)
+    if items is None:
+        items = location.items_bytes()
+    return (
+        phone, location.time, received_at, location.lat, location.lon, location.altitude_m, location.speed_kmh,
+        location.heading, location.alarm, location.status,
+        int.from_bytes(mileage, "big") / 10 if mileage is not None and len(mileage) == 4 else None,
+        blind_area, items.hex(),
+    )
+
+
+class Gateway:
+    """Run with ``await gateway.start()``; ``await gateway.stop()`` flushes every accepted position."""
+
+    def __init__(self, engine: Engine, settings: GatewaySettings | None = None) -> None:
+        self.settings = settings or GatewaySettings()
+        self.stats = GatewayStats()
+        self._engine = engine
+        self._writer = PositionWriter(
+            engine, max_batch_rows=self.settings.max_batch_rows, gather_s=self.settings.batch_gather_s
+        )
+        self._server: asyncio.base_events.Server | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._connections: dict[asyncio.StreamWriter, _Connection] = {}
+        self._sweeper: asyncio.Task | None = None
+        self._stopping = False
+        self._auth_codes: dict[str, str] = {}
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful with port 0)."""
+        return self._server.sockets[0].getsockname()[1]
+
+    @property
+    def rows_written(self) -> int:
+        return self._writer.stats.rows_written
+
+    async def start(self) -> None:
+        self._writer.start()
+        self._server = await asyncio.start_server(
+            self._handle, self.settings.host, self.settings.port, limit=self.settings.read_size
+        )
+        self._sweeper = asyncio.create_task(self._close_idle())
+        log.info("JT/T 808 gateway listening on %s:%d", self.settings.host, self.port)
+
+    async def serve_forever(self) -> None:
+        await self._server.serve_forever()
+
+    async def stop(self) -> None:
+        """Stop accepting, close connections, then commit everything already accepted."""
+        started = time.perf_counter()
+        self._stopping = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        if self._server is not None:
+            self._server.close()
+        for stream in list(self._connections):
+            stream.transport.abort()  # no more reads; replies not yet sent are simply not sent
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+        await asyncio.to_thread(self._writer.close)
+        log.info("gateway stopped in %.2f s, %d positions written", time.perf_counter() - started, self.rows_written)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        self._tasks.add(task)
+        loop = asyncio.get_running_loop()
+        connection = _Connection(last_read=loop.time())
+        self._connections[writer] = connection
+        self.stats.connections += 1
+        self.stats.open_connections += 1
+        try:
+            while True:
+                data = await reader.read(self.settings.read_size)
+                if not data:
+                    break
+                connection.last_read = loop.time()
+                replies = await self._process(connection, data)
+                if self._stopping:
+                    break
+                if replies:
+                    writer.write(b"".join(replies))
+                    await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        except Exception:  # a bug must cost one connection, never the server
+            log.exception("connection handler failed")
+        finally:
+            self.stats.open_connections -= 1
+            self._tasks.discard(task)
+            self._connections.pop(writer, None)
+            writer.close()
+
+    async def _close_idle(self) -> None:
+        """Close connections silent for ``idle_timeout_s`` (one sweeper, no timer per read)."""
+        timeout = self.settings.idle_timeout_s
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(timeout / 4, 5.0))
+            now = loop.time()
+            for stream, connection in list(self._connections.items()):
+                if now - connection.last_read > timeout:
+                    self.stats.idle_closed += 1
+                    connection.last_read = float("inf")  # count once
+                    stream.close()
+
+    async def _process(self, connection: _Connection, data: bytes) -> list[bytes]:
+        """Decode a read's frames, commit their positions, return replies in frame order.
+
+        Replies are built last so their platform serials follow the frame order; a
+        location's result is that of the commit of this read's rows.
+        """
+        frames, junk = connection.splitter.feed(data)
+        self.stats.bad_frames += len(junk)
+        answers: list[tuple[int, str, int, str, int | None, int]] = []  # msg id, phone, serial, version, result, protocol
+        registered: dict[int, bytes] = {}  # answer index → 0x8100 body
+        rows: list[tuple] = []
+        received_at = datetime.now(timezone.utc)
+        for escaped in frames:
+            self.stats.frames += 1
+            try:
+                frame = decode_escaped(escaped)
+                if frame.subpackage is not None:
+                    complete = connection.reassembler.add(frame)
+                    if complete is None:
+                        answers.append(_answer(frame, RESULT_OK))
+                        continue
+                    frame = complete  # answered as the whole message, with the last part's serial
+                if frame.msg_id in (LOCATION, BATCH):
+                    if normalise_phone(frame.phone) not in connection.authenticated:
+                        answers.append(_answer(frame, RESULT_FAILED))
+                        continue
+                    rows.extend(self._rows(frame, received_at))
+                    answers.append(_answer(frame, None))
+                elif frame.msg_id == REGISTER:
+                    registered[len(answers)] = await self._register(frame)
+                    answers.append(_answer(frame, RESULT_OK))
+                else:
+                    result = await self._control(connection, frame)
+                    if result is not None:
+                        answers.append(_answer(frame, result))
+            except DecodeError as error:
+                self.stats.bad_frames += 1
+                log.debug("bad frame: %s", error)
+                header = peek_header(escaped)
+                if header is not None and not header[0] & 0x8000:
+                    answers.append((*header, RESULT_BAD_MESSAGE, 1))
+        stored = RESULT_OK
+        if rows:
+            try:
+                await self._writer.write(rows)
+                self.stats.positions_accepted += len(rows)
+            except Exception as error:  # the database refused the data (not: unreachable, that retries)
+                log.error("positions refused by the database: %s", error)
+                self.stats.positions_refused += len(rows)
+                stored = RESULT_FAILED
+        replies = []
+        for index, (msg_id, phone, serial, version, result, protocol_version) in enumerate(answers):
+            if index in registered:
+                reply_id, body = REGISTER_REPLY, registered[index]
+            else:
+                reply_id = PLATFORM_REPLY
+                body = encode_body(GeneralReply(ack_serial=serial, ack_msg_id=msg_id, result=stored if result is None else result))
+            replies.append(encode_frame(msg_id=reply_id, phone=phone, serial=connection.next_serial(), body=body,
+                                        version=version, protocol_version=protocol_version))
+        return replies
+
+    def _rows(self, frame: Frame, received_at: datetime) -> list[tuple]:
+        phone = normalise_phone(frame.phone)
+        if frame.msg_id == LOCATION:
+            location = decode_location(frame.body, error_at=frame.error)
+            return [position_row(phone, location, received_at=received_at, blind_area=False, items=frame.body[28:])]
+        batch = decode_body(frame)
+        blind = batch.type == 1
+        return [position_row(phone, location, received_at=received_at, blind_area=blind) for location in batch.positions]
+
+    async def _register(self, frame: Frame) -> bytes:
+        """Store the terminal, return the 0x8100 body with its auth code."""
+        registration = decode_body(frame)
+        fields = {name: getattr(registration, name) for name in
+                  ("plate", "plate_color", "province", "city", "maker", "model", "terminal_id")}
+        fields["protocol"] = registration.layout
+        phone = normalise_phone(frame.phone)
+        code = await asyncio.to_thread(register_terminal, self._engine, phone=phone, registration=fields)
+        self._auth_codes[phone] = code
+        self.stats.registrations += 1
+        return encode_body(RegisterReply(ack_serial=frame.serial, result=0, auth_code=code))
+
+    async def _control(self, connection: _Connection, frame: Frame) -> int | None:
+        """Authentication, heartbeat, logout and the rest: the 0x8001 result, None for no reply."""
+        phone = normalise_phone(frame.phone)
+        if frame.msg_id == AUTHENTICATE:
+            authentication = decode_body(frame)
+            code = self._auth_codes.get(phone)
+            if code is None:
+                code = await asyncio.to_thread(auth_code_of, self._engine, phone=phone)
+                if code is not None:
+                    self._auth_codes[phone] = code
+            if code is None or authentication.auth_code != code:
+                return RESULT_FAILED
+            connection.authenticated.add(phone)
+            self.stats.authentications += 1
+            return RESULT_OK
+        if frame.msg_id == LOGOUT:
+            decode_body(frame)
+            connection.authenticated.discard(phone)
+            return RESULT_OK
+        if frame.msg_id in (HEARTBEAT, MEDIA_EVENT):
+            decode_body(frame)
+            return RESULT_OK
+        if frame.msg_id == TERMINAL_REPLY or frame.msg_id & 0x8000:
+            decode_body(frame)
+            return None  # answers to us, or platform messages a terminal should not send
+        return RESULT_UNSUPPORTED
+
+
+def _answer(frame: Frame, result: int | None) -> tuple[int, str, int, str, int | None, int]:
+    """What a reply needs from the frame it answers (result None: the commit's result)."""
+    return frame.msg_id, frame.phone, frame.serial, frame.version, result, frame.protocol_version or 1
+
+
+async def serve(engine: Engine, settings: GatewaySettings, *, stop: asyncio.Event) -> GatewayStats:
+    """Run a gateway until ``stop`` is set, then shut down gracefully."""
+    gateway = Gateway(engine, settings)
+    await gateway.start()
+    try:
+        await stop.wait()
+    finally:
+        await gateway.stop()
+    return gateway.stats
