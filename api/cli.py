@@ -36,6 +36,10 @@ from fleet.audit_cli import audit  # noqa: E402
 
 app.command("audit")(audit)
 
+from routing.stations.cli import stations_app  # noqa: E402
+
+app.add_typer(stations_app, name="stations", help="转运站规划 / transfer-station planning.")
+
 
 def main() -> None:
     """Entry point of the console script: user errors become one line and exit code 2."""
