@@ -32,6 +32,11 @@ from routing.demo import demo  # noqa: E402
 
 app.command("demo")(demo)
 
+from routing.plan_cli import plan, scenario_app  # noqa: E402
+
+app.command("plan")(plan)
+app.add_typer(scenario_app, name="scenario", help="规划场景 / planning scenarios: generate, import sites.")
+
 from fleet.audit_cli import audit  # noqa: E402
 
 app.command("audit")(audit)

@@ -1,33 +1,30 @@
-"""``qingyun demo``: the main job on the shipped Shenzhen network.
+"""``qingyun demo``: plan a generated Shenzhen collection day end to end.
 
-Interim (foundation issue): print the network summary and time a travel matrix.
-The planning issue replaces this with the full daily plan.
+About 600 restaurants and 300 community points (four streams) on the shipped Nanshan +
+Futian network, solved with a progress bar, summarised, and exported to ``./out/``.
 """
 
 from __future__ import annotations
 
-import time
+from pathlib import Path
 
 import typer
 
 
-def demo(points: int = typer.Option(1000, help="number of random points for the matrix timing")) -> None:
-    """演示 / demo: Shenzhen network summary and matrix timing."""
-    from rich.console import Console
+def demo(
+    restaurants: int = typer.Option(600, help="restaurants (kitchen waste)"),
+    communities: int = typer.Option(300, help="community collection points"),
+    time_limit: float = typer.Option(40.0, "--time-limit", help="search seconds"),
+    seed: int = typer.Option(7, help="generator seed"),
+    out: Path = typer.Option(Path("out"), help="output folder"),
+) -> None:
+    """演示 / demo: generate and plan the Shenzhen day (plan.json, GeoJSON, route sheets, map)."""
+    from routing.network import DEFAULT_OSM, load_network
+    from routing.plan_cli import run_plan
+    from routing.scenario_gen import generate_scenario, write_scenario
 
-    from routing.matrix import travel_matrices
-    from routing.network import load_network
-    from routing.summary import network_summary_table
-
-    console = Console()
-    started = time.perf_counter()
     network = load_network()
-    console.print(network_summary_table(network, load_seconds=time.perf_counter() - started))
-    snapped = network.random_points(n=points, seed=7)
-    started = time.perf_counter()
-    result = travel_matrices(network, points=snapped)
-    elapsed = time.perf_counter() - started
-    console.print(
-        f"{points}×{points} 时间+距离矩阵 / duration+distance matrix: {elapsed:.2f} s; "
-        f"平均行程 / mean trip {result.duration_s.mean() / 60:.1f} min, {result.distance_m.mean() / 1000:.2f} km"
-    )
+    scenario = generate_scenario(network, restaurants=restaurants, communities=communities, seed=seed, osm=str(DEFAULT_OSM), name="深圳南山福田 / Shenzhen Nanshan+Futian")
+    out.mkdir(parents=True, exist_ok=True)
+    write_scenario(scenario, out / "scenario.json")
+    run_plan(scenario, scenario_dir=out, time_limit_s=time_limit, out=out)
