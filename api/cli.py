@@ -37,6 +37,10 @@ from routing.plan_cli import plan, scenario_app  # noqa: E402
 app.command("plan")(plan)
 app.add_typer(scenario_app, name="scenario", help="规划场景 / planning scenarios: generate, import sites.")
 
+from routing.bench_cli import bench_app  # noqa: E402
+
+app.add_typer(bench_app, name="bench", help="基准测试 / solver quality on published instances (Solomon, GH, X, Kim), with peers.")
+
 from fleet.audit_cli import audit  # noqa: E402
 
 app.command("audit")(audit)

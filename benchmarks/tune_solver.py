@@ -1,0 +1,159 @@
+"""Which OR-Tools search settings help the product solver on Solomon? Measured, not guessed.
+
+Runs the product solver (``routing.solver.solve``) on a subset of Solomon instances once per
+configuration; a configuration is ``SolveSettings`` fields (strategies, workers) plus
+overrides of OR-Tools' routing search parameters applied on top of the solver's own
+``search_parameters`` (GLS lambda, metaheuristic, LNS operators …). Each solution is judged
+by the independent checker; prints mean / median / worst gap per configuration and writes
+``benchmarks/out/tune_<S>s.csv``. The overrides are an experiment harness only: settings that
+win are reported to the solver's owner to adopt in ``routing/solver.py``.
+
+    .venv/bin/python benchmarks/tune_solver.py [--time-limit 10] [--configs baseline ils …] [--instances R101 …]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SOLOMON = ROOT.parent / "shared" / "benchmarks" / "solomon"
+SUBSET = ["C104", "C109", "C204", "R101", "R104", "R107", "R110", "R203", "R207", "R211", "RC101", "RC104", "RC107", "RC204"]
+
+LNS_OPERATORS = {
+    "local_search_operators.use_cross_exchange": True,
+    "local_search_operators.use_relocate_neighbors": True,
+    "local_search_operators.use_path_lns": True,
+    "local_search_operators.use_inactive_lns": True,
+    "local_search_operators.use_global_cheapest_insertion_close_nodes_lns": True,
+    "local_search_operators.use_local_cheapest_insertion_close_nodes_lns": True,
+}
+
+
+def ils_sisr(params) -> None:
+    """OR-Tools' iterated local search: SISR ruin, cheapest-insertion recreate, automatic SA temperatures."""
+    params.use_iterated_local_search = True
+    ils = params.iterated_local_search_parameters
+    ruin = ils.ruin_recreate_parameters.ruin_strategies.add()
+    ruin.sisr.max_removed_sequence_size = 10
+    ruin.sisr.avg_num_removed_visits = 10
+    ruin.sisr.bypass_factor = 0.01
+    ils.reference_solution_acceptance_strategy.simulated_annealing.automatic_temperatures = True
+
+
+def ils_on_second_worker(params) -> None:
+    """GLS from parallel cheapest insertion on one core, ILS (SISR) from path cheapest arc on the other."""
+    from ortools.constraint_solver import routing_enums_pb2
+
+    if params.first_solution_strategy == routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC:
+        ils_sisr(params)
+
+
+EXPENSIVE_LNS_OFF = {
+    "local_search_operators.use_global_cheapest_insertion_path_lns": False,
+    "local_search_operators.use_local_cheapest_insertion_path_lns": False,
+    "local_search_operators.use_relocate_path_global_cheapest_insertion_insert_unperformed": False,
+    "local_search_operators.use_global_cheapest_insertion_visit_types_lns": False,
+    "local_search_operators.use_local_cheapest_insertion_visit_types_lns": False,
+}
+NEIGHBOURS = {"ls_operator_neighbors_ratio": 0.2, "ls_operator_min_neighbors": 10}
+LNS_100MS = {"lns_time_limit.nanos": 100_000_000, "lns_time_limit.seconds": 0}
+
+
+# name -> (SolveSettings changes, search-parameter overrides: field values or a function of the parameters)
+CONFIGS: dict[str, tuple[dict, dict]] = {
+    "baseline": ({}, {}),
+    "gls_lambda_0.05": ({}, {"guided_local_search_lambda_coefficient": 0.05}),
+    "gls_lambda_0.3": ({}, {"guided_local_search_lambda_coefficient": 0.3}),
+    "gls_reset_penalties": ({}, {"guided_local_search_reset_penalties_on_new_best_solution": True}),
+    "ils_sisr": ({}, {"": ils_sisr}),
+    "ils_sisr_and_gls": ({}, {"": ils_on_second_worker}),
+    "lns_operators": ({}, LNS_OPERATORS),
+    "lci_pci": ({"strategies": ("LOCAL_CHEAPEST_INSERTION", "PARALLEL_CHEAPEST_INSERTION")}, {}),
+    "sa": ({}, {"local_search_metaheuristic": "SIMULATED_ANNEALING"}),
+    "tabu": ({}, {"local_search_metaheuristic": "TABU_SEARCH"}),
+    "pci_pca": ({"strategies": ("PARALLEL_CHEAPEST_INSERTION", "PATH_CHEAPEST_ARC")}, {}),
+    "lns_100ms": ({}, LNS_100MS),
+    "neighbours_0.2": ({}, NEIGHBOURS),
+    "expensive_lns_off": ({}, EXPENSIVE_LNS_OFF),
+    "lns_100ms_neighbours": ({}, {**LNS_100MS, **NEIGHBOURS}),
+    "pci_pca_lns_100ms": ({"strategies": ("PARALLEL_CHEAPEST_INSERTION", "PATH_CHEAPEST_ARC")}, LNS_100MS),
+    "pci_pca_lns_100ms_lns_off": (
+        {"strategies": ("PARALLEL_CHEAPEST_INSERTION", "PATH_CHEAPEST_ARC")},
+        {**LNS_100MS, **EXPENSIVE_LNS_OFF},
+    ),
+    "one_worker": ({"workers": 1, "strategies": ("PARALLEL_CHEAPEST_INSERTION",)}, {}),
+}
+
+
+def apply_overrides(params, overrides: dict) -> None:
+    from ortools.constraint_solver import routing_enums_pb2
+
+    for dotted, value in overrides.items():
+        if callable(value):
+            value(params)
+            continue
+        target = params
+        *path, name = dotted.split(".")
+        for part in path:
+            target = getattr(target, part)
+        field = target.DESCRIPTOR.fields_by_name[name]
+        if name == "local_search_metaheuristic":
+            value = getattr(routing_enums_pb2.LocalSearchMetaheuristic, value)
+        elif field.enum_type is not None and field.enum_type.name == "OptionalBoolean":
+            value = field.enum_type.values_by_name["BOOL_TRUE" if value else "BOOL_FALSE"].number
+        setattr(target, name, value)
+
+
+def install(overrides: dict) -> None:
+    """Wrap the solver's search parameters (inherited by its forked workers)."""
+    from routing.solver import RoutingModel
+
+    original = getattr(RoutingModel, "_original_search_parameters", RoutingModel.search_parameters)
+    RoutingModel._original_search_parameters = original
+
+    def patched(self, strategy, time_limit_s):
+        params = original(self, strategy, time_limit_s)
+        apply_overrides(params, overrides)
+        return params
+
+    RoutingModel.search_parameters = patched
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--time-limit", type=float, default=10.0)
+    parser.add_argument("--configs", nargs="*", default=list(CONFIGS))
+    parser.add_argument("--instances", nargs="*", default=SUBSET)
+    parser.add_argument("--csv", default=None, help="output CSV name under benchmarks/out (default tune_<S>s.csv)")
+    args = parser.parse_args()
+
+    from routing.benchmark import run_vrplib, write_rows
+    from routing.solver import SolveSettings
+
+    all_rows = []
+    for name in args.configs:
+        changes, overrides = CONFIGS[name]
+        install(overrides)
+        settings = replace(SolveSettings(), **changes)
+        rows = []
+        for instance in args.instances:
+            row = run_vrplib(SOLOMON / f"{instance}.vrp", time_limit_s=args.time_limit, settings=settings)[0]
+            row.solver = name
+            rows.append(row)
+            gap = "—" if row.gap_pct is None else f"{row.gap_pct:+6.2f} %"
+            print(f"{name:<22} {instance:<7} gap {gap}  vehicles {row.vehicles:>3}  "
+                  f"{'feasible' if row.feasible else 'INFEASIBLE ' + row.first_violation}", flush=True)
+        gaps = [r.gap_pct for r in rows if r.feasible] or [float("nan")]
+        print(f"== {name}: mean {statistics.fmean(gaps):.2f} %  median {statistics.median(gaps):.2f} %  "
+              f"worst {max(gaps):.2f} %  feasible {len(gaps)}/{len(rows)}", flush=True)
+        all_rows.extend(rows)
+        write_rows(ROOT / "benchmarks" / "out" / (args.csv or f"tune_{args.time_limit:g}s.csv"), all_rows)
+
+
+if __name__ == "__main__":
+    main()

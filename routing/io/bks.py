@@ -1,0 +1,73 @@
+"""Best-known solutions (BKS) from the ``bks_*.csv`` tables next to the instance folders.
+
+Only the column of the instance's own convention is read: DIMACS distance-only for
+Solomon and Gehring & Homberger (``dimacs_*``), rounded EUC_2D for CVRP X (``bks_cost``).
+Comparing across conventions (e.g. a trucks-first ``hier_*`` BKS) makes gaps meaningless.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from routing.errors import InputFileError
+
+# convention -> (file, vehicles column, cost column)
+_TABLES: dict[str, list[tuple[str, str, str]]] = {
+    "dimacs": [
+        ("bks_solomon.csv", "dimacs_vehicles", "dimacs_distance_trunc1"),
+        ("bks_gehring_homberger.csv", "dimacs_vehicles", "dimacs_distance_trunc1"),
+    ],
+    "euc2d_round": [("bks_cvrplib_X.csv", "routes_in_bks", "bks_cost")],
+}
+
+
+@dataclass(frozen=True)
+class Bks:
+    """A best-known solution: vehicles used and objective, in one convention."""
+
+    instance: str
+    vehicles: int
+    cost: float
+    table: Path
+
+
+def find_bks_dir(instance_path: Path) -> Path | None:
+    """The nearest folder above the instance that holds ``bks_*.csv`` tables."""
+    for folder in Path(instance_path).resolve().parents:
+        if any(folder.glob("bks_*.csv")):
+            return folder
+    return None
+
+
+def load_bks_table(path: Path, *, vehicles_column: str, cost_column: str) -> dict[str, Bks]:
+    """All rows of one BKS table keyed by instance name."""
+    table: dict[str, Bks] = {}
+    with Path(path).open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        for line, row in enumerate(reader, start=2):
+            name = (row.get("instance") or "").strip()
+            try:
+                table[name] = Bks(
+                    instance=name,
+                    vehicles=int(row[vehicles_column]),
+                    cost=float(row[cost_column]),
+                    table=Path(path),
+                )
+            except (KeyError, TypeError, ValueError):
+                raise InputFileError(
+                    f"{path}:{line}: instance {name!r} lacks a numeric {vehicles_column}/{cost_column}"
+                ) from None
+    return table
+
+
+def lookup_bks(name: str, *, convention: str, bks_dir: Path) -> Bks | None:
+    """The BKS of ``name`` in its convention, or None when no table lists it."""
+    for filename, vehicles_column, cost_column in _TABLES[convention]:
+        path = Path(bks_dir) / filename
+        if path.exists():
+            found = load_bks_table(path, vehicles_column=vehicles_column, cost_column=cost_column).get(name)
+            if found is not None:
+                return found
+    return None
