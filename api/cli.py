@@ -49,6 +49,10 @@ from routing.stations.cli import stations_app  # noqa: E402
 
 app.add_typer(stations_app, name="stations", help="转运站规划 / transfer-station planning.")
 
+from api.service_cli import service_app  # noqa: E402
+
+app.add_typer(service_app)  # serve, worker, keys, db
+
 
 def main() -> None:
     """Entry point of the console script: user errors become one line and exit code 2."""
