@@ -118,15 +118,7 @@ class MapMatcher:
 
     def _node_path_edges(self, a: int, b: int) -> list[int]:
         """Edges of the cached shortest path from node ``a`` to node ``b``."""
-        pred = self._rows[a].pred
-        nodes = [b]
-        while nodes[-1] != a:
-            p = int(pred[nodes[-1]])
-            if p < 0:
-                return []
-            nodes.append(p)
-        nodes.reverse()
-        return self.edges_along(nodes)
+        return self.edges_along(_walk_back(self._rows[a].pred, a, b))
 
     def edges_along(self, nodes: list[int]) -> list[int]:
         """Edge indices joining consecutive node indices (the shortest edge where roads run in parallel)."""
@@ -141,14 +133,7 @@ class MapMatcher:
         if a == b:
             return []
         _, pred = dijkstra(self._graph, directed=True, indices=a, return_predecessors=True)
-        nodes = [b]
-        while nodes[-1] != a:
-            p = int(pred[nodes[-1]])
-            if p < 0:
-                return []
-            nodes.append(p)
-        nodes.reverse()
-        return self.edges_along(nodes)
+        return self.edges_along(_walk_back(pred, a, b))
 
     # --- matching -------------------------------------------------------------
     def match(self, track: Track) -> MatchResult:
@@ -333,3 +318,15 @@ def correct_length_share(*, truth: list[int], matched: list[int], lengths: np.nd
     match_len = float(lengths[list(m)].sum()) if m else 0.0
     both = float(lengths[list(t & m)].sum()) if t & m else 0.0
     return (both / true_len if true_len else 0.0, both / match_len if match_len else 0.0)
+
+
+def _walk_back(pred: np.ndarray, a: int, b: int) -> list[int]:
+    """Node indices of the path a→b read from a Dijkstra predecessor row ([] if b is unreachable)."""
+    nodes = [b]
+    while nodes[-1] != a:
+        p = int(pred[nodes[-1]])
+        if p < 0:
+            return []
+        nodes.append(p)
+    nodes.reverse()
+    return nodes

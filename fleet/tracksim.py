@@ -14,26 +14,18 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import pandas as pd
 import shapely
 import shapely.ops
 
-from fleet.compliance import ComplianceSettings, Permit, TimeWindow, ZoneFeature
+from fleet.compliance import ComplianceSettings, Permit, TimeWindow, ViolationType, ZoneFeature
 from fleet.matching import MapMatcher
 from fleet.track import LOCAL_TZ, epoch_s
 
-VIOLATION_TYPES = (
-    "off_route",
-    "restricted_zone",
-    "outside_hours",
-    "speeding",
-    "suspected_dumping",
-    "trip_not_closed",
-    "no_permit",
-    "reporting_gap",
-)
+VIOLATION_TYPES: tuple[str, ...] = get_args(ViolationType)  # every type the rules can raise
 DAY = epoch_s(datetime(2026, 11, 21, tzinfo=LOCAL_TZ))
 NIGHT_WINDOW = [TimeWindow(start="21:00", end="06:00")]
 SITE_RADIUS_M = 120.0
