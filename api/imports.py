@@ -4,6 +4,8 @@ CSV columns are the record's field names; list fields are written ``a;b`` (strea
 time windows ``06:00-10:00;19:00-21:00``. GeoJSON is a FeatureCollection of Points
 whose properties are the fields (lon/lat from the geometry, WGS-84). A bad row is
 reported with its line (CSV) or feature index (GeoJSON) and field; the good rows are kept.
+Sites are read by the library's importer (``routing.sites_io``, as ``qingyun scenario
+import-sites``); the other records, which the library has no file importer for, here.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ValidationError
 
 from routing.errors import InputFileError
+from routing.model import Site
+from routing.sites_io import parse_sites
 
 LIST_FIELDS = {"streams"}
 WINDOW_FIELDS = {"windows", "opening_hours"}
@@ -66,12 +70,30 @@ def _validate(schema: type[BaseModel], raw: object, where: str, rejected: list[R
         return None
 
 
-def parse_upload(*, filename: str, content: bytes, schema: type[BaseModel]) -> tuple[list[BaseModel], list[Rejected]]:
-    """Records from a ``.csv`` or ``.geojson``/``.json`` upload, and the rejected rows."""
+def _text(filename: str, content: bytes) -> str:
+    if not filename.lower().endswith((".csv", ".geojson", ".json")):
+        raise InputFileError(f"{filename}: unknown file type; upload .csv or .geojson")
     try:
-        text = content.decode("utf-8-sig")
+        return content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputFileError(f"{filename}: not UTF-8 text (byte {exc.start})") from None
+
+
+def _site_upload(filename: str, text: str) -> tuple[list[BaseModel], list[Rejected]]:
+    sites, problems = parse_sites(name=filename, text=text, geojson=not filename.lower().endswith(".csv"))
+    rejected = [
+        Rejected(where=f"{filename}:line {p.line}" if p.line is not None else f"{filename}:features[{p.feature}]",
+                 field=p.field or "(row)", error=p.error)
+        for p in problems
+    ]
+    return list(sites), rejected
+
+
+def parse_upload(*, filename: str, content: bytes, schema: type[BaseModel]) -> tuple[list[BaseModel], list[Rejected]]:
+    """Records from a ``.csv`` or ``.geojson``/``.json`` upload, and the rejected rows."""
+    text = _text(filename, content)
+    if issubclass(schema, Site):
+        return _site_upload(filename, text)
     name = filename.lower()
     records: list[BaseModel] = []
     rejected: list[Rejected] = []
@@ -99,7 +121,7 @@ def parse_upload(*, filename: str, content: bytes, schema: type[BaseModel]) -> t
                 rejected.append(Rejected(where=where, field="(row)", error=str(exc)))
                 continue
             keep(_validate(schema, raw, where, rejected), where)
-    elif name.endswith((".geojson", ".json")):
+    else:
         try:
             document = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -119,6 +141,4 @@ def parse_upload(*, filename: str, content: bytes, schema: type[BaseModel]) -> t
                 continue
             raw = {**properties, "lon": geometry["coordinates"][0], "lat": geometry["coordinates"][1]}
             keep(_validate(schema, raw, where, rejected), where)
-    else:
-        raise InputFileError(f"{filename}: unknown file type; upload .csv or .geojson")
     return records, rejected

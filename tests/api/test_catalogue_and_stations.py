@@ -39,7 +39,7 @@ def test_sites_import_from_csv_keeps_good_rows_and_names_bad_ones(service):
     body = answer.json()
     assert answer.status_code == 200 and body["imported"] == 2
     where = {(r["where"], r["field"]) for r in body["rejected"]}
-    assert {("sites.csv:line 4", "stream"), ("sites.csv:line 4", "demand_kg"), ("sites.csv:line 5", "(row)")} <= where
+    assert {("sites.csv:line 4", "stream"), ("sites.csv:line 4", "demand_kg"), ("sites.csv:line 5", "windows")} <= where
     assert stored["windows"] == [{"start": "06:00", "end": "10:00"}, {"start": "19:00", "end": "21:00"}]
     assert stored["access"] == "small" and stored["name"] == "东门餐厅"
     _forget(service, [("sites", "IMP-1"), ("sites", "IMP-2")])
