@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from pyproj import CRS, Transformer
 
 from routing.errors import InputFileError
+from routing.projection import UtmProjector
 
 LOCAL_TZ = timezone(timedelta(hours=8))
 LOCAL_OFFSET_S = 8 * 3600
@@ -55,32 +55,6 @@ class Projector(Protocol):
     def to_xy(self, lon: object, lat: object) -> tuple[np.ndarray, np.ndarray]: ...
 
     def to_lonlat(self, x: object, y: object) -> tuple[np.ndarray, np.ndarray]: ...
-
-
-@dataclass
-class UtmProjector:
-    """WGS-84 ↔ the UTM zone of a reference point, for use without a road network."""
-
-    crs: CRS
-    _fwd: Transformer = field(init=False, repr=False)
-    _inv: Transformer = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._fwd = Transformer.from_crs("EPSG:4326", self.crs, always_xy=True)
-        self._inv = Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True)
-
-    @classmethod
-    def around(cls, *, lon: float, lat: float) -> "UtmProjector":
-        zone = int((lon + 180.0) // 6.0) + 1
-        return cls(CRS.from_epsg((32600 if lat >= 0 else 32700) + zone))
-
-    def to_xy(self, lon: object, lat: object) -> tuple[np.ndarray, np.ndarray]:
-        x, y = self._fwd.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
-        return np.asarray(x), np.asarray(y)
-
-    def to_lonlat(self, x: object, y: object) -> tuple[np.ndarray, np.ndarray]:
-        lon, lat = self._inv.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
-        return np.asarray(lon), np.asarray(lat)
 
 
 def iso_local(epoch_s: float) -> str:

@@ -24,16 +24,17 @@ from typing import Sequence
 import networkx as nx
 import numpy as np
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import CRS
 from shapely.geometry import LineString
 
 from routing.errors import InputFileError, OffRoadError, QingyunError
+from routing.projection import UtmProjector
 from routing.speeds import SpeedProfile
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OSM = PROJECT_ROOT / "data" / "osm" / "shenzhen_nanshan_futian_drive.osm.bz2"
 DEFAULT_SNAP_DISTANCE_M = 300.0
-_CACHE_FORMAT = 5  # bump when the cached structure changes
+_CACHE_FORMAT = 6  # bump when the cached structure changes
 
 
 def default_cache_dir() -> Path:
@@ -100,18 +101,16 @@ class RoadNetwork:
     edge_highway: np.ndarray
     _node_index: dict[int, int] = field(default_factory=dict, repr=False)
     _tree: shapely.STRtree | None = field(default=None, repr=False)
-    _to_xy: Transformer | None = field(default=None, repr=False)
-    _to_lonlat: Transformer | None = field(default=None, repr=False)
+    _projector: UtmProjector | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._node_index = {int(n): i for i, n in enumerate(self.node_ids)}
         self._tree = shapely.STRtree(self.edge_geometry)
-        self._to_xy = Transformer.from_crs("EPSG:4326", self.crs, always_xy=True)
-        self._to_lonlat = Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True)
+        self._projector = UtmProjector(self.crs)
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        for transient in ("_node_index", "_tree", "_to_xy", "_to_lonlat"):
+        for transient in ("_node_index", "_tree", "_projector"):
             state[transient] = None
         return state
 
@@ -122,13 +121,11 @@ class RoadNetwork:
     # --- coordinates ---------------------------------------------------------
     def to_xy(self, lon: object, lat: object) -> tuple[np.ndarray, np.ndarray]:
         """WGS-84 lon/lat → UTM x/y (metres)."""
-        x, y = self._to_xy.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
-        return np.asarray(x), np.asarray(y)
+        return self._projector.to_xy(lon, lat)
 
     def to_lonlat(self, x: object, y: object) -> tuple[np.ndarray, np.ndarray]:
         """UTM x/y (metres) → WGS-84 lon/lat."""
-        lon, lat = self._to_lonlat.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
-        return np.asarray(lon), np.asarray(lat)
+        return self._projector.to_lonlat(x, y)
 
     @property
     def bbox(self) -> tuple[float, float, float, float]:
