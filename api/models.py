@@ -148,6 +148,10 @@ class PlanRow(SQLModel, table=True):
     objective: dict = _json(default_factory=dict)
     unserved: list = _json(default_factory=list)
     search: dict = _json(default_factory=dict)
+    geojson: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True),
+                                 description="routes.geojson, built by routing.exports at solve time; none before 0002")
+    sheets: list | None = Field(default=None, sa_column=Column(JSON, nullable=True),
+                                description="route-sheet rows, header first (routing.exports.SHEET_HEADER); none before 0002")
     created_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
 
 

@@ -1,14 +1,12 @@
 """Plans in the service: a scenario from the request or the stored catalogue, solved as a job.
 
 The solve itself is ``routing`` (``problem_from_scenario`` → ``solve``); this module only moves
-data between the database and the library: scenario rows in, ``plan.json`` rows out, with the
-road geometry of every leg so the map and GeoJSON need no network at read time.
+data between the database and the library: scenario rows in, ``plan.json`` rows out, plus the
+GeoJSON and route sheets ``routing.exports`` builds at solve time, so reading them needs no network.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date as Date
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
@@ -18,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete
 from sqlmodel import Session, select
 
-from api.jobs import JobContext, runner
+from api.jobs import JobContext, JobStateError, runner
 from api.models import (
     DepotRow,
     FacilityRow,
@@ -33,13 +31,8 @@ from api.models import (
     utc_now,
 )
 from routing.errors import QingyunError
-from routing.model import STREAM_LABELS_ZH, BreakRule, Scenario, parse_scenario
-
-ROUTE_COLOURS = (  # distinguishable on a light map, colour-blind friendly order first
-    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-    "#bcbd22", "#7f7f7f", "#393b79", "#ad494a", "#637939", "#e6550d", "#7b4173", "#3182bd",
-)
-KIND_LABELS = {"depot": "车场 / depot", "site": "收集点 / site", "facility": "处置设施 / facility", "break": "午休 / break"}
+from routing.exports import SHEET_HEADER, LegGeometry, plan_geojson, route_colour, route_sheet_rows, sheet_csv
+from routing.model import BreakRule, Scenario, parse_scenario
 
 
 class PlanRequest(BaseModel):
@@ -125,7 +118,6 @@ def _offset(text: str) -> timezone:
 def run_plan(ctx: JobContext):
     """Solve a stored scenario; the writer stores routes, stops and KPIs."""
     from api.settings import api_settings
-    from routing.matrix import road_path
     from routing.problem import problem_from_scenario
     from routing.solver import SolveSettings, solve
 
@@ -143,39 +135,29 @@ def run_plan(ctx: JobContext):
         progress=lambda p: ctx.progress(stage="solving", best_cost=round(p.best_cost, 2), elapsed_s=round(p.elapsed_s, 1)),
     )
     document = plan.to_dict(problem)
-    point = {p.id: p for p in snapped}
-    legs: dict[tuple[str, str], list[list[float]]] = {}
-    geometries = []
-    for route in document["routes"]:
-        line: list[list[float]] = []
-        places = [s["id"] for s in route["stops"] if s["kind"] != "break"]
-        for a, b in zip(places, places[1:]):
-            if (a, b) not in legs:
-                path = road_path(network, origin=point[a], destination=point[b])
-                legs[(a, b)] = [[round(x, 6), round(y, 6)] for x, y in path.geometry.coords]
-            line.extend(legs[(a, b)] if not line else legs[(a, b)][1:])
-        geometries.append(line)
+    geojson = plan_geojson(plan, problem, legs=LegGeometry(network, snapped))
+    sheets = [SHEET_HEADER, *route_sheet_rows(plan, problem)]
 
     def write(session: Session) -> None:
-        write_plan_rows(session, plan_id=ctx.job_id, document=document, geometries=geometries)
+        write_plan_rows(session, plan_id=ctx.job_id, document=document, geojson=geojson, sheets=sheets)
 
     summary = {"routes": len(document["routes"]), "unserved": len(document["unserved"]), "kpi": document["kpi"]}
     return summary, write
 
 
-def write_plan_rows(session: Session, *, plan_id: str, document: dict, geometries: list[list[list[float]]]) -> None:
-    """Replace the plan's routes and stops (idempotent: a retried job writes the same rows once)."""
+def write_plan_rows(session: Session, *, plan_id: str, document: dict, geojson: dict, sheets: list[list[str]]) -> None:
+    """Replace the plan's routes, stops and exports (idempotent: a retried job writes the same rows once)."""
     route_ids = select(PlanRouteRow.id).where(PlanRouteRow.plan_id == plan_id)
     session.exec(delete(PlanStopRow).where(PlanStopRow.route_id.in_(route_ids)))
     session.exec(delete(PlanRouteRow).where(PlanRouteRow.plan_id == plan_id))
     plan = session.get(PlanRow, plan_id)
     plan.kpi, plan.objective, plan.search = document["kpi"], document["objective"], document.get("search", {})
-    plan.unserved = document["unserved"]
+    plan.unserved, plan.geojson, plan.sheets = document["unserved"], geojson, sheets
     session.add(plan)
-    for seq, (route, line) in enumerate(zip(document["routes"], geometries)):
+    for seq, route in enumerate(document["routes"]):
         stops = route["stops"]
         row = PlanRouteRow(
-            plan_id=plan_id, seq=seq, vehicle_id=route["vehicle_id"], geometry=line,
+            plan_id=plan_id, seq=seq, vehicle_id=route["vehicle_id"],
             distance_m=float(sum(s["leg_distance_m"] for s in stops)),
             duration_s=(datetime.fromisoformat(stops[-1]["arrival"]) - datetime.fromisoformat(stops[0]["departure"])).total_seconds(),
         )
@@ -209,7 +191,7 @@ def plan_document(session: Session, plan: PlanRow) -> dict:
     for route, stops in _routes(session, plan.id):
         routes.append({
             "vehicle_id": route.vehicle_id,
-            "colour": ROUTE_COLOURS[route.seq % len(ROUTE_COLOURS)],
+            "colour": route_colour(route.seq),
             "stops": [
                 {"kind": s.kind, "id": s.place_id, "lon": s.lon, "lat": s.lat,
                  "arrival": s.arrival.astimezone(tz).isoformat(), "start": s.start.astimezone(tz).isoformat(),
@@ -221,65 +203,23 @@ def plan_document(session: Session, plan: PlanRow) -> dict:
     return {"scenario": plan.name, "objective": plan.objective, "kpi": plan.kpi, "routes": routes, "unserved": plan.unserved}
 
 
-def routes_geojson(session: Session, plan: PlanRow) -> dict:
-    """Routes as LineStrings along the roads and numbered stops as Points (WGS-84), colour per truck."""
-    tz = _offset(plan.utc_offset)
-    features = []
-    for route, stops in _routes(session, plan.id):
-        colour = ROUTE_COLOURS[route.seq % len(ROUTE_COLOURS)]
-        features.append({
-            "type": "Feature",
-            "geometry": {"type": "LineString", "coordinates": route.geometry},
-            "properties": {"kind": "route", "vehicle_id": route.vehicle_id, "colour": colour,
-                           "distance_km": round(route.distance_m / 1000, 3), "duration_h": round(route.duration_s / 3600, 3),
-                           "stops": sum(1 for s in stops if s.kind == "site")},
-        })
-        number = 0
-        for s in stops:
-            if s.lon is None:
-                continue
-            number += s.kind == "site"
-            features.append({
-                "type": "Feature",
-                "geometry": {"type": "Point", "coordinates": [s.lon, s.lat]},
-                "properties": {"kind": s.kind, "kind_label": KIND_LABELS[s.kind], "id": s.place_id, "vehicle_id": route.vehicle_id,
-                               "colour": colour, "number": number if s.kind == "site" else None,
-                               "arrival": s.arrival.astimezone(tz).isoformat(), "departure": s.departure.astimezone(tz).isoformat()},
-            })
-    return {"type": "FeatureCollection", "name": plan.name, "features": features}
+def _exported(plan: PlanRow) -> PlanRow:
+    """The plan, if its exports were stored when it was solved (every plan solved since migration 0002)."""
+    if plan.geojson is None or plan.sheets is None:
+        raise JobStateError(f"plan {plan.id} was solved before GeoJSON and route sheets were stored with plans: submit its scenario again")
+    return plan
 
 
-SHEET_COLUMNS = (
-    "车辆 vehicle", "序号 seq", "类型 kind", "到达 arrival", "开始 start", "离开 departure", "编号 id",
-    "名称 name", "地址 address", "品类 stream", "预计重量 expected_kg", "卸载 unloaded_kg",
-)
+def stored_geojson(plan: PlanRow) -> dict:
+    """``routes.geojson`` as ``routing.exports.plan_geojson`` built it at solve time."""
+    return _exported(plan).geojson
 
 
-def route_sheet_csv(session: Session, plan: PlanRow, *, vehicle_id: str | None = None) -> str:
-    """Route sheets for drivers (UTF-8 with BOM so spreadsheet software reads the Chinese)."""
-    tz = _offset(plan.utc_offset)
-    stored = session.get(ScenarioRow, plan.scenario_id)
-    sites = {s["id"]: s for s in stored.document["sites"]} if stored else {}
-    named = {p["id"]: p for key in ("depots", "facilities") for p in (stored.document[key] if stored else [])}
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(SHEET_COLUMNS)
-    for route, stops in _routes(session, plan.id):
-        if vehicle_id is not None and route.vehicle_id != vehicle_id:
-            continue
-        for s in stops:
-            site = sites.get(s.place_id, {})
-            place = site or named.get(s.place_id, {})
-            stream = site.get("stream", "")
-            writer.writerow([
-                route.vehicle_id, s.seq, KIND_LABELS[s.kind], s.arrival.astimezone(tz).strftime("%H:%M"),
-                s.start.astimezone(tz).strftime("%H:%M"), s.departure.astimezone(tz).strftime("%H:%M"), s.place_id,
-                place.get("name", ""), place.get("address", ""),
-                f"{STREAM_LABELS_ZH[stream]} {stream}" if stream else "",
-                f"{site['demand_kg']:.0f}" if site else "", f"{sum(s.unloaded_kg.values()):.0f}" if s.unloaded_kg else "",
-            ])
-    return out.getvalue()
+def stored_sheet_csv(plan: PlanRow, *, vehicle_id: str | None = None) -> str | None:
+    """The route sheets stored at solve time as CSV: every truck's, or one truck's (None if it has no route)."""
+    header, *rows = _exported(plan).sheets
+    rows = [r for r in rows if vehicle_id is None or r[0] == vehicle_id]  # column 0 is the vehicle
+    return None if vehicle_id is not None and not rows else sheet_csv([header, *rows])
 
 
 def plan_status(session: Session, plan: PlanRow, job: Job) -> dict:

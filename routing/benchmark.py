@@ -141,15 +141,22 @@ def run_vrplib(
     path: Path,
     *,
     time_limit_s: float,
+    seconds_per_customer: float | None = None,
     settings: SolveSettings | None = None,
     peers: Iterable[str] = (),
     solutions: Path | None = None,
     bks_dir: Path | None = None,
 ) -> list[BenchRow]:
-    """The product solver (and the named peers) on one VRPLIB instance, each judged alike."""
+    """The product solver (and the named peers) on one VRPLIB instance, each judged alike.
+
+    ``seconds_per_customer`` scales the budget with the instance (the X protocol: 2.4·n/10 s);
+    it replaces ``time_limit_s`` when given.
+    """
     from routing.peers import run_peer
 
     instance = read_vrp(path)
+    if seconds_per_customer is not None:
+        time_limit_s = round(seconds_per_customer * instance.n_customers, 3)
     folder = bks_dir or find_bks_dir(instance.source)
     bks = None if folder is None else lookup_bks(instance.name, convention=instance.convention, bks_dir=folder)
     problem = vrplib_problem(instance)

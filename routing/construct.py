@@ -131,7 +131,7 @@ def _route_for(problem: Problem, v: VehicleSpec, sites: _Sites, candidates: np.n
                     continue
         break
     if route and v.ends_empty and load > 0:
-        unloaded = _unload(problem, v, facilities, t, here, depot)
+        unloaded = _unload(problem, v, facilities, t, here, depot, going_home=True)
         best = unloaded[0] if unloaded is not None else min(facilities, key=lambda f: dur[here, f.node] + dur[f.node, depot])
         route.append(best.id)
     return route
@@ -167,14 +167,16 @@ def _best_next(sites, rows, t, here, dur, finish, limit, rule, need_break, load,
     return int(rows[k]), int(start[k])
 
 
-def _unload(problem: Problem, v: VehicleSpec, facilities, t: int, here: int, depot: int):
-    """The facility that frees the truck soonest (ties: nearer the depot); None if all closed."""
+def _unload(problem: Problem, v: VehicleSpec, facilities, t: int, here: int, depot: int, *, going_home: bool = False):
+    """The facility that frees the truck soonest (ties: nearer the depot), or for the last unload
+    the one that gets it home soonest (what ``finish`` assumed); None if all are closed."""
     best = None
     for f in facilities:
         start = _facility_start(f, t + int(problem.duration_s[here, f.node]))
         if start is None:
             continue
-        key = (start + f.unload_s, int(problem.duration_s[f.node, depot]))
+        home = int(problem.duration_s[f.node, depot])
+        key = (start + f.unload_s + home, 0) if going_home else (start + f.unload_s, home)
         if best is None or key < best[0]:
             best = (key, f, start + f.unload_s)
     return None if best is None else (best[1], best[2])

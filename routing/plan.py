@@ -181,15 +181,19 @@ def _resolve(problem: Problem, vehicle_id: str, visit_ids: Sequence[str]) -> lis
 def time_route(problem: Problem, vehicle: VehicleSpec, visit_ids: Sequence[str], *, start_time: int | None = None) -> Route:
     """Schedule one truck's visits: earliest feasible times, the break where it fits, late start if it saves waiting."""
     visits = _resolve(problem, vehicle.id, visit_ids)
-    first = vehicle.shift_start if start_time is None else start_time
+    first = vehicle.shift_start
     rule = problem.break_rule
     best = None
     candidates = [first]
     plain, _ = _simulate(problem, vehicle, visits, first, None)
     waiting = sum(s.start - s.arrival for s in plain)
-    if start_time is None and waiting > 0:
+    if waiting > 0:
         first_wait = plain[1].start - plain[1].arrival if len(plain) > 2 else 0
         candidates = [first + waiting, first + first_wait, first]
+    # The caller's start (the solver's own) is tried first; the solver's break placement may
+    # differ from this one's, so when it does not time cleanly the usual candidates follow.
+    if start_time is not None:
+        candidates = [start_time, *(c for c in candidates if c != start_time)]
     for begin in candidates:
         stops, bad = _simulate(problem, vehicle, visits, begin, None)
         if rule is not None and rule.due(stops[0].departure, stops[-1].arrival):

@@ -167,6 +167,47 @@ def _facility_copies(problem: Problem, site_ids: set[str]) -> list[int]:
     return copies
 
 
+def final_unloads(problem: Problem, sites: list[SiteSpec]) -> dict[tuple[str, int], int] | None:
+    """The closing unload of every route, chosen per (last site, depot) in advance — or None.
+
+    When every truck must come home empty and all trucks unload at the same facilities, the
+    last leg of a route (site → facility → depot) can be one arc of the model: then any site
+    can be inserted anywhere without also inserting an unload, which the search finds hard
+    (a soft "end empty" penalty left long Kim routes stuck full). The fold is exact only if
+    the chosen facility is open whenever the truck could get there and has no intake limit;
+    otherwise (None) routes end at optional facility visits as before.
+    """
+    trucks = problem.vehicles
+    if not trucks or not sites or not all(v.ends_empty for v in trucks):
+        return None
+    usable = {fi for fi, f in enumerate(problem.facilities) if Problem.unloads_at(trucks[0], f)}
+    if any({fi for fi, f in enumerate(problem.facilities) if Problem.unloads_at(v, f)} != usable for v in trucks):
+        return None
+    if any(problem.facilities[fi].capacity_kg is not None for fi in usable):
+        return None
+    shift_start = min(v.shift_start for v in trucks)
+    shift_end = max(v.shift_end for v in trucks)
+    duration = problem.duration_s
+    choice: dict[tuple[str, int], int] = {}
+    for site in sites:
+        for d, depot in enumerate(problem.depots):
+            best = None
+            for fi in sorted(usable):
+                f = problem.facilities[fi]
+                earliest = max(site.windows[0][0], shift_start + duration[depot.node, site.node]) + site.service_s
+                arrive_first = earliest + duration[site.node, f.node]
+                arrive_last = shift_end - f.unload_s - duration[f.node, depot.node]
+                if not any(open_ <= arrive_first and arrive_last <= close for open_, close in f.windows):
+                    continue
+                trip = duration[site.node, f.node] + f.unload_s + duration[f.node, depot.node]
+                if best is None or trip < best[0]:
+                    best = (trip, fi)
+            if best is None:
+                return None
+            choice[(site.id, d)] = best[1]
+    return choice
+
+
 class RoutingModel:
     """The OR-Tools model of one :class:`Problem` (or zone); keeps the index maps."""
 
@@ -213,6 +254,9 @@ class RoutingModel:
         distance = p.distance_m[np.ix_(matrix_node, matrix_node)]
         time_matrix = duration + service[:, None]
         np.fill_diagonal(time_matrix, 0)
+        self.final_unload = final_unloads(p, sites)
+        if self.final_unload is not None:
+            self._fold_final_unloads(time_matrix, distance)
         self.time_cb = r.RegisterTransitMatrix(time_matrix.tolist())
         # arc costs per distinct (per-km) cost, fixed costs, span costs
         cost_cbs: dict[float, int] = {}
@@ -226,6 +270,7 @@ class RoutingModel:
         r.AddDimension(self.time_cb, horizon, horizon, False, "time")
         time_dim = r.GetDimensionOrDie("time")
         self.time_dim = time_dim
+        self.finalised_starts = False  # whether start cumuls are the latest feasible (worth reporting)
         for vi, v in enumerate(p.vehicles):
             time_dim.CumulVar(r.Start(vi)).SetRange(v.shift_start, v.shift_end)
             time_dim.CumulVar(r.End(vi)).SetRange(v.shift_start, v.shift_end)
@@ -234,8 +279,13 @@ class RoutingModel:
             span_cost = int(round(v.cost_per_hour * COST_SCALE / 3600.0))
             if span_cost:
                 time_dim.SetSpanCostCoefficientForVehicle(span_cost, vi)
-            r.AddVariableMaximizedByFinalizer(time_dim.CumulVar(r.Start(vi)))
-            r.AddVariableMinimizedByFinalizer(time_dim.CumulVar(r.End(vi)))
+            if span_cost or settings.balance_coefficient > 0:
+                # late starts and early ends only matter when shift time costs; otherwise the
+                # finaliser's value-by-value search for them makes completing long routes with
+                # a break take minutes (Kim 1051: a 17-route start could not be restored in 30 s)
+                self.finalised_starts = True
+                r.AddVariableMaximizedByFinalizer(time_dim.CumulVar(r.Start(vi)))
+                r.AddVariableMinimizedByFinalizer(time_dim.CumulVar(r.End(vi)))
         if settings.balance_coefficient > 0:
             time_dim.SetGlobalSpanCostCoefficient(int(round(settings.balance_coefficient * COST_SCALE / 3600.0)))
         for node, (kind, i) in enumerate(self.kinds):
@@ -269,6 +319,23 @@ class RoutingModel:
             elif kind == "facility":
                 r.AddDisjunction([m.NodeToIndex(node)], 0)
         self._add_facility_capacity()
+
+    def _fold_final_unloads(self, time_matrix: np.ndarray, distance: np.ndarray) -> None:
+        """Arcs from a site into a route end carry the trip over its closing facility (see final_unloads)."""
+        p = self.problem
+        for node, (kind, i) in enumerate(self.kinds):
+            if kind != "site":
+                continue
+            here = p.sites[i].node
+            for end, (end_kind, d) in enumerate(self.kinds):
+                if end_kind != "depot":
+                    continue
+                f = p.facilities[self.final_unload[(p.sites[i].id, d)]]
+                home = p.depots[d].node
+                time_matrix[node, end] += (
+                    p.duration_s[here, f.node] + f.unload_s + p.duration_s[f.node, home] - p.duration_s[here, home]
+                )
+                distance[node, end] = p.distance_m[here, f.node] + p.distance_m[f.node, home]
 
     def _matrix_node(self, kind: tuple[str, int]) -> int:
         what, i = kind
@@ -338,7 +405,7 @@ class RoutingModel:
             # make every single-site insertion into an idle truck infeasible (it needs a
             # site AND an unload at once), freezing idle trucks out of the local search.
             for vi, v in enumerate(p.vehicles):
-                if v.ends_empty:
+                if v.ends_empty and self.final_unload is None:
                     dim.SetCumulVarSoftUpperBound(r.End(vi), 0, self.leftover_cost)
         if any(v.max_daily_kg for v in p.vehicles):
             cb = r.RegisterUnaryTransitVector(demand_kg.tolist())
@@ -366,9 +433,21 @@ class RoutingModel:
 
     # --- search -----------------------------------------------------------------------
     def _solve_from(self, routes: dict[str, list[str]], params):
-        """Search from constructed routes (None if OR-Tools cannot restore them)."""
-        initial = self.routing.ReadAssignmentFromRoutes(self._index_routes(routes), True)
+        """Search from constructed routes (None if OR-Tools cannot restore any of them).
+
+        A route the model rejects (its timing is off by minutes, say) is left out rather
+        than losing the whole start: its sites begin unassigned and the search inserts them.
+        """
+        indexed = self._index_routes(routes)
+        initial = self.routing.ReadAssignmentFromRoutes(indexed, True)
+        if initial is None:
+            kept = [seq if self._restores(indexed, vi) else [] for vi, seq in enumerate(indexed)]
+            initial = self.routing.ReadAssignmentFromRoutes(kept, True) if any(kept) else None
         return None if initial is None else self.routing.SolveFromAssignmentWithParameters(initial, params)
+
+    def _restores(self, indexed: list[list[int]], vi: int) -> bool:
+        alone = [seq if k == vi else [] for k, seq in enumerate(indexed)]
+        return self.routing.ReadAssignmentFromRoutes(alone, True) is not None
 
     def _index_routes(self, routes: dict[str, list[str]]) -> list[list[int]]:
         """Site/facility ids per truck -> routing indices (each unload takes a free facility copy)."""
@@ -465,10 +544,14 @@ class RoutingModel:
                     seq.append(p.facilities[i].id)
                 index = assignment.Value(r.NextVar(index))
             if seq and v.ends_empty and seq[-1] not in p.facility_index:
-                seq.append(self._closing_facility(v, seq[-1]))
+                if self.final_unload is not None:  # the unload the model already timed on the last arc
+                    seq.append(p.facilities[self.final_unload[(seq[-1], v.depot)]].id)
+                else:
+                    seq.append(self._closing_facility(v, seq[-1]))
             if seq:
                 routes[v.id] = seq
-                starts[v.id] = assignment.Value(self.time_dim.CumulVar(r.Start(vi)))
+                if self.finalised_starts:  # otherwise any feasible value: the plan's own timing decides
+                    starts[v.id] = assignment.Value(self.time_dim.CumulVar(r.Start(vi)))
                 visited.update(seq)
         dropped = sorted(self.site_ids - visited)
         return SearchResult(routes, starts, assignment.ObjectiveValue() / COST_SCALE, dropped, history, strategy, status)

@@ -37,6 +37,10 @@ class _Cache:
         self.items: OrderedDict[str, tuple[bytes, bytes]] = OrderedDict()
         self.lock = threading.Lock()
 
+    def peek(self, key: str) -> tuple[bytes, bytes] | None:
+        with self.lock:
+            return self.items.get(key)
+
     def get(self, key: str, build: Callable[[], object]) -> tuple[bytes, bytes]:
         with self.lock:
             if key in self.items:
@@ -56,7 +60,17 @@ immutable = _Cache(size=64)
 
 def cached_json(request: Request, key: str, build: Callable[[], object], *, media_type: str = "application/json") -> Response:
     """A cached JSON answer, gzipped when the client accepts it (the middleware then leaves it alone)."""
-    body, packed = immutable.get(key, build)
+    return _answer(request, immutable.get(key, build), media_type)
+
+
+def cached_only(request: Request, key: str, *, media_type: str = "application/json") -> Response | None:
+    """The cached answer if this process has built it already (no database work at all), else None."""
+    entry = immutable.peek(key)
+    return None if entry is None else _answer(request, entry, media_type)
+
+
+def _answer(request: Request, entry: tuple[bytes, bytes], media_type: str) -> Response:
+    body, packed = entry
     if "gzip" in request.headers.get("accept-encoding", ""):
         return Response(packed, media_type=media_type, headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
     return Response(body, media_type=media_type)

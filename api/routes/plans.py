@@ -11,7 +11,7 @@ from sqlmodel import Session, func, select
 from api import auth, planning
 from api.jobs import JobQueue, requeue
 from api.models import Job, PlanRow
-from api.routes.common import cached_json, db_session, job_queue, settings
+from api.routes.common import cached_json, cached_only, db_session, job_queue, settings
 from api.settings import ApiSettings
 
 router = APIRouter(prefix="/plans", tags=["规划 / plans"], dependencies=[auth.dispatcher])
@@ -64,6 +64,9 @@ def list_plans(
 
 @router.get("/{plan_id}", summary="status, progress (best cost so far) and, when done, the plan (plan.json)")
 def read(plan_id: str, request: Request, session: Session = Depends(db_session)) -> Response:
+    # a solved plan never changes (plans are not edited or deleted): answer from memory
+    if (hit := cached_only(request, f"plan:{plan_id}")) is not None:
+        return hit
     plan = _plan(session, plan_id)
     job = session.get(Job, plan_id)
     if job.status != "succeeded":  # changing: never cached
@@ -81,23 +84,24 @@ def retry(plan_id: str, session: Session = Depends(db_session), queue: JobQueue 
 
 @router.get("/{plan_id}/routes.geojson", summary="routes along the roads and numbered stops (GeoJSON, WGS-84)")
 def geojson(plan_id: str, request: Request, session: Session = Depends(db_session)) -> Response:
+    if (hit := cached_only(request, f"geojson:{plan_id}", media_type="application/geo+json")) is not None:
+        return hit
     plan = _finished(session, plan_id)
-    return cached_json(request, f"geojson:{plan_id}", lambda: planning.routes_geojson(session, plan),
+    return cached_json(request, f"geojson:{plan_id}", lambda: planning.stored_geojson(plan),
                        media_type="application/geo+json")
 
 
 @router.get("/{plan_id}/sheets.csv", summary="route sheets of every truck (CSV, UTF-8)")
 def sheets(plan_id: str, session: Session = Depends(db_session)) -> Response:
-    text = planning.route_sheet_csv(session, _finished(session, plan_id))
+    text = planning.stored_sheet_csv(_finished(session, plan_id))
     return Response(text, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="plan-{plan_id[:8]}-sheets.csv"'})
 
 
 @router.get("/{plan_id}/sheets/{vehicle_id}.csv", summary="one truck's route sheet (CSV, UTF-8)")
 def sheet(plan_id: str, vehicle_id: str, session: Session = Depends(db_session)) -> Response:
-    plan = _finished(session, plan_id)
-    if not any(r["vehicle_id"] == vehicle_id for r in planning.plan_document(session, plan)["routes"]):
+    text = planning.stored_sheet_csv(_finished(session, plan_id), vehicle_id=vehicle_id)
+    if text is None:
         raise HTTPException(404, f"plan {plan_id} has no route for vehicle {vehicle_id!r}")
-    text = planning.route_sheet_csv(session, plan, vehicle_id=vehicle_id)
     return Response(text, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(f'route-{vehicle_id}.csv')}"})

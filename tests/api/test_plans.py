@@ -64,6 +64,9 @@ def test_routes_geojson_follows_the_roads_and_numbers_every_site(service, solved
     for line in lines:  # a road path has many more vertices than the truck has stops
         route = next(r for r in solved["plan"]["routes"] if r["vehicle_id"] == line["properties"]["vehicle_id"])
         assert len(line["geometry"]["coordinates"]) > len(route["stops"])
+    points = [f["properties"] for f in features if f["geometry"]["type"] == "Point"]
+    assert all({"kind_label", "id", "colour", "number", "arrival", "departure"} <= set(p) for p in points)  # what map.js reads
+    assert all(p["arrival"].endswith("+08:00") and p["departure"].endswith("+08:00") for p in points)
     numbered = sorted((f["properties"]["vehicle_id"], f["properties"]["number"]) for f in features if f["properties"]["kind"] == "site")
     assert len(numbered) == len(small_scenario["sites"])
     for vehicle in {v for v, _ in numbered}:
@@ -77,14 +80,22 @@ def test_route_sheets_list_every_stop_with_chinese_headers(service, solved, smal
         one = client.get(f"/plans/{solved['id']}/sheets/{vehicle}.csv")
         missing = client.get(f"/plans/{solved['id']}/sheets/NO-SUCH-TRUCK.csv")
     assert whole.status_code == 200 and one.status_code == 200 and missing.status_code == 404
+    assert whole.content.startswith("\ufeff".encode()) and b"\r\n" in whole.content  # spreadsheet-friendly
     rows = list(csv.reader(io.StringIO(whole.text.lstrip("\ufeff"))))
-    assert rows[0][:2] == ["车辆 vehicle", "序号 seq"]
-    site_rows = [r for r in rows[1:] if r[2].startswith("收集点")]
-    assert {r[6] for r in site_rows} == {s["id"] for s in small_scenario["sites"]}
+    header = rows[0]
+    assert header[:4] == ["车辆 vehicle", "序号 seq", "类型 kind", "到达 arrival"] and "名称 name" in header
+    column = {name.split()[-1]: k for k, name in enumerate(header)}
+    # every stop of every route, in order, at the plan's local (+08:00) clock times
+    expected = [[r["vehicle_id"], str(k), s["id"], s["arrival"][11:16], s["departure"][11:16]]
+                for r in solved["plan"]["routes"] for k, s in enumerate(r["stops"])]
+    assert all(s["arrival"].endswith("+08:00") for r in solved["plan"]["routes"] for s in r["stops"])
+    assert [[r[column[c]] for c in ("vehicle", "seq", "id", "arrival", "departure")] for r in rows[1:]] == expected
+    site_rows = [r for r in rows[1:] if r[column["kind"]].startswith("收集点")]
+    assert {r[column["id"]] for r in site_rows} == {s["id"] for s in small_scenario["sites"]}
     demand = {s["id"]: s["demand_kg"] for s in small_scenario["sites"]}
-    assert all(abs(float(r[10]) - demand[r[6]]) <= 0.5 for r in site_rows)
-    one_rows = list(csv.reader(io.StringIO(one.text.lstrip("\ufeff"))))[1:]
-    assert one_rows and {r[0] for r in one_rows} == {vehicle}
+    assert all(abs(float(r[column["expected_kg"]]) - demand[r[column["id"]]]) <= 0.05 for r in site_rows)
+    one_rows = list(csv.reader(io.StringIO(one.text.lstrip("\ufeff"))))
+    assert one_rows[0] == header and one_rows[1:] == [r for r in rows[1:] if r[0] == vehicle]
 
 
 def test_plan_from_the_stored_catalogue(service, small_scenario):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -95,7 +96,8 @@ def test_schema_and_cli(tmp_path, places):
     geo = json.loads((out / "routes.geojson").read_text(encoding="utf-8"))
     assert any(f["geometry"]["type"] == "LineString" and len(f["geometry"]["coordinates"]) > 2 for f in geo["features"])
     sheet = (out / "route_sheets" / "route_V1.csv").read_text(encoding="utf-8-sig").splitlines()
-    assert sheet[0].startswith("序号 seq,类型 kind,到达 arrival")
+    assert sheet[0].startswith("车辆 vehicle,序号 seq,类型 kind,到达 arrival")
     assert len(sheet) == 1 + len(plan["routes"][0]["stops"])
+    assert [row[3] for row in csv.reader(sheet[1:])] == [s["arrival"][11:16] for s in plan["routes"][0]["stops"]]  # local clock
     broken = subprocess.run([str(QINGYUN), "plan", str(tmp_path / "missing.json")], capture_output=True, text=True)
     assert broken.returncode == 2 and "missing.json: no such scenario file" in broken.stderr and "Traceback" not in broken.stderr

@@ -161,3 +161,41 @@ def test_large_day_is_cut_into_zones_and_still_fully_planned(guixi, places):
     assert plan.search["pieces"] >= 4  # zones, solved separately
     out = certified(problem, plan)
     assert out["kpi"]["clearance_rate"] == 1.0
+
+
+def test_closing_unload_is_folded_only_where_it_is_exact(guixi, places):
+    """The last leg (site → facility → depot) becomes one model arc only when the facility is
+    open whenever a truck could reach it; a facility closing at noon keeps the general model."""
+    from routing.solver import final_unloads
+
+    sites = [site(places, k) for k in range(4, 10)]
+    facilities = [
+        {"id": "NEAR", "lon": places[1].lon, "lat": places[1].lat, "streams": ["kitchen"], "unload_min": 10},
+        {"id": "FAR", "lon": places[30].lon, "lat": places[30].lat, "streams": ["kitchen"], "unload_min": 10},
+    ]
+    problem = build(base_scenario(places, sites=sites, facilities=facilities), guixi)
+    choice = final_unloads(problem, problem.sites)
+    assert choice is not None and set(choice) == {(s.id, 0) for s in problem.sites}
+    depot = problem.depots[0].node
+    for s in problem.sites:
+        trips = [problem.duration_s[s.node, f.node] + f.unload_s + problem.duration_s[f.node, depot] for f in problem.facilities]
+        assert trips[choice[(s.id, 0)]] == min(trips)
+    plan = solve(problem, FAST)
+    out = certified(problem, plan)
+    assert out["kpi"]["clearance_rate"] == 1.0
+    assert stops_of(out, "V1")[-2]["kind"] == "facility"  # home empty
+
+    facilities[0]["opening_hours"] = [{"start": "06:00", "end": "12:00"}]
+    facilities[1]["opening_hours"] = [{"start": "06:00", "end": "12:00"}]
+    assert final_unloads(build(base_scenario(places, sites=sites, facilities=facilities), guixi), problem.sites) is None
+
+
+def test_a_start_time_that_cannot_work_falls_back_to_the_shift(guixi, places):
+    """A caller's start (the solver's) that would end the shift late is not kept."""
+    from routing.plan import time_route
+
+    problem = build(base_scenario(places, sites=[site(places, k) for k in range(4, 10)]), guixi)
+    truck = problem.vehicles[0]
+    visits = [s.id for s in problem.sites] + ["F"]
+    route = time_route(problem, truck, visits, start_time=truck.shift_end - 60)
+    assert truck.shift_start <= route.start and route.end <= truck.shift_end
