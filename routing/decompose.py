@@ -171,6 +171,7 @@ def _combined(best: dict[str, float]) -> float:
 
 
 def _pick(results: list[SearchResult]) -> SearchResult:
+    """Fewest dropped, then cheapest; on a tie the first in the given order."""
     return min(results, key=lambda r: (len(r.dropped), r.cost))
 
 
@@ -182,7 +183,8 @@ def run_searches(problem: Problem, settings: SolveSettings, *, progress: Progres
     if len(pieces) == 1 and len(pieces[0][0]) == len(site_ids) and len(site_ids) <= settings.decompose_above:
         strategies = settings.strategies[: max(1, settings.workers)]
         tasks = [(problem, s, settings.time_limit_s, f"day|{s}", None) for s in strategies]
-        return [_pick(list(run_tasks(tasks, settings, progress).values()))]
+        found = run_tasks(tasks, settings, progress)
+        return [_pick([found[task[3]] for task in tasks])]  # strategy order, not finishing order: ties stay stable
     from routing.zones import split_into_zones
 
     parts: list[tuple[list[str], list[str]]] = []
