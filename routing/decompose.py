@@ -24,7 +24,7 @@ from dataclasses import replace
 import numpy as np
 
 from routing.problem import Problem
-from routing.solver import Progress, ProgressCallback, SearchResult, SolveSettings, search, unservable_sites
+from routing.solver import Progress, ProgressCallback, SearchResult, SolveSettings, default_strategies, search, unservable_sites
 
 BORDER_SHARE = 0.12  # of the time limit, for each of the two rounds of cross-border improvement
 REPAIR_SHARE = 0.1  # of the time limit, for idle trucks to pick up what zones left over
@@ -179,10 +179,10 @@ def run_searches(problem: Problem, settings: SolveSettings, *, progress: Progres
     """Solve every piece of the day; one result per piece (or zone)."""
     excluded = unservable_sites(problem)
     site_ids = {s.id for s in problem.sites if s.id not in excluded}
+    strategies = settings.strategies or default_strategies(problem)
     pieces = independent_pieces(problem, site_ids)
     if len(pieces) == 1 and len(pieces[0][0]) == len(site_ids) and len(site_ids) <= settings.decompose_above:
-        strategies = settings.strategies[: max(1, settings.workers)]
-        tasks = [(problem, s, settings.time_limit_s, f"day|{s}", None) for s in strategies]
+        tasks = [(problem, s, settings.time_limit_s, f"day|{s}", None) for s in strategies[: max(1, settings.workers)]]
         found = run_tasks(tasks, settings, progress)
         return [_pick([found[task[3]] for task in tasks])]  # strategy order, not finishing order: ties stay stable
     from routing.zones import split_into_zones
@@ -201,7 +201,7 @@ def run_searches(problem: Problem, settings: SolveSettings, *, progress: Progres
     budget = settings.time_limit_s * (1.0 - 2 * border_share - (REPAIR_SHARE if zoned else 0.0))
     total = sum(len(s) for s, _ in parts)
     tasks = []
-    strategy = settings.strategies[0]
+    strategy = strategies[0]
     for k, (sites, vehicles) in enumerate(parts):
         share = budget * min(1.0, lanes * len(sites) / total)
         sub = subproblem(problem, site_ids=sites, vehicle_ids=vehicles, name=f"{problem.name}#{k}")

@@ -55,10 +55,18 @@ def list_plans(
     offset: int = Query(0, ge=0, le=10**9),
 ) -> dict:
     total = session.exec(select(func.count()).select_from(PlanRow)).one()
+    # the listed columns only: a plan row also holds its GeoJSON and route sheets (large)
     rows = session.exec(
-        select(PlanRow, Job).join(Job, Job.id == PlanRow.id).order_by(PlanRow.created_at.desc()).offset(offset).limit(limit)
+        select(PlanRow.id, PlanRow.name, Job.status, PlanRow.created_at, PlanRow.kpi)
+        .join(Job, Job.id == PlanRow.id)
+        .order_by(PlanRow.created_at.desc())
+        .offset(offset)
+        .limit(limit)
     )
-    items = [{"id": p.id, "name": p.name, "status": j.status, "created_at": p.created_at.isoformat(), "kpi": p.kpi} for p, j in rows]
+    items = [
+        {"id": plan_id, "name": name, "status": status, "created_at": created.isoformat(), "kpi": kpi}
+        for plan_id, name, status, created, kpi in rows
+    ]
     return {"total": total, "items": items}
 
 
