@@ -164,7 +164,6 @@ class PlanRouteRow(SQLModel, table=True):
     vehicle_id: str = Field(max_length=64)
     distance_m: float = 0.0
     duration_s: float = 0.0
-    geometry: list = _json(default_factory=list, description="[[lon, lat], …] along the roads, WGS-84")
 
 
 class PlanStopRow(SQLModel, table=True):

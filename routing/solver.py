@@ -28,7 +28,7 @@ import numpy as np
 
 from routing.construct import build_routes
 from routing.plan import Plan, evaluate_routes
-from routing.problem import DAY_S, Problem, SiteSpec, VehicleSpec
+from routing.problem import DAY_S, FacilitySpec, Problem, SiteSpec, VehicleSpec
 
 COST_SCALE = 100_000  # integer cost units per currency unit
 QTY_SCALE = 100  # integer load units per kg / per litre
@@ -208,21 +208,27 @@ def final_unloads(problem: Problem, sites: list[SiteSpec]) -> dict[tuple[str, in
     choice: dict[tuple[str, int], int] = {}
     for site in sites:
         for d, depot in enumerate(problem.depots):
+            earliest = max(site.windows[0][0], shift_start + duration[depot.node, site.node]) + site.service_s
             best = None
             for fi in sorted(usable):
                 f = problem.facilities[fi]
-                earliest = max(site.windows[0][0], shift_start + duration[depot.node, site.node]) + site.service_s
                 arrive_first = earliest + duration[site.node, f.node]
                 arrive_last = shift_end - f.unload_s - duration[f.node, depot.node]
                 if not any(open_ <= arrive_first and arrive_last <= close for open_, close in f.windows):
                     continue
-                trip = duration[site.node, f.node] + f.unload_s + duration[f.node, depot.node]
+                trip = closing_trip_s(problem, here=site.node, facility=f, home=depot.node)
                 if best is None or trip < best[0]:
                     best = (trip, fi)
             if best is None:
                 return None
             choice[(site.id, d)] = best[1]
     return choice
+
+
+def closing_trip_s(problem: Problem, *, here: int, facility: FacilitySpec, home: int) -> int:
+    """Seconds from leaving ``here`` to reaching ``home`` over one unload at ``facility``."""
+    d = problem.duration_s
+    return int(d[here, facility.node] + facility.unload_s + d[facility.node, home])
 
 
 class RoutingModel:
@@ -340,18 +346,15 @@ class RoutingModel:
     def _fold_final_unloads(self, time_matrix: np.ndarray, distance: np.ndarray) -> None:
         """Arcs from a site into a route end carry the trip over its closing facility (see final_unloads)."""
         p = self.problem
+        ends = [(end, d) for end, (kind, d) in enumerate(self.kinds) if kind == "depot"]
         for node, (kind, i) in enumerate(self.kinds):
             if kind != "site":
                 continue
             here = p.sites[i].node
-            for end, (end_kind, d) in enumerate(self.kinds):
-                if end_kind != "depot":
-                    continue
+            for end, d in ends:
                 f = p.facilities[self.final_unload[(p.sites[i].id, d)]]
                 home = p.depots[d].node
-                time_matrix[node, end] += (
-                    p.duration_s[here, f.node] + f.unload_s + p.duration_s[f.node, home] - p.duration_s[here, home]
-                )
+                time_matrix[node, end] += closing_trip_s(p, here=here, facility=f, home=home) - p.duration_s[here, home]
                 distance[node, end] = p.distance_m[here, f.node] + p.distance_m[f.node, home]
 
     def _matrix_node(self, kind: tuple[str, int]) -> int:
@@ -579,7 +582,7 @@ class RoutingModel:
         p = self.problem
         here, home = p.sites[p.site_index[last_site]].node, p.depots[v.depot].node
         options = [f for f in p.facilities if Problem.unloads_at(v, f)]
-        best = min(options, key=lambda f: p.duration_s[here, f.node] + f.unload_s + p.duration_s[f.node, home])
+        best = min(options, key=lambda f: closing_trip_s(p, here=here, facility=f, home=home))
         return best.id
 
 
