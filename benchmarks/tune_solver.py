@@ -1,7 +1,8 @@
-"""Which OR-Tools search settings help the product solver on Solomon? Measured, not guessed.
+"""Which search settings help the product solver on Solomon? Measured, not guessed.
 
 Runs the product solver (``routing.solver.solve``) on a subset of Solomon instances once per
-configuration; a configuration is ``SolveSettings`` fields (strategies, workers) plus
+configuration; a configuration is ``SolveSettings`` fields (strategies, workers, the ruin's
+sizes and temperature) plus
 overrides of OR-Tools' routing search parameters applied on top of the solver's own
 ``search_parameters`` (GLS lambda, metaheuristic, LNS operators …). Each solution is judged
 by the independent checker; prints mean / median / worst gap per configuration and writes
@@ -64,29 +65,39 @@ NEIGHBOURS = {"ls_operator_neighbors_ratio": 0.2, "ls_operator_min_neighbors": 1
 LNS_100MS = {"lns_time_limit.nanos": 100_000_000, "lns_time_limit.seconds": 0}
 
 
+from routing.ruin import RuinSettings  # noqa: E402  (after the sys.path line)
+
+# OR-Tools metaheuristic settings act on "+gls" searches (the GLS era's defaults)
+GLS = {"strategies": ("CONSTRUCT_URGENT+gls", "PARALLEL_CHEAPEST_INSERTION+gls")}
+
 # name -> (SolveSettings changes, search-parameter overrides: field values or a function of the parameters)
 CONFIGS: dict[str, tuple[dict, dict]] = {
     "baseline": ({}, {}),
-    "gls_lambda_0.05": ({}, {"guided_local_search_lambda_coefficient": 0.05}),
-    "gls_lambda_0.3": ({}, {"guided_local_search_lambda_coefficient": 0.3}),
-    "gls_reset_penalties": ({}, {"guided_local_search_reset_penalties_on_new_best_solution": True}),
-    "ils_sisr": ({}, {"": ils_sisr}),
-    "ils_sisr_and_gls": ({}, {"": ils_on_second_worker}),
-    "lns_operators": ({}, LNS_OPERATORS),
-    "lci_pci": ({"strategies": ("LOCAL_CHEAPEST_INSERTION", "PARALLEL_CHEAPEST_INSERTION")}, {}),
-    "sa": ({}, {"local_search_metaheuristic": "SIMULATED_ANNEALING"}),
-    "tabu": ({}, {"local_search_metaheuristic": "TABU_SEARCH"}),
-    "pci_pca": ({"strategies": ("PARALLEL_CHEAPEST_INSERTION", "PATH_CHEAPEST_ARC")}, {}),
-    "lns_100ms": ({}, LNS_100MS),
-    "neighbours_0.2": ({}, NEIGHBOURS),
-    "expensive_lns_off": ({}, EXPENSIVE_LNS_OFF),
-    "lns_100ms_neighbours": ({}, {**LNS_100MS, **NEIGHBOURS}),
-    "pci_pca_lns_100ms": ({"strategies": ("PARALLEL_CHEAPEST_INSERTION", "PATH_CHEAPEST_ARC")}, LNS_100MS),
+    "gls": (GLS, {}),
+    "ruin_temperature_0.01": ({"ruin": RuinSettings(start_temperature=0.01)}, {}),
+    "ruin_temperature_0.002": ({"ruin": RuinSettings(start_temperature=0.002)}, {}),
+    "ruin_average_20": ({"ruin": RuinSettings(average_removed=20)}, {}),
+    "ruin_no_route_removal": ({"ruin": RuinSettings(route_removal=0.0)}, {}),
+    "gls_lambda_0.05": (GLS, {"guided_local_search_lambda_coefficient": 0.05}),
+    "gls_lambda_0.3": (GLS, {"guided_local_search_lambda_coefficient": 0.3}),
+    "gls_reset_penalties": (GLS, {"guided_local_search_reset_penalties_on_new_best_solution": True}),
+    "ils_sisr": (GLS, {"": ils_sisr}),
+    "ils_sisr_and_gls": ({"strategies": ("PARALLEL_CHEAPEST_INSERTION+gls", "PATH_CHEAPEST_ARC+gls")}, {"": ils_on_second_worker}),
+    "lns_operators": (GLS, LNS_OPERATORS),
+    "lci_pci": ({"strategies": ("LOCAL_CHEAPEST_INSERTION+gls", "PARALLEL_CHEAPEST_INSERTION+gls")}, {}),
+    "sa": (GLS, {"local_search_metaheuristic": "SIMULATED_ANNEALING"}),
+    "tabu": (GLS, {"local_search_metaheuristic": "TABU_SEARCH"}),
+    "pci_pca": ({"strategies": ("PARALLEL_CHEAPEST_INSERTION+gls", "PATH_CHEAPEST_ARC+gls")}, {}),
+    "lns_100ms": (GLS, LNS_100MS),
+    "neighbours_0.2": (GLS, NEIGHBOURS),
+    "expensive_lns_off": (GLS, EXPENSIVE_LNS_OFF),
+    "lns_100ms_neighbours": (GLS, {**LNS_100MS, **NEIGHBOURS}),
+    "pci_pca_lns_100ms": ({"strategies": ("PARALLEL_CHEAPEST_INSERTION+gls", "PATH_CHEAPEST_ARC+gls")}, LNS_100MS),
     "pci_pca_lns_100ms_lns_off": (
-        {"strategies": ("PARALLEL_CHEAPEST_INSERTION", "PATH_CHEAPEST_ARC")},
+        {"strategies": ("PARALLEL_CHEAPEST_INSERTION+gls", "PATH_CHEAPEST_ARC+gls")},
         {**LNS_100MS, **EXPENSIVE_LNS_OFF},
     ),
-    "one_worker": ({"workers": 1, "strategies": ("PARALLEL_CHEAPEST_INSERTION",)}, {}),
+    "one_worker": ({"workers": 1, "strategies": ("PARALLEL_CHEAPEST_INSERTION+gls",)}, {}),
 }
 
 

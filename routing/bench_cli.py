@@ -19,7 +19,7 @@ TimeLimitOption = typer.Option(10.0, "--time-limit", min=0.1, help="seconds per 
 OutOption = typer.Option(None, "--out", help="CSV of every instance × solver")
 SolutionsOption = typer.Option(None, "--solutions", help="folder for VRPLIB .sol files")
 StrategiesOption = typer.Option(
-    None, "--strategies", help="first-solution strategies, comma-separated, one per worker (default: the solver's)"
+    None, "--strategies", help="search strategies FIRST+IMPROVEMENT (improvement: ruin or gls), comma-separated, one per worker (default: per problem class)"
 )
 WorkersOption = typer.Option(None, "--workers", min=1, help="parallel searches (default: the solver's)")
 PerCustomerOption = typer.Option(

@@ -11,6 +11,8 @@ limit is a span upper bound; per-hour crew cost is a span cost; balance is a glo
 cost. Every site is optional at a penalty far above the cost of serving it with a truck of
 its own, so the search never prefers dropping; what is dropped gets a reason.
 
+A search builds a first solution and improves it, by :mod:`routing.ruin`'s ruin-and-recreate
+over OR-Tools' greedy descents or by OR-Tools' guided local search (see ``default_strategies``).
 :func:`solve` runs the searches (two differently-configured ones in parallel processes when
 the problem is one piece, independent pieces side by side otherwise, see
 :mod:`routing.decompose`) and returns a :class:`routing.plan.Plan` timed by
@@ -20,7 +22,9 @@ the problem is one piece, independent pieces side by side otherwise, see
 from __future__ import annotations
 
 import math
+import random
 import time
+import zlib
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
@@ -29,13 +33,27 @@ import numpy as np
 from routing.construct import build_routes
 from routing.plan import Plan, evaluate_routes
 from routing.problem import DAY_S, FacilitySpec, Problem, SiteSpec, VehicleSpec
+from routing.ruin import SLOW_OPERATORS, RuinSettings, StringRemoval, anneal, site_neighbours
 
+BOOL_FALSE = 2  # OR-Tools' OptionalBoolean
 COST_SCALE = 100_000  # integer cost units per currency unit
 QTY_SCALE = 100  # integer load units per kg / per litre
 
-# first solutions built by routing.construct (name -> urgency weight); other strategy names
-# are OR-Tools FirstSolutionStrategy values, e.g. "PARALLEL_CHEAPEST_INSERTION"
+# A search strategy is "FIRST+IMPROVEMENT". FIRST: a first solution built by routing.construct
+# (name -> urgency weight) or an OR-Tools FirstSolutionStrategy value, e.g.
+# "PARALLEL_CHEAPEST_INSERTION". IMPROVEMENT: "ruin" (routing.ruin's ruin-and-recreate over
+# greedy descents, the default when omitted) or "gls" (OR-Tools' guided local search).
 CONSTRUCTIONS = {"CONSTRUCT_URGENT": 0.2, "CONSTRUCT_NEAREST": 0.0}
+IMPROVEMENTS = ("ruin", "gls")
+
+
+def strategy_parts(strategy: str) -> tuple[str, str]:
+    """("FIRST", "improvement") of a strategy name; errors name the bad part."""
+    first, _, improvement = strategy.partition("+")
+    improvement = improvement.lower() or IMPROVEMENTS[0]
+    if improvement not in IMPROVEMENTS:
+        raise ValueError(f"unknown improvement {improvement!r} in strategy {strategy!r}: use one of {IMPROVEMENTS}")
+    return first.upper(), improvement
 
 REASONS = {
     "no_truck": "没有可服务的车辆（品类或道路通行限制）/ no compatible truck (stream or street access)",
@@ -62,9 +80,10 @@ class SolveSettings:
     strategies: tuple[str, ...] | None = None  # one per worker, pieces use the first; None: per problem class (default_strategies)
     balance_coefficient: float = 0.0  # currency per hour between the longest and shortest shift
     unserved_penalty: float = 100_000.0  # currency per unserved site (raised if a route could cost more)
-    max_solutions: int | None = None  # stop after this many improving solutions: same input + settings -> same plan
+    max_solutions: int | None = None  # stop after this many improving solutions (and ruins): same input + settings -> same plan
     decompose_above: int = 1200  # sites per independent piece above which it is cut into zones
     zone_target_sites: int = 600  # aimed zone size when decomposing
+    ruin: RuinSettings = field(default_factory=RuinSettings)
 
 
 @dataclass(frozen=True)
@@ -93,20 +112,28 @@ class SearchResult:
 
 
 def default_strategies(problem: Problem) -> tuple[str, ...]:
-    """First solutions that measured best for the problem's class (benchmarks/RESULTS.md).
+    """Searches (one per worker) that measured best for the problem's class (benchmarks/RESULTS.md).
 
-    Single-trip capacity-only days (no window tighter than the shifts, no unloading trips,
-    no break) start from Clarke-Wright savings, then parallel cheapest insertion: on X-n298,
-    30 s, one core, savings ended 8.6 % above the BKS, PCI 10.4 %, the urgency construction
-    15.7 %. Days with windows, unloads or a lunch break start from the product's own urgency
-    construction, which savings cannot replace (Kim 444: 17 trucks and 4 stops dropped).
+    First solutions: single-trip capacity-only days (no window tighter than the shifts, no
+    unloading trips, no break) start from Clarke-Wright savings, then parallel cheapest
+    insertion (X-n298, 30 s, one core, GLS: savings 8.6 % above the BKS, PCI 10.4 %, the
+    urgency construction 15.7 %); other days from the product's urgency construction, which
+    savings cannot replace (Kim 444: 17 trucks and 4 stops dropped).
+
+    Improvement: ruin-and-recreate on both cores (10 hard Solomon instances, 10 s: 2.02 %
+    mean gap against 3.62 % with GLS; X-n298, 30 s: 5.6 % against 8.6 %). Days with unloading
+    trips or a lunch break have long routes whose descents take seconds (Kim 277: 12 ruins
+    in 37 s), where GLS still finds what a dozen ruins miss, so one core keeps GLS; zones of
+    large days (which use the first strategy) keep it too.
     """
     earliest = min((v.shift_start for v in problem.vehicles), default=0)
     latest = max((v.shift_end for v in problem.vehicles), default=DAY_S)
     open_all_shift = all(any(a <= earliest and b >= latest for a, b in s.windows) for s in problem.sites)
-    if open_all_shift and not problem.facilities and problem.break_rule is None:
-        return ("SAVINGS", "PARALLEL_CHEAPEST_INSERTION")
-    return ("CONSTRUCT_URGENT", "PARALLEL_CHEAPEST_INSERTION")
+    if problem.facilities or problem.break_rule is not None:
+        return ("CONSTRUCT_URGENT+gls", "CONSTRUCT_URGENT+ruin")
+    if open_all_shift:
+        return ("SAVINGS+ruin", "PARALLEL_CHEAPEST_INSERTION+ruin")
+    return ("CONSTRUCT_URGENT+ruin", "PARALLEL_CHEAPEST_INSERTION+ruin")
 
 
 # --- feasibility diagnosis --------------------------------------------------------------
@@ -493,10 +520,20 @@ class RoutingModel:
     def search_parameters(self, strategy: str, time_limit_s: float):
         from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
+        first, improvement = strategy_parts(strategy)
         params = pywrapcp.DefaultRoutingSearchParameters()
-        if strategy not in CONSTRUCTIONS:
-            params.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, strategy)
-        params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+        if first not in CONSTRUCTIONS:
+            try:
+                params.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, first)
+            except AttributeError:
+                raise ValueError(f"unknown first-solution strategy {first!r} in {strategy!r}") from None
+        if improvement == "ruin":
+            # greedy descents inside routing.ruin's loop; the operators are fixed when the model closes
+            params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT
+            for name in SLOW_OPERATORS:
+                setattr(params.local_search_operators, name, BOOL_FALSE)
+        else:
+            params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
         # The route schedulers (CP-SAT by default for routes with breaks) make every search
         # step ~30× slower here, and the LP one wrongly rejects feasible routes with a break
         # after the route end; constraint propagation alone checks the same constraints.
@@ -534,17 +571,38 @@ class RoutingModel:
 
         r.AddAtSolutionCallback(on_solution)
         params = self.search_parameters(strategy, time_limit_s)
+        first, improvement = strategy_parts(strategy)
         assignment = None
-        if initial is not None or strategy in CONSTRUCTIONS:
+        if initial is not None or first in CONSTRUCTIONS:
             r.CloseModelWithParameters(params)
-            routes = initial if initial is not None else build_routes(self.problem, sorted(self.site_ids), urgency=CONSTRUCTIONS[strategy])
+            routes = initial if initial is not None else build_routes(self.problem, sorted(self.site_ids), urgency=CONSTRUCTIONS[first])
             assignment = self._solve_from(routes, params)
         if assignment is None:
             assignment = r.SolveWithParameters(params)
         status = r.status()
         if assignment is None:
             return SearchResult({}, {}, math.inf, sorted(self.site_ids), history, strategy, str(status))
+        if improvement == "ruin":
+            assignment = self._ruin_and_recreate(assignment, params, strategy=strategy, deadline=began + time_limit_s)
         return self._result(assignment, history, strategy, str(status))
+
+    def _ruin_and_recreate(self, start, params, *, strategy: str, deadline: float):
+        """Improve ``start`` by routing.ruin's loop; the best solution found (an assignment)."""
+        r, m = self.routing, self.manager
+        sites = [m.NodeToIndex(node) for node, (kind, _) in enumerate(self.kinds) if kind == "site"]
+        if len(sites) < 2:
+            return start
+        nodes = [int(self.matrix_node[m.IndexToNode(i)]) for i in sites]
+        neighbours = site_neighbours(self.problem.distance_m, sites, nodes)
+        rng = random.Random(zlib.crc32(strategy.encode()))  # seeded: the same work gives the same plan
+        ruin = StringRemoval(neighbours=neighbours, settings=self.settings.ruin, rng=rng)
+        descent = type(params)()
+        descent.CopyFrom(params)
+        best, _ = anneal(
+            routing=r, start=start, descent_params=descent, ruin=ruin, deadline=deadline,
+            max_iterations=self.settings.max_solutions,
+        )
+        return best
 
     def _result(self, assignment, history, strategy, status) -> SearchResult:
         p, r, m = self.problem, self.routing, self.manager

@@ -42,9 +42,10 @@ def test_first_solutions_follow_the_problem_class():
     cvrp = vrplib_problem(read_vrp(shared_file("cvrplib_X/X-n101-k25.vrp")))
     vrptw = vrplib_problem(read_vrp(shared_file("solomon/R201.vrp")))
     waste = kim_problem(read_kim(shared_file("waste_kim2006/444_stop.txt")))
-    assert default_strategies(cvrp)[0] == "SAVINGS"
-    assert default_strategies(vrptw)[0] == "CONSTRUCT_URGENT"
-    assert default_strategies(waste)[0] == "CONSTRUCT_URGENT"
+    assert default_strategies(cvrp) == ("SAVINGS+ruin", "PARALLEL_CHEAPEST_INSERTION+ruin")
+    assert default_strategies(vrptw) == ("CONSTRUCT_URGENT+ruin", "PARALLEL_CHEAPEST_INSERTION+ruin")
+    # long routes with unloads and lunch: one core keeps GLS, and zones (first strategy) too
+    assert default_strategies(waste) == ("CONSTRUCT_URGENT+gls", "CONSTRUCT_URGENT+ruin")
 
 
 @pytest.mark.slow
