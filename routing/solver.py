@@ -33,7 +33,7 @@ import numpy as np
 from routing.construct import build_routes
 from routing.plan import Plan, evaluate_routes
 from routing.problem import DAY_S, FacilitySpec, Problem, SiteSpec, VehicleSpec
-from routing.ruin import SLOW_OPERATORS, RuinSettings, StringRemoval, anneal, site_neighbours
+from routing.ruin import SLOW_OPERATORS, RuinSettings, StringRemoval, anneal, routes_of, site_neighbours
 
 BOOL_FALSE = 2  # OR-Tools' OptionalBoolean
 COST_SCALE = 100_000  # integer cost units per currency unit
@@ -609,10 +609,9 @@ class RoutingModel:
         routes: dict[str, list[str]] = {}
         starts: dict[str, int] = {}
         visited: set[str] = set()
-        for vi, v in enumerate(p.vehicles):
-            index = assignment.Value(r.NextVar(r.Start(vi)))
+        for vi, (v, visits) in enumerate(zip(p.vehicles, routes_of(r, assignment))):
             seq = []
-            while not r.IsEnd(index):
+            for index in visits:
                 kind, i = self.kinds[m.IndexToNode(index)]
                 # an unload with nothing on board (first visit, or right after another
                 # unload) is the search parking a free node: leave it out of the plan
@@ -620,7 +619,6 @@ class RoutingModel:
                     seq.append(p.sites[i].id)
                 elif seq and seq[-1] in p.site_index:
                     seq.append(p.facilities[i].id)
-                index = assignment.Value(r.NextVar(index))
             if seq and v.ends_empty and seq[-1] not in p.facility_index:
                 if self.final_unload is not None:  # the unload the model already timed on the last arc
                     seq.append(p.facilities[self.final_unload[(seq[-1], v.depot)]].id)
