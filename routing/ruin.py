@@ -106,7 +106,7 @@ def anneal(*, routing, start, descent_params, ruin: StringRemoval, deadline: flo
     """Ruin-and-recreate from the ``start`` assignment until ``deadline``; the best solution found.
 
     ``descent_params``: OR-Tools search parameters of a greedy descent (their time limit is
-    set here). Returns a copy of the best assignment and the number of ruins tried. (A copy,
+    set here). Returns a copy of the best assignment. (A copy,
     not routes to restore: after a descent cut short by the deadline, OR-Tools 9.15 at times
     refuses to read routes back, and C204 came back as its first solution, 69 % above.)
     """
@@ -133,7 +133,7 @@ def anneal(*, routing, start, descent_params, ruin: StringRemoval, deadline: flo
             current, current_routes = cost, routes_of(routing, found)
             if cost < best:
                 best, best_solution = cost, copy(found)
-    return best_solution, iterations
+    return best_solution
 
 
 def routes_of(routing, assignment) -> list[list[int]]:

@@ -35,7 +35,6 @@ from routing.plan import Plan, evaluate_routes
 from routing.problem import DAY_S, FacilitySpec, Problem, SiteSpec, VehicleSpec
 from routing.ruin import SLOW_OPERATORS, RuinSettings, StringRemoval, anneal, routes_of, site_neighbours
 
-BOOL_FALSE = 2  # OR-Tools' OptionalBoolean
 COST_SCALE = 100_000  # integer cost units per currency unit
 QTY_SCALE = 100  # integer load units per kg / per litre
 
@@ -519,6 +518,7 @@ class RoutingModel:
 
     def search_parameters(self, strategy: str, time_limit_s: float):
         from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+        from ortools.util.optional_boolean_pb2 import BOOL_FALSE
 
         first, improvement = strategy_parts(strategy)
         params = pywrapcp.DefaultRoutingSearchParameters()
@@ -598,11 +598,10 @@ class RoutingModel:
         ruin = StringRemoval(neighbours=neighbours, settings=self.settings.ruin, rng=rng)
         descent = type(params)()
         descent.CopyFrom(params)
-        best, _ = anneal(
+        return anneal(
             routing=r, start=start, descent_params=descent, ruin=ruin, deadline=deadline,
             max_iterations=self.settings.max_solutions,
         )
-        return best
 
     def _result(self, assignment, history, strategy, status) -> SearchResult:
         p, r, m = self.problem, self.routing, self.manager
