@@ -74,8 +74,8 @@ GLS = {"strategies": ("CONSTRUCT_URGENT+gls", "PARALLEL_CHEAPEST_INSERTION+gls")
 CONFIGS: dict[str, tuple[dict, dict]] = {
     "baseline": ({}, {}),
     "gls": (GLS, {}),
-    "ruin_temperature_0.01": ({"ruin": RuinSettings(start_temperature=0.01)}, {}),
-    "ruin_temperature_0.002": ({"ruin": RuinSettings(start_temperature=0.002)}, {}),
+    "ruin_temperature_1": ({"ruin": RuinSettings(compiled_start_temperature=1.0)}, {}),
+    "ruin_temperature_10": ({"ruin": RuinSettings(compiled_start_temperature=10.0)}, {}),
     "ruin_average_20": ({"ruin": RuinSettings(average_removed=20)}, {}),
     "ruin_no_route_removal": ({"ruin": RuinSettings(route_removal=0.0)}, {}),
     "gls_lambda_0.05": (GLS, {"guided_local_search_lambda_coefficient": 0.05}),

@@ -11,8 +11,10 @@ limit is a span upper bound; per-hour crew cost is a span cost; balance is a glo
 cost. Every site is optional at a penalty far above the cost of serving it with a truck of
 its own, so the search never prefers dropping; what is dropped gets a reason.
 
-A search builds a first solution and improves it, by :mod:`routing.ruin`'s ruin-and-recreate
-over OR-Tools' greedy descents or by OR-Tools' guided local search (see ``default_strategies``).
+A search builds a first solution and improves it by ruin and recreate — compiled
+(:mod:`routing.sisr`) on days with windows, loads and stop limits only, around OR-Tools' greedy
+descents (:mod:`routing.ruin`) on days with unloads or a lunch break — or by OR-Tools' guided
+local search (see ``default_strategies``).
 :func:`solve` runs the searches (two differently-configured ones in parallel processes when
 the problem is one piece, independent pieces side by side otherwise, see
 :mod:`routing.decompose`) and returns a :class:`routing.plan.Plan` timed by
@@ -33,15 +35,19 @@ import numpy as np
 from routing.construct import build_routes
 from routing.plan import Plan, evaluate_routes
 from routing.problem import DAY_S, FacilitySpec, Problem, SiteSpec, VehicleSpec
+from routing import sisr
+from routing.sisr import RouteArrays
 from routing.ruin import SLOW_OPERATORS, RuinSettings, StringRemoval, anneal, routes_of, site_neighbours
 
 COST_SCALE = 100_000  # integer cost units per currency unit
 QTY_SCALE = 100  # integer load units per kg / per litre
+POLISH_SHARE = 0.05  # of a SISR search's time: the closing OR-Tools descent
 
 # A search strategy is "FIRST+IMPROVEMENT". FIRST: a first solution built by routing.construct
 # (name -> urgency weight) or an OR-Tools FirstSolutionStrategy value, e.g.
-# "PARALLEL_CHEAPEST_INSERTION". IMPROVEMENT: "ruin" (routing.ruin's ruin-and-recreate over
-# greedy descents, the default when omitted) or "gls" (OR-Tools' guided local search).
+# "PARALLEL_CHEAPEST_INSERTION". IMPROVEMENT: "ruin" (ruin and recreate: routing.sisr where the
+# day allows, else routing.ruin's loop over greedy descents; the default when omitted) or "gls"
+# (OR-Tools' guided local search).
 CONSTRUCTIONS = {"CONSTRUCT_URGENT": 0.2, "CONSTRUCT_NEAREST": 0.0}
 IMPROVEMENTS = ("ruin", "gls")
 
@@ -119,8 +125,9 @@ def default_strategies(problem: Problem) -> tuple[str, ...]:
     urgency construction 15.7 %); other days from the product's urgency construction, which
     savings cannot replace (Kim 444: 17 trucks and 4 stops dropped).
 
-    Improvement: ruin-and-recreate on both cores (10 hard Solomon instances, 10 s: 2.02 %
-    mean gap against 3.62 % with GLS; X-n298, 30 s: 5.6 % against 8.6 %). Days with unloading
+    Improvement: ruin-and-recreate on both cores — compiled (routing.sisr) where the day has
+    no unloads or break: 10 hard Solomon instances, 10 s: 0.50 % mean gap, against 2.02 % for
+    the loop around OR-Tools descents and 3.62 % with GLS. Days with unloading
     trips or a lunch break have long routes whose descents take seconds (Kim 277: 12 ruins
     in 37 s), where GLS still finds what a dozen ruins miss, so one core keeps GLS; zones of
     large days (which use the first strategy) keep it too.
@@ -307,11 +314,14 @@ class RoutingModel:
         if self.final_unload is not None:
             self._fold_final_unloads(time_matrix, distance)
         self.time_cb = r.RegisterTransitMatrix(time_matrix.tolist())
+        self.time_matrix = time_matrix
         # arc costs per distinct (per-km) cost, fixed costs, span costs
+        self.arc_costs: dict[float, np.ndarray] = {}
         cost_cbs: dict[float, int] = {}
         for vi, v in enumerate(p.vehicles):
             if v.cost_per_km not in cost_cbs:
                 arc = np.rint(distance * (v.cost_per_km * COST_SCALE / 1000.0)).astype(np.int64)
+                self.arc_costs[v.cost_per_km] = arc
                 cost_cbs[v.cost_per_km] = r.RegisterTransitMatrix(arc.tolist())
             r.SetArcCostEvaluatorOfVehicle(cost_cbs[v.cost_per_km], vi)
             r.SetFixedCostOfVehicle(int(round(v.fixed_cost * COST_SCALE)), vi)
@@ -432,9 +442,10 @@ class RoutingModel:
         plan = [("kg", demand_kg, [v.capacity_kg for v in p.vehicles])]
         if any(v.capacity_l for v in p.vehicles) and demand_l.any():
             plan.append(("l", demand_l, [v.capacity_l or 1e12 for v in p.vehicles]))
+        plan = [(name, demand, [int(min(math.floor(c * QTY_SCALE), 2**52)) for c in caps]) for name, demand, caps in plan]
+        self.load_plan = plan  # (unit, demand per node, capacity per truck), scaled
         self.load_dims = []
-        for name, demand, caps in plan:
-            cap = [int(min(math.floor(c * QTY_SCALE), 2**52)) for c in caps]
+        for name, demand, cap in plan:
             transit = demand.copy()
             if reload:
                 transit[is_facility] = -max(cap)
@@ -587,20 +598,91 @@ class RoutingModel:
         return self._result(assignment, history, strategy, str(status))
 
     def _ruin_and_recreate(self, start, params, *, strategy: str, deadline: float):
-        """Improve ``start`` by routing.ruin's loop; the best solution found (an assignment)."""
+        """Improve ``start`` by ruin and recreate; the best solution found (an assignment).
+
+        Days that :meth:`route_arrays` can express run the compiled SISR loop
+        (:mod:`routing.sisr`) and end with one OR-Tools descent from its best routes; the
+        others run :mod:`routing.ruin`'s loop of OR-Tools descents.
+        """
         r, m = self.routing, self.manager
         sites = [m.NodeToIndex(node) for node, (kind, _) in enumerate(self.kinds) if kind == "site"]
         if len(sites) < 2:
             return start
-        nodes = [int(self.matrix_node[m.IndexToNode(i)]) for i in sites]
-        neighbours = site_neighbours(self.problem.distance_m, sites, nodes)
-        rng = random.Random(zlib.crc32(strategy.encode()))  # seeded: the same work gives the same plan
-        ruin = StringRemoval(neighbours=neighbours, settings=self.settings.ruin, rng=rng)
+        seed = zlib.crc32(strategy.encode())  # seeded: the same work gives the same plan
         descent = type(params)()
         descent.CopyFrom(params)
+        arrays = self.route_arrays()
+        if arrays is not None:
+            return self._sisr(start, descent, arrays=arrays, seed=seed, deadline=deadline)
+        nodes = [int(self.matrix_node[m.IndexToNode(i)]) for i in sites]
+        neighbours = site_neighbours(self.problem.distance_m, sites, nodes, rows=r.Size())
+        ruin = StringRemoval(neighbours=neighbours, settings=self.settings.ruin, seed=seed)
         return anneal(
-            routing=r, start=start, descent_params=descent, ruin=ruin, deadline=deadline,
+            routing=r, start=start, descent_params=descent, ruin=ruin, rng=random.Random(seed), deadline=deadline,
             max_iterations=self.settings.max_solutions,
+        )
+
+    def _sisr(self, start, descent, *, arrays: RouteArrays, seed: int, deadline: float):
+        """routing.sisr's loop from ``start``, then an OR-Tools descent from its best routes."""
+        r, m = self.routing, self.manager
+        polish = POLISH_SHARE * max(0.0, deadline - time.monotonic())
+        routes = [[m.IndexToNode(i) for i in route] for route in routes_of(r, start)]
+        best, _, _ = sisr.improve(
+            arrays, routes, deadline=deadline - polish, settings=self.settings.ruin, seed=seed,
+            max_iterations=self.settings.max_solutions,
+        )
+        initial = r.ReadAssignmentFromRoutes([[m.NodeToIndex(n) for n in route] for route in best], True)
+        if initial is None:  # routing.sisr and the model disagree on feasibility: keep what OR-Tools found
+            return start
+        descent.time_limit.FromMilliseconds(max(1, int((deadline - time.monotonic()) * 1000)))
+        found = r.SolveFromAssignmentWithParameters(initial, descent)
+        candidates = [a for a in (found, initial, start) if a is not None]
+        return min(candidates, key=lambda a: a.ObjectiveValue())
+
+    def route_arrays(self) -> RouteArrays | None:
+        """The model as routing.sisr's arrays, or None where it has what sisr does not model.
+
+        sisr models windows, loads, stops, allowed trucks, arc and fixed costs; unloads (and
+        trucks that must come home empty), breaks, shift-length limits, time costs, daily
+        weight limits and multi-window sites keep the OR-Tools loop.
+        """
+        p, s = self.problem, self.settings
+        if any(kind == "facility" for kind, _ in self.kinds) or p.break_rule is not None:
+            return None
+        if s.balance_coefficient > 0 or any(
+            v.ends_empty or v.max_shift_s is not None or v.cost_per_hour or v.max_daily_kg
+            for v in p.vehicles
+        ):
+            return None
+        sites = [(node, p.sites[i]) for node, (kind, i) in enumerate(self.kinds) if kind == "site"]
+        if any(len(site.windows) > 1 for _, site in sites):
+            return None
+        n = len(self.kinds)
+        classes = sorted(self.arc_costs)
+        open_ = np.zeros(n, dtype=np.int64)
+        close = np.full(n, DAY_S * 2, dtype=np.int64)
+        allowed = np.ones((n, len(p.vehicles)), dtype=np.bool_)
+        for node, site in sites:
+            open_[node], close[node] = site.windows[0]
+            allowed[node] = [Problem.serves(v, site) for v in p.vehicles]
+        site_nodes = [node for node, _ in sites]
+        neighbours = site_neighbours(p.distance_m, site_nodes, [int(self.matrix_node[node]) for node in site_nodes], rows=n)
+        return RouteArrays(
+            travel=self.time_matrix.astype(np.int64),
+            cost=np.stack([self.arc_costs[c] for c in classes]),
+            vehicle_class=np.array([classes.index(v.cost_per_km) for v in p.vehicles], dtype=np.int64),
+            fixed=np.array([int(round(v.fixed_cost * COST_SCALE)) for v in p.vehicles], dtype=np.int64),
+            open=open_,
+            close=close,
+            demand=np.stack([demand for _, demand, _ in self.load_plan], axis=1).astype(np.int64),
+            capacity=np.array([caps for _, _, caps in self.load_plan], dtype=np.int64).T,
+            max_stops=np.array([v.max_stops or 10**9 for v in p.vehicles], dtype=np.int64),
+            allowed=allowed,
+            depot=np.array([v.depot for v in p.vehicles], dtype=np.int64),
+            shift_start=np.array([v.shift_start for v in p.vehicles], dtype=np.int64),
+            shift_end=np.array([v.shift_end for v in p.vehicles], dtype=np.int64),
+            neighbours=neighbours,
+            penalty=int(self.drop_penalty),
         )
 
     def _result(self, assignment, history, strategy, status) -> SearchResult:

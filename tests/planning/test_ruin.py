@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 
 import numpy as np
 import pytest
@@ -13,8 +12,8 @@ from routing.solver import strategy_parts
 
 def removal(*, sites: list[int], positions: np.ndarray, seed: int, **settings) -> StringRemoval:
     distance = np.hypot(*(positions[:, None, :] - positions[None, :, :]).transpose(2, 0, 1))
-    neighbours = site_neighbours(distance, sites, list(range(len(sites))))
-    return StringRemoval(neighbours=neighbours, settings=RuinSettings(**settings), rng=random.Random(seed))
+    neighbours = site_neighbours(distance, sites, list(range(len(sites))), rows=1000)  # routes hold indices < 1000
+    return StringRemoval(neighbours=neighbours, settings=RuinSettings(**settings), seed=seed)
 
 
 def test_ruin_cuts_contiguous_strings_of_sites_and_keeps_everything_else_in_order():
