@@ -7,18 +7,36 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from typing import TypeVar
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 from fastapi.responses import Response
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from api.jobs import JobQueue
+from api.models import Job
 from api.settings import ApiSettings
+
+Row = TypeVar("Row", bound=SQLModel)
 
 
 def db_session(request: Request) -> Iterator[Session]:
     with Session(request.app.state.engine) as session:
         yield session
+
+
+def job_and_row(session: Session, *, model: type[Row], row_id: str, what: str) -> tuple[Job, Row]:
+    """A job and the row its result is written to, the job read first; 404 naming ``what`` when either is missing.
+
+    The worker commits the row's result and the job's "succeeded" in one transaction. Under READ COMMITTED
+    (PostgreSQL) each statement sees what was committed before it began, so reading the job first means a
+    "succeeded" job always comes with its result; the other order can pair the old row with the new status.
+    """
+    job = session.get(Job, row_id)
+    row = session.get(model, row_id) if job is not None else None
+    if row is None:
+        raise HTTPException(404, f"{what} {row_id!r} does not exist")
+    return job, row
 
 
 def job_queue(request: Request) -> JobQueue:

@@ -11,22 +11,14 @@ from sqlmodel import Session, func, select
 from api import auth, planning
 from api.jobs import JobQueue, requeue
 from api.models import Job, PlanRow
-from api.routes.common import cached_json, cached_only, db_session, job_queue, settings
+from api.routes.common import cached_json, cached_only, db_session, job_and_row, job_queue, settings
 from api.settings import ApiSettings
 
 router = APIRouter(prefix="/plans", tags=["规划 / plans"], dependencies=[auth.dispatcher])
 
 
-def _plan(session: Session, plan_id: str) -> PlanRow:
-    plan = session.get(PlanRow, plan_id)
-    if plan is None:
-        raise HTTPException(404, f"plan {plan_id!r} does not exist")
-    return plan
-
-
 def _finished(session: Session, plan_id: str) -> PlanRow:
-    plan = _plan(session, plan_id)
-    job = session.get(Job, plan_id)
+    job, plan = job_and_row(session, model=PlanRow, row_id=plan_id, what="plan")
     if job.status != "succeeded":
         raise HTTPException(409, f"plan {plan_id} is {job.status}, not solved yet: follow GET /plans/{plan_id}")
     return plan
@@ -75,8 +67,7 @@ def read(plan_id: str, request: Request, session: Session = Depends(db_session))
     # a solved plan never changes (plans are not edited or deleted): answer from memory
     if (hit := cached_only(request, f"plan:{plan_id}")) is not None:
         return hit
-    plan = _plan(session, plan_id)
-    job = session.get(Job, plan_id)
+    job, plan = job_and_row(session, model=PlanRow, row_id=plan_id, what="plan")
     if job.status != "succeeded":  # changing: never cached
         return JSONResponse(planning.plan_status(session, plan, job))
     return cached_json(request, f"plan:{plan_id}", lambda: planning.plan_status(session, plan, job))
@@ -84,7 +75,7 @@ def read(plan_id: str, request: Request, session: Session = Depends(db_session))
 
 @router.post("/{plan_id}/retry", status_code=202, summary="queue a failed, retryable solve again")
 def retry(plan_id: str, session: Session = Depends(db_session), queue: JobQueue = Depends(job_queue)) -> dict:
-    _plan(session, plan_id)
+    job_and_row(session, model=PlanRow, row_id=plan_id, what="plan")
     job = requeue(session.get_bind(), plan_id)
     queue.dispatch(job.id)
     return {"id": job.id, "status": job.status, "attempts": job.attempts}

@@ -9,7 +9,7 @@ from sqlmodel import Session
 from api import auth
 from api.jobs import JobQueue, requeue
 from api.models import Job, StationStudyRow
-from api.routes.common import db_session, job_queue, settings
+from api.routes.common import db_session, job_and_row, job_queue, settings
 from api.settings import ApiSettings
 from api.stations import create_study, upload_text
 
@@ -36,10 +36,8 @@ async def submit(
 
 
 def _study(session: Session, study_id: str) -> tuple[StationStudyRow, Job]:
-    study = session.get(StationStudyRow, study_id)
-    if study is None:
-        raise HTTPException(404, f"station study {study_id!r} does not exist")
-    return study, session.get(Job, study_id)
+    job, study = job_and_row(session, model=StationStudyRow, row_id=study_id, what="station study")
+    return study, job
 
 
 @router.get("/{study_id}", summary="status and, when done, the chosen stations, assignments and costs")
