@@ -9,7 +9,9 @@ to the demand it can serve there (see :mod:`routing.zones`); zones are solved in
 neighbouring zones are re-solved together from their routes (improving across the border),
 and sites a zone could not fit are offered to idle trucks, then to every truck able to serve
 them (re-planned from its current route). A single small piece is searched twice in parallel
-with different first-solution strategies and the better plan is kept (ties: first strategy).
+with different first-solution strategies and the better plan is kept (ties: first strategy);
+on a tightly packed day (:func:`routing.repack.is_tight`) that takes half the time, and the
+rest goes to re-packing the plan onto fewer trucks (:mod:`routing.repack`) and searching on.
 """
 
 from __future__ import annotations
@@ -24,10 +26,13 @@ from dataclasses import replace
 import numpy as np
 
 from routing.problem import Problem
+from routing.repack import is_tight, repack
 from routing.solver import Progress, ProgressCallback, SearchResult, SolveSettings, default_strategies, search, unservable_sites
 
 BORDER_SHARE = 0.12  # of the time limit, for each of the two rounds of cross-border improvement
 REPAIR_SHARE = 0.1  # of the time limit, for idle trucks to pick up what zones left over
+REPACK_SHARE = 0.5  # of the time limit, on a tightly packed day: re-packing, then searches from its plan
+CONTINUE_SHARE = 0.1  # of the time limit, at least: the searches from the re-packed plan
 
 
 def subproblem(problem: Problem, *, site_ids: list[str], vehicle_ids: list[str], name: str) -> Problem:
@@ -170,7 +175,7 @@ def _combined(best: dict[str, float]) -> float:
     return sum(per_piece.values())
 
 
-def _pick(results: list[SearchResult]) -> SearchResult:
+def pick_best(results: list[SearchResult]) -> SearchResult:
     """Fewest dropped, then cheapest; on a tie the first in the given order."""
     return min(results, key=lambda r: (len(r.dropped), r.cost))
 
@@ -182,9 +187,15 @@ def run_searches(problem: Problem, settings: SolveSettings, *, progress: Progres
     strategies = settings.strategies or default_strategies(problem)
     pieces = independent_pieces(problem, site_ids)
     if len(pieces) == 1 and len(pieces[0][0]) == len(site_ids) and len(site_ids) <= settings.decompose_above:
-        tasks = [(problem, s, settings.time_limit_s, f"day|{s}", None) for s in strategies[: max(1, settings.workers)]]
-        found = run_tasks(tasks, settings, progress)
-        return [_pick([found[task[3]] for task in tasks])]  # strategy order, not finishing order: ties stay stable
+        began = time.monotonic()
+        tight = is_tight(problem, site_ids=sorted(site_ids))
+        share = 1.0 - REPACK_SHARE if tight else 1.0
+        tasks = [(problem, s, settings.time_limit_s * share, f"day|{s}", None) for s in strategies[: max(1, settings.workers)]]
+        found = run_tasks(tasks, settings, progress, began=began)
+        best = pick_best([found[task[3]] for task in tasks])  # strategy order, not finishing order: ties stay stable
+        if tight:
+            best = _repack_and_continue(problem, settings, best, strategies, progress, began)
+        return [best]
     from routing.zones import split_into_zones
 
     parts: list[tuple[list[str], list[str]]] = []
@@ -248,6 +259,19 @@ def run_searches(problem: Problem, settings: SolveSettings, *, progress: Progres
     if zoned:
         _pick_up_leftovers(problem, settings, found, parts, zoned, strategy, progress, began)
     return found
+
+
+def _repack_and_continue(problem, settings, best, strategies, progress, began) -> SearchResult:
+    """Re-pack the best plan (routing.repack: a truck fewer, dropped sites fitted), then search
+    on from the result with every strategy until the time limit."""
+    end = began + settings.time_limit_s
+    packed = repack(problem, settings, best, strategies=strategies, deadline=end - CONTINUE_SHARE * settings.time_limit_s)
+    left = end - time.monotonic()
+    if left < 1.0:
+        return packed
+    tasks = [(problem, s, left, f"day|{s}|repacked", packed.routes) for s in strategies[: max(1, settings.workers)]]
+    found = run_tasks(tasks, settings, progress, began=began)
+    return pick_best([packed, *(found[task[3]] for task in tasks)])
 
 
 def _pick_up_leftovers(problem, settings, found, parts, zoned, strategy, progress, began) -> None:
