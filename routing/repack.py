@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from routing.problem import Problem, VehicleSpec
-from routing.solver import QTY_SCALE, SearchResult, SolveSettings
+from routing.solver import SearchResult, SolveSettings, limit_units, load_units
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +44,9 @@ class TruckLimits:
 def truck_limits(vehicle: VehicleSpec) -> TruckLimits:
     """Per trip a truck is bound by its body, per day by its daily weight and stop limits."""
     return TruckLimits(
-        trip_kg=math.floor(vehicle.capacity_kg * QTY_SCALE),
-        trip_litres=None if vehicle.capacity_l is None else math.floor(vehicle.capacity_l * QTY_SCALE),
-        day_kg=None if vehicle.max_daily_kg is None else math.floor(vehicle.max_daily_kg * QTY_SCALE),
+        trip_kg=limit_units(vehicle.capacity_kg),
+        trip_litres=None if vehicle.capacity_l is None else limit_units(vehicle.capacity_l),
+        day_kg=None if vehicle.max_daily_kg is None else limit_units(vehicle.max_daily_kg),
         stops=vehicle.max_stops,
     )
 
@@ -60,11 +60,7 @@ def _day_kg(problem: Problem, vehicle: VehicleSpec) -> int | None:
 
 
 def _demand_kg(problem: Problem, site_id: str) -> int:
-    return math.ceil(problem.sites[problem.site_index[site_id]].demand_kg * QTY_SCALE - 1e-9)
-
-
-def _demand_l(problem: Problem, site_id: str) -> int:
-    return math.ceil(problem.sites[problem.site_index[site_id]].demand_l * QTY_SCALE - 1e-9)
+    return load_units(problem.sites[problem.site_index[site_id]].demand_kg)
 
 
 def fewest_trucks(problem: Problem, *, site_ids: list[str]) -> int:
@@ -148,6 +144,7 @@ def _packing(problem: Problem, trips: list[Trip], orphans: list[str], *, new_tri
     home = np.array([where.get(s, -1) for s in sites], dtype=np.int64)
     cost = np.full((len(sites), len(trips)), -1, dtype=np.int64)
     open_cost = np.zeros(len(trips), dtype=np.int64)
+    serves: dict[str, np.ndarray] = {}  # per truck: which sites it may take
     for k, trip in enumerate(trips):
         if not trip.sites and not new_trips:
             continue
@@ -158,15 +155,16 @@ def _packing(problem: Problem, trips: list[Trip], orphans: list[str], *, new_tri
         detour[home == k] = 0
         if not trip.sites:
             open_cost[k] = 2 * distance[facility_node[trip.unload], anchor].min()
-        serves = np.array([Problem.serves(vehicle, problem.sites[problem.site_index[s]]) for s in sites])
-        cost[serves, k] = detour[serves]
+        if trip.truck not in serves:
+            serves[trip.truck] = np.array([Problem.serves(vehicle, problem.sites[problem.site_index[s]]) for s in sites])
+        cost[serves[trip.truck], k] = detour[serves[trip.truck]]
     limits = [truck_limits(problem.vehicles[problem.vehicle_index[t]]) for t in trucks]
     by_trip = [limits[trucks.index(trip.truck)] for trip in trips]
     return _Packing(
         sites=sites,
         home=home,
         kg=np.array([_demand_kg(problem, s) for s in sites], dtype=np.int64),
-        litres=np.array([_demand_l(problem, s) for s in sites], dtype=np.int64),
+        litres=np.array([load_units(problem.sites[problem.site_index[s]].demand_l) for s in sites], dtype=np.int64),
         cost=cost,
         open_cost=open_cost,
         trip_kg=np.array([lim.trip_kg for lim in by_trip], dtype=np.int64),
@@ -264,7 +262,7 @@ def reassign(
     assignment = _solve_part(data, None, list(range(len(trips))), time_limit_s=time_limit_s, first_only=True)
     if assignment is None:
         return None
-    first = _total(data, assignment)
+    first = current = _total(data, assignment)
     # trips near each other: the mean cost of moving one trip's sites into the other
     near = np.zeros((len(trips), len(trips)))
     for k in range(len(trips)):
@@ -280,12 +278,13 @@ def reassign(
         group = [k0, *away[np.argsort(-count)][:2].tolist()]
         group += [int(k) for k in np.argsort(near[k0]) if k not in group][: max(1, GROUP_TRIPS - len(group))]
         better = _solve_part(data, assignment, group, time_limit_s=min(1.0, deadline - time.monotonic()))
-        if better is not None and _total(data, better) < _total(data, assignment):
-            assignment, stalled = better, 0
+        total = math.inf if better is None else _total(data, better)
+        if total < current:
+            assignment, current, stalled = better, total, 0
         else:
             stalled += 1
         rounds += 1
-    log.info("re-packing: first packing %d m, after %d rounds %d m", first, rounds, _total(data, assignment))
+    log.info("re-packing: first packing %d m, after %d rounds %d m", first, rounds, current)
     return {data.sites[si]: int(k) for si, k in enumerate(assignment) if data.home[si] != k}
 
 

@@ -43,6 +43,16 @@ COST_SCALE = 100_000  # integer cost units per currency unit
 QTY_SCALE = 100  # integer load units per kg / per litre
 POLISH_SHARE = 0.05  # of a SISR search's time: the closing OR-Tools descent
 
+def load_units(amount: float) -> int:
+    """A site's load (kg or litres) in the model's integer units, rounded up: never lighter than it is."""
+    return math.ceil(amount * QTY_SCALE - 1e-9)
+
+
+def limit_units(amount: float) -> int:
+    """A capacity (kg or litres) in the model's integer units, rounded down: never more than allowed."""
+    return int(math.floor(amount * QTY_SCALE))
+
+
 # A search strategy is "FIRST+IMPROVEMENT". FIRST: a first solution built by routing.construct
 # (name -> urgency weight) or an OR-Tools FirstSolutionStrategy value, e.g.
 # "PARALLEL_CHEAPEST_INSERTION". IMPROVEMENT: "ruin" (ruin and recreate: routing.sisr where the
@@ -300,8 +310,8 @@ class RoutingModel:
             if kind == "site":
                 s = p.sites[i]
                 service[node] = s.service_s
-                demand_kg[node] = math.ceil(s.demand_kg * QTY_SCALE - 1e-9)
-                demand_l[node] = math.ceil(s.demand_l * QTY_SCALE - 1e-9)
+                demand_kg[node] = load_units(s.demand_kg)
+                demand_l[node] = load_units(s.demand_l)
                 is_site[node] = True
             elif kind == "facility":
                 service[node] = p.facilities[i].unload_s
@@ -412,7 +422,7 @@ class RoutingModel:
         )
         smallest = min([int(d) for d in [*demands_kg, *demands_l] if d > 0], default=1)
         self.leftover_cost = int(math.ceil(100 * worst_route * COST_SCALE / smallest))
-        biggest = max(int(math.floor(max(v.capacity_kg, v.capacity_l or 0) * QTY_SCALE)) for v in p.vehicles)
+        biggest = max(limit_units(max(v.capacity_kg, v.capacity_l or 0)) for v in p.vehicles)
         floor = max(self.settings.unserved_penalty, 10 * worst_route) * COST_SCALE
         self.drop_penalty = int(max(floor, 10 * self.leftover_cost * biggest))
 
@@ -442,7 +452,7 @@ class RoutingModel:
         plan = [("kg", demand_kg, [v.capacity_kg for v in p.vehicles])]
         if any(v.capacity_l for v in p.vehicles) and demand_l.any():
             plan.append(("l", demand_l, [v.capacity_l or 1e12 for v in p.vehicles]))
-        plan = [(name, demand, [int(min(math.floor(c * QTY_SCALE), 2**52)) for c in caps]) for name, demand, caps in plan]
+        plan = [(name, demand, [min(limit_units(c), 2**52) for c in caps]) for name, demand, caps in plan]
         self.load_plan = plan  # (unit, demand per node, capacity per truck), scaled
         self.load_dims = []
         for name, demand, cap in plan:
@@ -466,7 +476,7 @@ class RoutingModel:
                     dim.SetCumulVarSoftUpperBound(r.End(vi), 0, self.leftover_cost)
         if any(v.max_daily_kg for v in p.vehicles):
             cb = r.RegisterUnaryTransitVector(demand_kg.tolist())
-            caps = [int(math.floor((v.max_daily_kg or 1e12) * QTY_SCALE)) for v in p.vehicles]
+            caps = [limit_units(v.max_daily_kg or 1e12) for v in p.vehicles]
             r.AddDimensionWithVehicleCapacity(cb, 0, caps, True, "daily_kg")
         if any(v.max_stops for v in p.vehicles):
             cb = r.RegisterUnaryTransitVector(is_site.astype(np.int64).tolist())
@@ -486,7 +496,7 @@ class RoutingModel:
             if not nodes or could <= f.capacity_kg:
                 continue
             terms = [dim.CumulVar(m.NodeToIndex(node)) * r.ActiveVar(m.NodeToIndex(node)) for node in nodes]
-            solver.Add(solver.Sum(terms) <= int(math.floor(f.capacity_kg * QTY_SCALE)))
+            solver.Add(solver.Sum(terms) <= limit_units(f.capacity_kg))
 
     # --- search -----------------------------------------------------------------------
     def _solve_from(self, routes: dict[str, list[str]], params):
