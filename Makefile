@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
-	$(BIN)/python -m routing.sisr
+	$(BIN)/python -m routing.planning.search.sisr
 	touch $(STAMP)
 
 install: $(STAMP)

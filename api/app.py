@@ -5,14 +5,14 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import StatementError
 
-from api.jobs import JobStateError
+from api.jobs.engine import JobStateError
 from api.settings import ApiSettings, api_settings
 from routing.errors import QingyunError
 
@@ -27,10 +27,12 @@ Times are ISO 8601 with offset (local +08:00). Coordinates are WGS-84 lon/lat.""
 
 
 def _open_queue(app: FastAPI, settings: ApiSettings):
-    from api.jobs import CeleryQueue, InProcessQueue
+    from api.jobs.engine import CeleryQueue, InProcessQueue
 
     if settings.redis_url:
-        return CeleryQueue(app.state.engine, redis_url=settings.redis_url, queue=settings.celery_queue, lease_s=settings.job_lease_s)
+        return CeleryQueue(
+            app.state.engine, redis_url=settings.redis_url, queue=settings.celery_queue, lease_s=settings.job_lease_s
+        )
     return InProcessQueue(app.state.engine, workers=settings.job_workers, lease_s=settings.job_lease_s)
 
 
@@ -65,7 +67,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     async def database_refused(request: Request, exc: StatementError) -> JSONResponse:
         # the database's own checks (text too long for its column, NUL bytes, duplicate key) are the user's input
         reason = str(exc.orig if getattr(exc, "orig", None) is not None else exc).splitlines()[0]
-        return JSONResponse(status_code=422, content={"detail": f"数据库拒绝该值 / the database refused a value: {reason}"})
+        return JSONResponse(
+            status_code=422, content={"detail": f"数据库拒绝该值 / the database refused a value: {reason}"}
+        )
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -89,8 +93,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
         with request.app.state.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
-        return {"status": "ok", "database": request.app.state.engine.dialect.name,
-                "jobs": "celery" if settings.redis_url else "in-process"}
+        return {
+            "status": "ok",
+            "database": request.app.state.engine.dialect.name,
+            "jobs": "celery" if settings.redis_url else "in-process",
+        }
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

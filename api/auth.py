@@ -18,7 +18,7 @@ from fastapi.security import APIKeyHeader
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from api.models import ApiKeyRow, utc_now
+from api.tables import ApiKeyRow, utc_now
 from routing.errors import QingyunError
 
 Role = Literal["dispatcher", "supervisor", "planner", "device", "admin"]
@@ -55,7 +55,9 @@ def hash_key(key: str) -> str:
 def check_roles(roles: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     bad = [r for r in roles if r not in ROLES]
     if bad or not roles:
-        raise QingyunError(f"unknown role(s) {', '.join(map(repr, bad)) or '(none given)'}; roles are {', '.join(ROLES)}")
+        raise QingyunError(
+            f"unknown role(s) {', '.join(map(repr, bad)) or '(none given)'}; roles are {', '.join(ROLES)}"
+        )
     return tuple(dict.fromkeys(roles))
 
 
@@ -65,7 +67,9 @@ def create_key(engine: Engine, *, roles: list[str] | tuple[str, ...], name: str 
     key_id = secrets.token_hex(4)
     key = f"qy_{key_id}_{secrets.token_urlsafe(24)}"
     with Session(engine) as session:
-        session.add(ApiKeyRow(id=key_id, name=name, roles=",".join(roles), key_hash=hash_key(key), created_at=utc_now()))
+        session.add(
+            ApiKeyRow(id=key_id, name=name, roles=",".join(roles), key_hash=hash_key(key), created_at=utc_now())
+        )
         session.commit()
     return IssuedKey(id=key_id, key=key, roles=roles, name=name)
 
@@ -117,11 +121,16 @@ _cache = _KeyCache()
 def caller(request: Request, key: str | None = Security(api_key_header)) -> Caller:
     """The authenticated caller; 401 without a valid key."""
     if not key:
-        raise HTTPException(401, "缺少 API 密钥 / missing API key: send it in the X-API-Key header",
-                            headers={"WWW-Authenticate": "X-API-Key"})
+        raise HTTPException(
+            401,
+            "缺少 API 密钥 / missing API key: send it in the X-API-Key header",
+            headers={"WWW-Authenticate": "X-API-Key"},
+        )
     found = _cache.lookup(request.app.state.engine, key)
     if found is None:
-        raise HTTPException(401, "API 密钥无效或已吊销 / invalid or revoked API key", headers={"WWW-Authenticate": "X-API-Key"})
+        raise HTTPException(
+            401, "API 密钥无效或已吊销 / invalid or revoked API key", headers={"WWW-Authenticate": "X-API-Key"}
+        )
     return found
 
 
@@ -131,7 +140,8 @@ def require(role: str):
     def dependency(who: Caller = Depends(caller)) -> Caller:
         if role not in who.roles:
             raise HTTPException(
-                403, f"需要角色 {ROLE_LABELS[role]} / this needs the {role} role; key {who.key_id} has {', '.join(sorted(who.roles))}"
+                403,
+                f"需要角色 {ROLE_LABELS[role]} / this needs the {role} role; key {who.key_id} has {', '.join(sorted(who.roles))}",
             )
         return who
 

@@ -20,7 +20,7 @@ app = typer.Typer(
 )
 
 # --- area command groups (each area adds its own line) -------------------------
-from routing.cli import network_app  # noqa: E402
+from routing.network.cli import network_app  # noqa: E402
 
 app.add_typer(network_app, name="network", help="道路网络 / road network: info, matrices.")
 
@@ -28,20 +28,22 @@ from fleet.jt808.cli import app as jt808_app  # noqa: E402
 
 app.add_typer(jt808_app, name="jt808", help="JT/T 808 终端接入 / GPS ingest: decode, serve, simulate.")
 
-from routing.demo import demo  # noqa: E402
+from routing.planning.demo import demo  # noqa: E402
 
 app.command("demo")(demo)
 
-from routing.plan_cli import plan, scenario_app  # noqa: E402
+from routing.planning.cli import plan, scenario_app  # noqa: E402
 
 app.command("plan")(plan)
 app.add_typer(scenario_app, name="scenario", help="规划场景 / planning scenarios: generate, import sites.")
 
-from routing.bench_cli import bench_app  # noqa: E402
+from routing.bench.cli import bench_app  # noqa: E402
 
-app.add_typer(bench_app, name="bench", help="基准测试 / solver quality on published instances (Solomon, GH, X, Kim), with peers.")
+app.add_typer(
+    bench_app, name="bench", help="基准测试 / solver quality on published instances (Solomon, GH, X, Kim), with peers."
+)
 
-from fleet.audit_cli import audit  # noqa: E402
+from fleet.audit.cli import audit  # noqa: E402
 
 app.command("audit")(audit)
 

@@ -1,7 +1,7 @@
 """The service's database: one engine per process, schema brought up to date by Alembic.
 
 SQLite file by default (zero setup), PostgreSQL when ``QINGYUN_DATABASE_URL`` says so; the
-engine comes from ``fleet.store.make_engine`` so the gateway and the API write the very same
+engine comes from ``fleet.tracks.store.make_engine`` so the gateway and the API write the very same
 ``terminal``/``position`` tables the same way.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
-from fleet.store import make_engine
+from fleet.tracks.store import make_engine
 
 ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
 _engines: dict[str, Engine] = {}

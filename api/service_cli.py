@@ -46,22 +46,32 @@ def serve(
             if gateway is not None:
                 await gateway.stop()  # flushes every accepted position
 
-    typer.echo(f"清运 API http://{host}:{port}/ (docs /docs)" + (f"; JT/T 808 gateway tcp {jt808_host}:{jt808_port}" if jt808_port else ""))
+    typer.echo(
+        f"清运 API http://{host}:{port}/ (docs /docs)"
+        + (f"; JT/T 808 gateway tcp {jt808_host}:{jt808_port}" if jt808_port else "")
+    )
     asyncio.run(main())
 
 
 @service_app.command()
-def worker(concurrency: int = typer.Option(1, help="jobs at a time in this process (each solve uses both cores)")) -> None:
+def worker(
+    concurrency: int = typer.Option(1, help="jobs at a time in this process (each solve uses both cores)"),
+) -> None:
     """后台求解进程 / a Celery job worker over Redis (needs QINGYUN_REDIS_URL and the API's QINGYUN_DATABASE_URL)."""
-    from api.jobs import run_worker
+    from api.jobs.engine import run_worker
     from api.settings import api_settings
     from routing.errors import QingyunError
 
     settings = api_settings()
     if not settings.redis_url:
         raise QingyunError("QINGYUN_REDIS_URL is not set: without Redis the API runs jobs itself, no worker is needed")
-    run_worker(redis_url=settings.redis_url, queue=settings.celery_queue, database_url=settings.database_url, lease_s=settings.job_lease_s,
-               concurrency=concurrency)
+    run_worker(
+        redis_url=settings.redis_url,
+        queue=settings.celery_queue,
+        database_url=settings.database_url,
+        lease_s=settings.job_lease_s,
+        concurrency=concurrency,
+    )
 
 
 @keys_app.command("create")

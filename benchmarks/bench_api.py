@@ -52,9 +52,9 @@ def create_postgres_database(admin_url: str) -> str:
 
 def seed(service, *, folder: Path) -> dict[str, str]:
     """A solved Shenzhen plan, an audited truck with violations, stored sites: what the GETs read."""
-    from fleet.tracksim import simulate_haul
-    from routing.network import load_network
-    from routing.scenario_gen import generate_scenario
+    from fleet.simulate.tracks import simulate_haul
+    from routing.network.graph import load_network
+    from routing.planning.generate import generate_scenario
     from tests.api.test_supervision import _fixes
 
     network = load_network()
@@ -70,7 +70,9 @@ def seed(service, *, folder: Path) -> dict[str, str]:
         client.post("/positions", json={"positions": _fixes(haul.positions, device=device)})
     with service.client("supervisor") as client:
         client.post("/permits", json={"permits": [p.model_dump(mode="json") for p in haul.permits]})
-        audit = client.post("/audits", json={"from": "2026-11-20T00:00:00+08:00", "to": "2026-11-23T00:00:00+08:00"}).json()
+        audit = client.post(
+            "/audits", json={"from": "2026-11-20T00:00:00+08:00", "to": "2026-11-23T00:00:00+08:00"}
+        ).json()
         assert wait_for_job(client, audit["url"])["result"]["violations"] >= 1
     return {"plan": plan_id, "device": device, "company": haul.permits[0].company}
 
@@ -118,10 +120,21 @@ def latency_table(service, ids: dict[str, str], *, seconds: float, think_s: floa
         asyncio.run(_latency(service.url, api_key, path, 1.0, 0.0))  # warm caches and connections
         latencies = sorted(asyncio.run(_latency(service.url, api_key, path, seconds, think_s)))
         p95 = latencies[int(0.95 * (len(latencies) - 1))] * 1000
-        rows.append({"endpoint": name, "think_s": think_s, "requests": len(latencies), "req_per_s": round(len(latencies) / seconds),
-                     "p50_ms": round(statistics.median(latencies) * 1000, 1), "p95_ms": round(p95, 1),
-                     "floor_ok": p95 <= P95_FLOOR_MS})
-        print(f"{name:34s} {rows[-1]['req_per_s']:6d} req/s  p50 {rows[-1]['p50_ms']:7.1f} ms  p95 {p95:7.1f} ms", flush=True)
+        rows.append(
+            {
+                "endpoint": name,
+                "think_s": think_s,
+                "requests": len(latencies),
+                "req_per_s": round(len(latencies) / seconds),
+                "p50_ms": round(statistics.median(latencies) * 1000, 1),
+                "p95_ms": round(p95, 1),
+                "floor_ok": p95 <= P95_FLOOR_MS,
+            }
+        )
+        print(
+            f"{name:34s} {rows[-1]['req_per_s']:6d} req/s  p50 {rows[-1]['p50_ms']:7.1f} ms  p95 {p95:7.1f} ms",
+            flush=True,
+        )
     return rows
 
 
@@ -145,37 +158,61 @@ def ingest(service, *, positions: int, batch: int, concurrency: int, devices: in
     start = datetime(2026, 11, 22, 6, 0, tzinfo=timezone(timedelta(hours=8)))
     per_device = positions // devices
     run = uuid.uuid4().hex[:6]
-    fixes = [{"device": f"B{run}{d:05d}", "time": (start + timedelta(seconds=10 * i)).isoformat(),
-              "lon": 114.0 + (d % 100) * 0.0005 + i * 1e-5, "lat": 22.52 + (d // 100) * 0.0005, "speed_kmh": 30.0,
-              "heading": 90, "status": 3}
-             for i in range(per_device) for d in range(devices)]
-    batches = [fixes[i:i + batch] for i in range(0, len(fixes), batch)]
+    fixes = [
+        {
+            "device": f"B{run}{d:05d}",
+            "time": (start + timedelta(seconds=10 * i)).isoformat(),
+            "lon": 114.0 + (d % 100) * 0.0005 + i * 1e-5,
+            "lat": 22.52 + (d // 100) * 0.0005,
+            "speed_kmh": 30.0,
+            "heading": 90,
+            "status": 3,
+        }
+        for i in range(per_device)
+        for d in range(devices)
+    ]
+    batches = [fixes[i : i + batch] for i in range(0, len(fixes), batch)]
     resend = batches[: max(1, len(batches) // 10)]
     began = time.perf_counter()
     asyncio.run(_ingest(service.url, service.keys["device"], batches + resend, concurrency))
     seconds = time.perf_counter() - began
-    from fleet.store import count_positions
     from api.db import engine_for
+    from fleet.tracks.store import count_positions
 
     engine = engine_for(service.database_url)
     stored = count_positions(engine, phones=sorted({f["device"] for f in fixes}))
     sent = len(fixes) + sum(len(b) for b in resend)
-    result = {"unique_positions": len(fixes), "posted_incl_resent": sent, "stored": stored, "seconds": round(seconds, 2),
-              "positions_per_s": round(sent / seconds), "unique_per_s": round(len(fixes) / seconds),
-              "batch": batch, "concurrency": concurrency, "nothing_lost_or_duplicated": stored == len(fixes)}
+    result = {
+        "unique_positions": len(fixes),
+        "posted_incl_resent": sent,
+        "stored": stored,
+        "seconds": round(seconds, 2),
+        "positions_per_s": round(sent / seconds),
+        "unique_per_s": round(len(fixes) / seconds),
+        "batch": batch,
+        "concurrency": concurrency,
+        "nothing_lost_or_duplicated": stored == len(fixes),
+    }
     print(json.dumps(result), flush=True)
     return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432/test",
-                        help="PostgreSQL server (a database is created on it for the run) or 'sqlite'")
+    parser.add_argument(
+        "--database",
+        default="postgresql://postgres@127.0.0.1:5432/test",
+        help="PostgreSQL server (a database is created on it for the run) or 'sqlite'",
+    )
     parser.add_argument("--server-workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--seconds", type=float, default=10.0, help="measuring time per endpoint")
     parser.add_argument("--positions", type=int, default=200_000)
-    parser.add_argument("--think", type=float, default=1.0,
-                        help="mean pause of each client between requests (a dispatcher's page polling); 0 = closed loop")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=1.0,
+        help="mean pause of each client between requests (a dispatcher's page polling); 0 = closed loop",
+    )
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     args = parser.parse_args()
 
@@ -187,11 +224,18 @@ def main() -> None:
     try:
         service.keys = issue_keys(database_url)
         ids = seed(service, folder=folder)
-        print(f"database {database_url.split('@')[-1]}, {args.server_workers} server process(es), {CLIENTS} clients", flush=True)
-        results = {"database": "sqlite" if sqlite else "postgresql", "server_workers": args.server_workers, "clients": CLIENTS,
-                   "latency": latency_table(service, ids, seconds=args.seconds, think_s=args.think),
-                   "saturation": latency_table(service, ids, seconds=args.seconds / 2, think_s=0.0),
-                   "ingest": ingest(service, positions=args.positions, batch=1000, concurrency=4, devices=200)}
+        print(
+            f"database {database_url.split('@')[-1]}, {args.server_workers} server process(es), {CLIENTS} clients",
+            flush=True,
+        )
+        results = {
+            "database": "sqlite" if sqlite else "postgresql",
+            "server_workers": args.server_workers,
+            "clients": CLIENTS,
+            "latency": latency_table(service, ids, seconds=args.seconds, think_s=args.think),
+            "saturation": latency_table(service, ids, seconds=args.seconds / 2, think_s=0.0),
+            "ingest": ingest(service, positions=args.positions, batch=1000, concurrency=4, devices=200),
+        }
     finally:
         service.stop()
         if not sqlite:
@@ -202,8 +246,11 @@ def main() -> None:
             drop_postgres_database(database_url)
     if args.out:
         args.out.write_text(json.dumps(results, indent=1))
-    ok = all(r["floor_ok"] for r in results["latency"]) and results["ingest"]["nothing_lost_or_duplicated"] \
+    ok = (
+        all(r["floor_ok"] for r in results["latency"])
+        and results["ingest"]["nothing_lost_or_duplicated"]
         and (sqlite or results["ingest"]["positions_per_s"] >= POSITIONS_FLOOR)
+    )
     print("floors met" if ok else "FLOOR MISSED")
 
 

@@ -23,11 +23,11 @@ from datetime import datetime
 
 import pandas as pd
 
-from fleet.compliance import ComplianceSettings, audit_fleet, compile_permits, compile_zones
-from fleet.matching import MapMatcher, correct_length_share
-from fleet.track import TrackSettings, UtmProjector, build_tracks, read_positions
-from fleet.tracksim import VIOLATION_TYPES, simulate_drive, simulate_haul, truck_day
-from routing.network import load_network
+from fleet.audit.rules import ComplianceSettings, audit_fleet, compile_permits, compile_zones
+from fleet.simulate.tracks import VIOLATION_TYPES, simulate_drive, simulate_haul, truck_day
+from fleet.tracks.matching import MapMatcher, correct_length_share
+from fleet.tracks.track import TrackSettings, UtmProjector, build_tracks, read_positions
+from routing.network.graph import load_network
 
 _WORKER: dict = {}
 
@@ -122,7 +122,9 @@ def detection(net, *, seeds: int, interval_s: float, noise_m: float) -> tuple[in
     misses = []
     for violation in VIOLATION_TYPES:
         for seed in range(seeds):
-            sc = simulate_haul(net, violation=violation, seed=seed, interval_s=interval_s, noise_m=noise_m, matcher=matcher)
+            sc = simulate_haul(
+                net, violation=violation, seed=seed, interval_s=interval_s, noise_m=noise_m, matcher=matcher
+            )
             found = _audit_one(net, sc, settings)
             total += 1
             ok = [v.type for v in found] == [e.type for e in sc.truth] and all(
@@ -142,15 +144,21 @@ def false_alarms(net, *, hauls: int) -> int:
     settings = ComplianceSettings()
     found = 0
     for seed in range(hauls):
-        sc = simulate_haul(net, violation=None, seed=500 + seed, interval_s=30.0, noise_m=15.0, matcher=matcher, artefacts=True)
+        sc = simulate_haul(
+            net, violation=None, seed=500 + seed, interval_s=30.0, noise_m=15.0, matcher=matcher, artefacts=True
+        )
         found += len(_audit_one(net, sc, settings))
     return found
 
 
 def _audit_one(net, sc, settings):
     tracks = build_tracks(read_positions(sc.positions)[0], projector=net)
-    return audit_fleet(tracks, permits=compile_permits(sc.permits, projector=net, settings=settings),
-                       zones=compile_zones(sc.zones, projector=net), settings=settings)
+    return audit_fleet(
+        tracks,
+        permits=compile_permits(sc.permits, projector=net, settings=settings),
+        zones=compile_zones(sc.zones, projector=net),
+        settings=settings,
+    )
 
 
 def main() -> None:
@@ -182,13 +190,27 @@ def main() -> None:
     print("| measure | result | floor |")
     print("|---|---|---|")
     print(f"| one truck-day ({fixes:,} fixes), DataFrame → violations, median of 5 | {one:.3f} s | ≤ 0.5 s |")
-    print(f"| {args.days:,} truck-days ({many_fixes:,} fixes), {args.workers} processes | {many_s:.1f} s ({many_s / 60:.2f} min), {many_found} violations | ≤ 5 min |")
-    print(f"| map matching, {args.match_days} truck-days ({match_points:,} fixes) | first day (cold cache) {cold:,.0f} points/s; next days {warm:,.0f} points/s | ≥ 2,000 points/s |")
-    print(f"| matching σ 10 m / 10 s, {args.drives} × 30 km ({acc10[3]:,} fixes) | {acc10[0]:.2%} of true length matched; {acc10[1]:.2%} of matched length true; {acc10[2]:,.0f} points/s | ≥ 95 % |")
-    print(f"| matching σ 20 m / 30 s, {args.drives} × 30 km ({acc20[3]:,} fixes) | {acc20[0]:.2%} of true length matched; {acc20[1]:.2%} of matched length true; {acc20[2]:,.0f} points/s | ≥ 90 % |")
-    print(f"| each type injected alone (8 types × {args.seeds} seeds, σ 10 m / 10 s) | {exact10}/{total10} found once within ± 1 interval; misses: {', '.join(misses10) or 'none'} | — |")
-    print(f"| each type injected alone (8 types × {args.seeds} seeds, σ 15 m / 30 s) | {exact30}/{total30} found once within ± 1 interval; misses: {', '.join(misses30) or 'none'} | — |")
-    print(f"| compliant hauls, σ 15 m / 30 s with duplicates, late batches, invalid fixes, a jump | {alarms} violations in {2 * args.seeds} hauls | 0 |")
+    print(
+        f"| {args.days:,} truck-days ({many_fixes:,} fixes), {args.workers} processes | {many_s:.1f} s ({many_s / 60:.2f} min), {many_found} violations | ≤ 5 min |"
+    )
+    print(
+        f"| map matching, {args.match_days} truck-days ({match_points:,} fixes) | first day (cold cache) {cold:,.0f} points/s; next days {warm:,.0f} points/s | ≥ 2,000 points/s |"
+    )
+    print(
+        f"| matching σ 10 m / 10 s, {args.drives} × 30 km ({acc10[3]:,} fixes) | {acc10[0]:.2%} of true length matched; {acc10[1]:.2%} of matched length true; {acc10[2]:,.0f} points/s | ≥ 95 % |"
+    )
+    print(
+        f"| matching σ 20 m / 30 s, {args.drives} × 30 km ({acc20[3]:,} fixes) | {acc20[0]:.2%} of true length matched; {acc20[1]:.2%} of matched length true; {acc20[2]:,.0f} points/s | ≥ 90 % |"
+    )
+    print(
+        f"| each type injected alone (8 types × {args.seeds} seeds, σ 10 m / 10 s) | {exact10}/{total10} found once within ± 1 interval; misses: {', '.join(misses10) or 'none'} | — |"
+    )
+    print(
+        f"| each type injected alone (8 types × {args.seeds} seeds, σ 15 m / 30 s) | {exact30}/{total30} found once within ± 1 interval; misses: {', '.join(misses30) or 'none'} | — |"
+    )
+    print(
+        f"| compliant hauls, σ 15 m / 30 s with duplicates, late batches, invalid fixes, a jump | {alarms} violations in {2 * args.seeds} hauls | 0 |"
+    )
 
 
 if __name__ == "__main__":

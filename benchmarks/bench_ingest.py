@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from fleet.jt808.frame import FrameSplitter, decode_escaped  # noqa: E402
 from fleet.jt808.location import BEIJING, decode_location  # noqa: E402
 from fleet.jt808.messages import encode_message  # noqa: E402
-from fleet.jt808.simulator import Drive, SimulatedTerminal, TerminalSpec, road_drives, simulate, terminal_specs  # noqa: E402
+from fleet.simulate.terminals import Drive, SimulatedTerminal, TerminalSpec, road_drives, simulate, terminal_specs  # noqa: E402
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -46,8 +46,13 @@ def bench_decode(frames: int = 200_000) -> None:
     drive = Drive(coords=[(113.93, 22.52), (113.99, 22.55), (114.05, 22.54)], speed_kmh=36)
     wires = []
     for terminal in range(100):
-        spec = TerminalSpec(phone=str(13_900_000_000 + terminal), drive=drive, fixes=0, interval_s=1,
-                            start_time=datetime(2026, 11, 21, 8, tzinfo=BEIJING))
+        spec = TerminalSpec(
+            phone=str(13_900_000_000 + terminal),
+            drive=drive,
+            fixes=0,
+            interval_s=1,
+            start_time=datetime(2026, 11, 21, 8, tzinfo=BEIJING),
+        )
         sim = SimulatedTerminal(spec, host="", port=0)
         wires.extend(encode_message(sim.fix(n), phone=spec.phone, serial=n) for n in range(frames // 100))
     stream = b"".join(wires)
@@ -66,8 +71,10 @@ def bench_decode(frames: int = 200_000) -> None:
         best_wall = min(best_wall, time.perf_counter() - wall)
         best_cpu = min(best_cpu, time.process_time() - cpu)
     assert count == len(wires)
-    print(f"decode: {count} location frames ({sum(map(len, wires)) / count:.0f} B avg, {escaped_7d} with escapes), "
-          f"best of 3: {count / best_wall:,.0f} frames/s wall, {count / best_cpu:,.0f} frames/s per CPU-second")
+    print(
+        f"decode: {count} location frames ({sum(map(len, wires)) / count:.0f} B avg, {escaped_7d} with escapes), "
+        f"best of 3: {count / best_wall:,.0f} frames/s wall, {count / best_cpu:,.0f} frames/s per CPU-second"
+    )
 
 
 def _free_port() -> int:
@@ -86,9 +93,19 @@ class GatewayProcess:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "qingyun"), "jt808", "serve", "--host", "127.0.0.1",
-             "--port", str(self.port), "--database-url", self.url],
-            stdout=self.log.open("a"), stderr=subprocess.STDOUT,
+            [
+                str(ROOT / ".venv" / "bin" / "qingyun"),
+                "jt808",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--database-url",
+                self.url,
+            ],
+            stdout=self.log.open("a"),
+            stderr=subprocess.STDOUT,
         )
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -122,14 +139,18 @@ def _count(url: str) -> tuple[int, int, int]:
     from sqlalchemy import text
 
     with _engine(url).connect() as connection:
-        rows, terminals = connection.execute(text("SELECT count(*), count(DISTINCT terminal_phone) FROM position")).one()
-        least = connection.execute(text(
-            "SELECT min(n) FROM (SELECT count(*) AS n FROM position GROUP BY terminal_phone) AS per_terminal")).scalar()
+        rows, terminals = connection.execute(
+            text("SELECT count(*), count(DISTINCT terminal_phone) FROM position")
+        ).one()
+        least = connection.execute(
+            text("SELECT min(n) FROM (SELECT count(*) AS n FROM position GROUP BY terminal_phone) AS per_terminal")
+        ).scalar()
     return rows, terminals, least or 0
 
 
-def _drive(specs, port: int, *, gateway: GatewayProcess,
-           interruptions: list[tuple[float, int]]) -> tuple[list, float, list[tuple[float, int, float]]]:
+def _drive(
+    specs, port: int, *, gateway: GatewayProcess, interruptions: list[tuple[float, int]]
+) -> tuple[list, float, list[tuple[float, int, float]]]:
     """Run the fleet; a monitor thread (off the busy event loop) samples the stored count and
     the gateway's CPU time and interrupts the gateway at the given shares of the total."""
     total = sum(spec.fixes for spec in specs)
@@ -145,8 +166,11 @@ def _drive(specs, port: int, *, gateway: GatewayProcess,
             if pending and stored >= pending[0][0] * total:
                 sig = pending.pop(0)[1]
                 gateway.stop(sig)
-                print(f"    gateway stopped with {signal.Signals(sig).name} at {_count(gateway.url)[0]} stored; "
-                      "restart in 2 s", flush=True)
+                print(
+                    f"    gateway stopped with {signal.Signals(sig).name} at {_count(gateway.url)[0]} stored; "
+                    "restart in 2 s",
+                    flush=True,
+                )
                 time.sleep(2)
                 gateway.start()
 
@@ -171,13 +195,15 @@ def _steady_rates(samples: list[tuple[float, int, float]], total: int) -> tuple[
     return rows / (high[0] - low[0]), rows / (high[2] - low[2])
 
 
-def bench_end_to_end(*, label: str, url: str, drives: list[Drive], fixes: int, rate: float, interrupted: bool,
-                     log: Path) -> None:
+def bench_end_to_end(
+    *, label: str, url: str, drives: list[Drive], fixes: int, rate: float, interrupted: bool, log: Path
+) -> None:
     port = _free_port()
     gateway = GatewayProcess(url=url, port=port, log=log)
     gateway.start()
-    specs = terminal_specs(drives=drives, fixes=fixes, rate_per_s=rate, blind_chance=0.01,
-                           seed=int(time.time()) % 10_000)
+    specs = terminal_specs(
+        drives=drives, fixes=fixes, rate_per_s=rate, blind_chance=0.01, seed=int(time.time()) % 10_000
+    )
     interruptions = [(0.25, signal.SIGTERM), (0.6, signal.SIGKILL)] if interrupted else []
     simulator_cpu = time.process_time()
     reports, seconds, samples = _drive(specs, port, gateway=gateway, interruptions=interruptions)
@@ -198,10 +224,12 @@ def bench_end_to_end(*, label: str, url: str, drives: list[Drive], fixes: int, r
         with admin.begin() as connection:
             connection.execute(text(f"DROP SCHEMA {url.rsplit('%3D', 1)[1]} CASCADE"))
         admin.dispose()
-    print(f"{label:10s} {kind:18s} {len(specs)} terminals × {fixes} fixes = {expected}: stored {rows}, acked {acked}, "
-          f"terminals {terminals}, fewest per terminal {least}, blind-area batches {batches}, "
-          f"{seconds:.1f} s in all; steady {wall_rate:,.0f} positions/s wall, {cpu_rate:,.0f} per gateway CPU-second; "
-          f"CPU s in all: gateway {gateway.cpu_s:.1f}, simulator {simulator_cpu:.1f}  [{verdict}]")
+    print(
+        f"{label:10s} {kind:18s} {len(specs)} terminals × {fixes} fixes = {expected}: stored {rows}, acked {acked}, "
+        f"terminals {terminals}, fewest per terminal {least}, blind-area batches {batches}, "
+        f"{seconds:.1f} s in all; steady {wall_rate:,.0f} positions/s wall, {cpu_rate:,.0f} per gateway CPU-second; "
+        f"CPU s in all: gateway {gateway.cpu_s:.1f}, simulator {simulator_cpu:.1f}  [{verdict}]"
+    )
 
 
 def main() -> None:
@@ -222,8 +250,15 @@ def main() -> None:
         targets.append(("PostgreSQL", lambda: _postgres_schema()))
     for label, make_url in targets:
         for interrupted in (False, True):
-            bench_end_to_end(label=label, url=make_url(), drives=drives, fixes=args.fixes, rate=args.rate,
-                             interrupted=interrupted, log=work / "gateway.log")
+            bench_end_to_end(
+                label=label,
+                url=make_url(),
+                drives=drives,
+                fixes=args.fixes,
+                rate=args.rate,
+                interrupted=interrupted,
+                log=work / "gateway.log",
+            )
     print(f"gateway logs: {work / 'gateway.log'}")
 
 

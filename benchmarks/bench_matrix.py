@@ -22,8 +22,8 @@ sys.path.insert(0, str(ROOT))
 
 CHILD = r"""
 import json, resource, sys, time
-from routing.matrix import travel_matrices
-from routing.network import load_network
+from routing.network.matrix import travel_matrices
+from routing.network.graph import load_network
 osm, n, repeat = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 network = load_network(osm)
 points = network.random_points(n=n, seed=42)
@@ -52,11 +52,18 @@ def main() -> None:
     print("| points | matrix | best wall (s) | all runs wall (s) | best CPU (s) | peak RSS (MB) |")
     print("|---:|---|---:|---|---:|---:|")
     for n in args.sizes:
-        out = subprocess.run([*pin, sys.executable, "-c", CHILD, args.osm, str(n), str(args.repeat)],
-                             capture_output=True, text=True, check=True, cwd=ROOT)
+        out = subprocess.run(
+            [*pin, sys.executable, "-c", CHILD, args.osm, str(n), str(args.repeat)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
         r = json.loads(out.stdout.strip().splitlines()[-1])
         runs = ", ".join(f"{t:.2f}" for t in r["times"])
-        print(f"| {n:,} | {n:,}×{n:,} duration+distance | {r['best_s']:.2f} | {runs} | {r['best_cpu_s']:.2f} | {r['peak_rss_mb']:.0f} |")
+        print(
+            f"| {n:,} | {n:,}×{n:,} duration+distance | {r['best_s']:.2f} | {runs} | {r['best_cpu_s']:.2f} | {r['peak_rss_mb']:.0f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Daily collection planning at city scale (issue 3).
 
 Generated days of about 500, 2,000 and 5,000 stops on the shipped Shenzhen network and one
-on Dalian (../shared/osm), each planned with ``routing.solver.solve`` and certified by the
+on Dalian (../shared/osm), each planned with ``routing.planning.search.solver.solve`` and certified by the
 independent checker. Reports wall time (matrices + solve), solve time, peak memory of this
 process and its search workers, clearance rate, checker violations and the best cost over
 time. Run: ``.venv/bin/python benchmarks/bench_planning.py [--only 500,2000] [--scale 1.0]``.
@@ -15,11 +15,11 @@ import resource
 import time
 from pathlib import Path
 
-from routing.check import check_plan
-from routing.network import DEFAULT_OSM, PROJECT_ROOT, load_network
-from routing.problem import problem_from_scenario
-from routing.scenario_gen import generate_scenario
-from routing.solver import SolveSettings, solve
+from routing.network.graph import DEFAULT_OSM, PROJECT_ROOT, load_network
+from routing.planning.check import check_plan
+from routing.planning.generate import generate_scenario
+from routing.planning.problem import problem_from_scenario
+from routing.planning.search.solver import SolveParams, solve
 
 DALIAN = PROJECT_ROOT.parent / "shared" / "osm" / "dalian_zhongshan_drive.osm.bz2"
 
@@ -46,7 +46,11 @@ def run(label: str, osm: Path, restaurants: int, communities: int, time_limit: f
     prepared = time.perf_counter() - began
     history: list[tuple[float, float]] = []
     solve_began = time.perf_counter()
-    plan = solve(problem, SolveSettings(time_limit_s=time_limit), progress=lambda p: history.append((round(p.elapsed_s, 1), round(p.best_cost))))
+    plan = solve(
+        problem,
+        SolveParams(time_limit_s=time_limit),
+        progress=lambda p: history.append((round(p.elapsed_s, 1), round(p.best_cost))),
+    )
     solve_s = time.perf_counter() - solve_began
     report = check_plan(problem, plan)
     # per piece/zone: cost of its first solution and of its last improvement (incl. penalties)

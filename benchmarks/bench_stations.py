@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from routing.network import load_network
+from routing.network.graph import load_network
 from routing.stations.demo import demo_params, generated_communities, generated_sites
 from routing.stations.distances import road_distances, snap_inputs
 from routing.stations.plan import base_scenario, plan_scenario
@@ -46,18 +46,29 @@ def main() -> None:
     communities = generated_communities(network, n=args.communities, seed=args.seed)
     sites = generated_sites(network, n=args.candidates, seed=args.seed, existing=args.existing)
     params = demo_params(network, time_limit_s=args.time_limit)
-    params = dataclasses.replace(params, relative_gap=args.gap, q_kg_per_person_day=args.q,
-                                 years_ahead=args.years_ahead, service_radius_km=args.radius_km)
+    params = dataclasses.replace(
+        params,
+        relative_gap=args.gap,
+        q_kg_per_person_day=args.q,
+        years_ahead=args.years_ahead,
+        service_radius_km=args.radius_km,
+    )
 
     t0 = time.perf_counter()
-    snapped = snap_inputs(network, communities=communities, sites=sites, disposal_sites=params.disposal_sites,
-                          max_distance_m=params.snap_max_distance_m)
+    snapped = snap_inputs(
+        network,
+        communities=communities,
+        sites=sites,
+        disposal_sites=params.disposal_sites,
+        max_distance_m=params.snap_max_distance_m,
+    )
     distances = road_distances(network, snapped=snapped)
     t_dist = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    plan = plan_scenario(communities=communities, sites=sites, params=params, distances=distances,
-                         scenario=base_scenario(params))
+    plan = plan_scenario(
+        communities=communities, sites=sites, params=params, distances=distances, scenario=base_scenario(params)
+    )
     t_plan = time.perf_counter() - t0
     sol = plan.solution
 
@@ -80,15 +91,21 @@ def main() -> None:
         classes[s.station_class] = classes.get(s.station_class, 0) + 1
     util = np.array([s.utilisation for s in plan.stations])
     print(f"network: {args.osm or 'shipped Shenzhen'} ({len(network.node_ids)} nodes)")
-    print(f"instance: {len(communities)} communities × {len(sites)} candidates ({args.existing} existing), "
-          f"seed {args.seed}, q {args.q:g} kg/person/day, +{args.years_ahead} years; {arcs} community–site pairs within {params.service_radius_km} km by road; "
-          f"design load {sum(load.values()):,.0f} t/d served")
+    print(
+        f"instance: {len(communities)} communities × {len(sites)} candidates ({args.existing} existing), "
+        f"seed {args.seed}, q {args.q:g} kg/person/day, +{args.years_ahead} years; {arcs} community–site pairs within {params.service_radius_km} km by road; "
+        f"design load {sum(load.values()):,.0f} t/d served"
+    )
     print(f"network load {t_net:.1f} s; snap + road distances {t_dist:.1f} s")
-    print(f"solve: {t_plan:.1f} s wall (model build {sol.build_seconds:.1f} s, solver {sol.solve_seconds:.1f} s), "
-          f"limit {args.time_limit:.0f} s, target gap {args.gap:.1%}")
-    print(f"result: {len(plan.stations)} stations {dict(sorted(classes.items()))}, utilisation mean {util.mean():.1%}, "
-          f"{len(plan.unassigned)} unassigned; yearly cost {plan.total_cost_yuan / 1e6:,.3f} M yuan, "
-          f"dual bound {sol.dual_bound_yuan / 1e6:,.3f} M yuan, PROVEN gap {sol.proven_gap:.3%}")
+    print(
+        f"solve: {t_plan:.1f} s wall (model build {sol.build_seconds:.1f} s, solver {sol.solve_seconds:.1f} s), "
+        f"limit {args.time_limit:.0f} s, target gap {args.gap:.1%}"
+    )
+    print(
+        f"result: {len(plan.stations)} stations {dict(sorted(classes.items()))}, utilisation mean {util.mean():.1%}, "
+        f"{len(plan.unassigned)} unassigned; yearly cost {plan.total_cost_yuan / 1e6:,.3f} M yuan, "
+        f"dual bound {sol.dual_bound_yuan / 1e6:,.3f} M yuan, PROVEN gap {sol.proven_gap:.3%}"
+    )
     print("checked independently: radius, class capacity, cost recomputed from inputs")
 
 

@@ -59,8 +59,11 @@ def main() -> None:
     if args.instances:
         paths = [p for p in paths if p.stem in set(args.instances)]
     kind = "cvrp" if args.set == "x" else "vrptw"
-    budget = ["--seconds-per-customer", "0.24"] if args.set == "x" and args.time_limit is None else \
-        ["--time-limit", str(args.time_limit or {"solomon": 10.0, "gh200": 30.0, "x": 10.0}[args.set])]
+    budget = (
+        ["--seconds-per-customer", "0.24"]
+        if args.set == "x" and args.time_limit is None
+        else ["--time-limit", str(args.time_limit or {"solomon": 10.0, "gh200": 30.0, "x": 10.0}[args.set])]
+    )
     label = args.set if args.set == "x" and args.time_limit is None else f"{args.set}_{budget[1]}s"
     out = ROOT / "benchmarks" / "out" / label
     argv = ["bench", kind, "--instances", *map(str, paths), *budget, "--out", f"{out}.csv", "--solutions", str(out)]

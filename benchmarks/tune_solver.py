@@ -1,7 +1,7 @@
 """Which search settings help the product solver on Solomon? Measured, not guessed.
 
-Runs the product solver (``routing.solver.solve``) on a subset of Solomon instances once per
-configuration; a configuration is ``SolveSettings`` fields (strategies, workers, the ruin's
+Runs the product solver (``routing.planning.search.solver.solve``) on a subset of Solomon instances once per
+configuration; a configuration is ``SolveParams`` fields (strategies, workers, the ruin's
 sizes and temperature) plus
 overrides of OR-Tools' routing search parameters applied on top of the solver's own
 ``search_parameters`` (GLS lambda, metaheuristic, LNS operators …). Each solution is judged
@@ -23,7 +23,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SOLOMON = ROOT.parent / "shared" / "benchmarks" / "solomon"
-SUBSET = ["C104", "C109", "C204", "R101", "R104", "R107", "R110", "R203", "R207", "R211", "RC101", "RC104", "RC107", "RC204"]
+SUBSET = [
+    "C104",
+    "C109",
+    "C204",
+    "R101",
+    "R104",
+    "R107",
+    "R110",
+    "R203",
+    "R207",
+    "R211",
+    "RC101",
+    "RC104",
+    "RC107",
+    "RC204",
+]
 
 LNS_OPERATORS = {
     "local_search_operators.use_cross_exchange": True,
@@ -65,24 +80,27 @@ NEIGHBOURS = {"ls_operator_neighbors_ratio": 0.2, "ls_operator_min_neighbors": 1
 LNS_100MS = {"lns_time_limit.nanos": 100_000_000, "lns_time_limit.seconds": 0}
 
 
-from routing.ruin import RuinSettings  # noqa: E402  (after the sys.path line)
+from routing.planning.search.ruin import RuinParams  # noqa: E402  (after the sys.path line)
 
 # OR-Tools metaheuristic settings act on "+gls" searches (the GLS era's defaults)
 GLS = {"strategies": ("CONSTRUCT_URGENT+gls", "PARALLEL_CHEAPEST_INSERTION+gls")}
 
-# name -> (SolveSettings changes, search-parameter overrides: field values or a function of the parameters)
+# name -> (SolveParams changes, search-parameter overrides: field values or a function of the parameters)
 CONFIGS: dict[str, tuple[dict, dict]] = {
     "baseline": ({}, {}),
     "gls": (GLS, {}),
-    "ruin_temperature_1": ({"ruin": RuinSettings(compiled_start_temperature=1.0)}, {}),
-    "ruin_temperature_10": ({"ruin": RuinSettings(compiled_start_temperature=10.0)}, {}),
-    "ruin_average_20": ({"ruin": RuinSettings(average_removed=20)}, {}),
-    "ruin_no_route_removal": ({"ruin": RuinSettings(route_removal=0.0)}, {}),
+    "ruin_temperature_1": ({"ruin": RuinParams(compiled_start_temperature=1.0)}, {}),
+    "ruin_temperature_10": ({"ruin": RuinParams(compiled_start_temperature=10.0)}, {}),
+    "ruin_average_20": ({"ruin": RuinParams(average_removed=20)}, {}),
+    "ruin_no_route_removal": ({"ruin": RuinParams(route_removal=0.0)}, {}),
     "gls_lambda_0.05": (GLS, {"guided_local_search_lambda_coefficient": 0.05}),
     "gls_lambda_0.3": (GLS, {"guided_local_search_lambda_coefficient": 0.3}),
     "gls_reset_penalties": (GLS, {"guided_local_search_reset_penalties_on_new_best_solution": True}),
     "ils_sisr": (GLS, {"": ils_sisr}),
-    "ils_sisr_and_gls": ({"strategies": ("PARALLEL_CHEAPEST_INSERTION+gls", "PATH_CHEAPEST_ARC+gls")}, {"": ils_on_second_worker}),
+    "ils_sisr_and_gls": (
+        {"strategies": ("PARALLEL_CHEAPEST_INSERTION+gls", "PATH_CHEAPEST_ARC+gls")},
+        {"": ils_on_second_worker},
+    ),
     "lns_operators": (GLS, LNS_OPERATORS),
     "lci_pci": ({"strategies": ("LOCAL_CHEAPEST_INSERTION+gls", "PARALLEL_CHEAPEST_INSERTION+gls")}, {}),
     "sa": (GLS, {"local_search_metaheuristic": "SIMULATED_ANNEALING"}),
@@ -122,7 +140,7 @@ def apply_overrides(params, overrides: dict) -> None:
 
 def install(overrides: dict) -> None:
     """Wrap the solver's search parameters (inherited by its forked workers)."""
-    from routing.solver import RoutingModel
+    from routing.planning.search.solver import RoutingModel
 
     original = getattr(RoutingModel, "_original_search_parameters", RoutingModel.search_parameters)
     RoutingModel._original_search_parameters = original
@@ -143,25 +161,31 @@ def main() -> None:
     parser.add_argument("--csv", default=None, help="output CSV name under benchmarks/out (default tune_<S>s.csv)")
     args = parser.parse_args()
 
-    from routing.benchmark import run_vrplib, write_rows
-    from routing.solver import SolveSettings
+    from routing.bench.runner import run_vrplib, write_rows
+    from routing.planning.search.solver import SolveParams
 
     all_rows = []
     for name in args.configs:
         changes, overrides = CONFIGS[name]
         install(overrides)
-        settings = replace(SolveSettings(), **changes)
+        settings = replace(SolveParams(), **changes)
         rows = []
         for instance in args.instances:
             row = run_vrplib(SOLOMON / f"{instance}.vrp", time_limit_s=args.time_limit, settings=settings)[0]
             row.solver = name
             rows.append(row)
             gap = "—" if row.gap_pct is None else f"{row.gap_pct:+6.2f} %"
-            print(f"{name:<22} {instance:<7} gap {gap}  vehicles {row.vehicles:>3}  "
-                  f"{'feasible' if row.feasible else 'INFEASIBLE ' + row.first_violation}", flush=True)
+            print(
+                f"{name:<22} {instance:<7} gap {gap}  vehicles {row.vehicles:>3}  "
+                f"{'feasible' if row.feasible else 'INFEASIBLE ' + row.first_violation}",
+                flush=True,
+            )
         gaps = [r.gap_pct for r in rows if r.feasible] or [float("nan")]
-        print(f"== {name}: mean {statistics.fmean(gaps):.2f} %  median {statistics.median(gaps):.2f} %  "
-              f"worst {max(gaps):.2f} %  feasible {len(gaps)}/{len(rows)}", flush=True)
+        print(
+            f"== {name}: mean {statistics.fmean(gaps):.2f} %  median {statistics.median(gaps):.2f} %  "
+            f"worst {max(gaps):.2f} %  feasible {len(gaps)}/{len(rows)}",
+            flush=True,
+        )
         all_rows.extend(rows)
         write_rows(ROOT / "benchmarks" / "out" / (args.csv or f"tune_{args.time_limit:g}s.csv"), all_rows)
 

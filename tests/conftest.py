@@ -22,13 +22,13 @@ def shared_file(relative: str) -> Path:
 
 @pytest.fixture(scope="session")
 def shenzhen():
-    from routing.network import load_network
+    from routing.network.graph import load_network
 
     return load_network(SHENZHEN_OSM)
 
 
 @pytest.fixture(scope="session")
 def guixi():
-    from routing.network import load_network
+    from routing.network.graph import load_network
 
     return load_network(GUIXI_OSM)

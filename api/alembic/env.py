@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine, pool
-
-import api.models  # noqa: F401  (registers every table on the metadata)
 from sqlmodel import SQLModel
+
+import api.tables  # noqa: F401  (registers every table on the metadata)
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -1,6 +1,6 @@
 """CRUD and CSV/GeoJSON import of the dispatcher's catalogue: sites, vehicles, vehicle types, depots, facilities.
 
-Records are validated by ``routing.model`` itself, so what the API accepts is exactly what
+Records are validated by ``routing.planning.scenario`` itself, so what the API accepts is exactly what
 the planner can solve.
 """
 
@@ -9,23 +9,27 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, SQLModel, func, select
 
 from api import auth
-from api.imports import parse_upload
-from api.models import DepotRow, FacilityRow, SiteRow, VehicleRow, VehicleTypeRow
-from api.routes.common import db_session
-from routing import model
+from api.deps import db_session
+from api.services.imports import parse_upload
+from api.tables import DepotRow, FacilityRow, SiteRow, VehicleRow, VehicleTypeRow
+from routing.planning import scenario as model
+
 
 class VehicleIn(model.Vehicle):
     """A truck; ``terminal`` links it to its JT/T 808 GPS terminal (phone) for track playback."""
 
     terminal: str | None = Field(None, min_length=1, max_length=20, description="terminal phone number")
 
+
 class ImportResult(BaseModel):
     imported: int
     rejected: list[dict]
 
+
 class Page(BaseModel):
     total: int
     items: list[dict]
+
 
 def _catalogue(path: str, *, table: type[SQLModel], schema: type[BaseModel], label: str) -> APIRouter:
     router = APIRouter(prefix=f"/{path}", tags=[label], dependencies=[auth.dispatcher])
@@ -75,7 +79,9 @@ def _catalogue(path: str, *, table: type[SQLModel], schema: type[BaseModel], lab
         session.delete(row)
         session.commit()
 
-    @router.post("/import", response_model=ImportResult, summary=f"import {path} from CSV or GeoJSON (create or replace by id)")
+    @router.post(
+        "/import", response_model=ImportResult, summary=f"import {path} from CSV or GeoJSON (create or replace by id)"
+    )
     async def import_file(file: UploadFile = File(...), session: Session = Depends(db_session)) -> ImportResult:
         records, rejected = parse_upload(filename=file.filename or "upload", content=await file.read(), schema=schema)
         for record in records:
@@ -87,6 +93,7 @@ def _catalogue(path: str, *, table: type[SQLModel], schema: type[BaseModel], lab
         return result
 
     return router
+
 
 routers = [
     _catalogue("sites", table=SiteRow, schema=model.Site, label="收集点 / sites"),

@@ -23,8 +23,18 @@ def create(body: KeyRequest, request: Request) -> dict:
 
 @router.get("", summary="list keys (never the keys themselves)")
 def list_keys(request: Request) -> dict:
-    return {"items": [{"id": k.id, "name": k.name, "roles": k.roles.split(","), "created_at": k.created_at.isoformat(),
-                       "revoked": k.revoked_at is not None} for k in auth.list_keys(request.app.state.engine)]}
+    return {
+        "items": [
+            {
+                "id": k.id,
+                "name": k.name,
+                "roles": k.roles.split(","),
+                "created_at": k.created_at.isoformat(),
+                "revoked": k.revoked_at is not None,
+            }
+            for k in auth.list_keys(request.app.state.engine)
+        ]
+    }
 
 
 @router.delete("/{key_id}", status_code=204, summary="revoke a key")

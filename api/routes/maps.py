@@ -6,14 +6,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from api import auth
-from api.routes.common import cached_json
+from api.deps import cached_json
 
 router = APIRouter(tags=["地图 / map"])
 
 
 def _roads(osm: str | None) -> dict:
     """Every street once (a two-way street's twin skipped) with its class, WGS-84."""
-    from api.planning import service_network
+    from api.services.planning import service_network
 
     network = service_network(osm)
     seen: set[tuple[int, int]] = set()
@@ -29,8 +29,11 @@ def _roads(osm: str | None) -> dict:
     return {"bbox": list(network.bbox), "roads": lines}
 
 
-@router.get("/network/roads", dependencies=[Depends(auth.caller)],
-            summary="the service's road network as [highway class, [[lon, lat], …]] lines (any role)")
+@router.get(
+    "/network/roads",
+    dependencies=[Depends(auth.caller)],
+    summary="the service's road network as [highway class, [[lon, lat], …]] lines (any role)",
+)
 def roads(request: Request) -> Response:
     osm = request.app.state.settings.osm
     return cached_json(request, f"roads:{osm}", lambda: _roads(osm))

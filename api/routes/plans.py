@@ -8,11 +8,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlmodel import Session, func, select
 
-from api import auth, planning
-from api.jobs import JobQueue, requeue
-from api.models import Job, PlanRow
-from api.routes.common import cached_json, cached_only, db_session, job_and_row, job_queue, settings
+from api import auth
+from api.deps import cached_json, cached_only, db_session, job_and_row, job_queue, settings
+from api.jobs.engine import JobQueue, requeue
+from api.services import planning
 from api.settings import ApiSettings
+from api.tables import Job, PlanRow
 
 router = APIRouter(prefix="/plans", tags=["规划 / plans"], dependencies=[auth.dispatcher])
 
@@ -33,7 +34,9 @@ def submit(
 ) -> dict:
     limit = request.time_limit_s or config.plan_time_limit_s
     if limit > config.plan_time_limit_max_s:
-        raise HTTPException(422, f"time_limit_s: {limit:g} s is above this service's limit of {config.plan_time_limit_max_s:g} s")
+        raise HTTPException(
+            422, f"time_limit_s: {limit:g} s is above this service's limit of {config.plan_time_limit_max_s:g} s"
+        )
     scenario = planning.validated_scenario(request, session=session, service_osm=config.osm)
     plan = planning.create_plan(session, scenario=scenario, time_limit_s=limit, max_attempts=config.job_max_attempts)
     queue.dispatch(plan.id)
@@ -86,15 +89,19 @@ def geojson(plan_id: str, request: Request, session: Session = Depends(db_sessio
     if (hit := cached_only(request, f"geojson:{plan_id}", media_type="application/geo+json")) is not None:
         return hit
     plan = _finished(session, plan_id)
-    return cached_json(request, f"geojson:{plan_id}", lambda: planning.stored_geojson(plan),
-                       media_type="application/geo+json")
+    return cached_json(
+        request, f"geojson:{plan_id}", lambda: planning.stored_geojson(plan), media_type="application/geo+json"
+    )
 
 
 @router.get("/{plan_id}/sheets.csv", summary="route sheets of every truck (CSV, UTF-8)")
 def sheets(plan_id: str, session: Session = Depends(db_session)) -> Response:
     text = planning.stored_sheet_csv(_finished(session, plan_id))
-    return Response(text, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="plan-{plan_id[:8]}-sheets.csv"'})
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="plan-{plan_id[:8]}-sheets.csv"'},
+    )
 
 
 @router.get("/{plan_id}/sheets/{vehicle_id}.csv", summary="one truck's route sheet (CSV, UTF-8)")
@@ -102,5 +109,8 @@ def sheet(plan_id: str, vehicle_id: str, session: Session = Depends(db_session))
     text = planning.stored_sheet_csv(_finished(session, plan_id), vehicle_id=vehicle_id)
     if text is None:
         raise HTTPException(404, f"plan {plan_id} has no route for vehicle {vehicle_id!r}")
-    return Response(text, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(f'route-{vehicle_id}.csv')}"})
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(f'route-{vehicle_id}.csv')}"},
+    )

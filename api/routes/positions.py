@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlmodel import Session
 
 from api import auth
-from api.models import VehicleRow
-from api.positions import PositionBatch, PositionIn, playback, store_positions, validate_batch
-from api.routes.common import db_session, settings
+from api.deps import db_session, settings
+from api.services.positions import PositionBatch, PositionIn, playback, store_positions, validate_batch
 from api.settings import ApiSettings
+from api.tables import VehicleRow
 
 router = APIRouter(tags=["定位 / positions and tracks"])
 
@@ -24,13 +24,19 @@ router = APIRouter(tags=["定位 / positions and tracks"])
 )
 def post_positions(batch: PositionBatch, request: Request, config: ApiSettings = Depends(settings)) -> dict:
     if len(batch.positions) > config.max_positions_per_request:
-        raise HTTPException(413, f"positions: {len(batch.positions)} items, at most {config.max_positions_per_request} per request")
+        raise HTTPException(
+            413, f"positions: {len(batch.positions)} items, at most {config.max_positions_per_request} per request"
+        )
     good, rejected = validate_batch(batch.positions)
     store_positions(request.app.state.engine, good)
     return {"accepted": len(good), "rejected": rejected}
 
 
-@router.get("/vehicles/{vehicle_id}/track", dependencies=[auth.supervisor], summary="a truck's fixes for playback, GPS-time order")
+@router.get(
+    "/vehicles/{vehicle_id}/track",
+    dependencies=[auth.supervisor],
+    summary="a truck's fixes for playback, GPS-time order",
+)
 def get_track(
     vehicle_id: str,
     request: Request,
@@ -41,7 +47,9 @@ def get_track(
 ) -> dict:
     for name, value in (("from", start), ("to", end)):
         if value is not None and value.tzinfo is None:
-            raise HTTPException(422, f"{name}: {value.isoformat()} has no UTC offset; write e.g. 2026-11-22T06:00:00+08:00")
+            raise HTTPException(
+                422, f"{name}: {value.isoformat()} has no UTC offset; write e.g. 2026-11-22T06:00:00+08:00"
+            )
     vehicle = session.get(VehicleRow, vehicle_id)
     device = vehicle.terminal if vehicle is not None and vehicle.terminal else vehicle_id
     points = playback(request.app.state.engine, device=device, start=start, end=end, limit=limit)
@@ -51,6 +59,6 @@ def get_track(
 
 
 def _known_device(session: Session, device: str) -> bool:
-    from fleet.store import Terminal, normalise_phone
+    from fleet.tracks.store import Terminal, normalise_phone
 
     return session.get(Terminal, normalise_phone(device)) is not None

@@ -7,11 +7,11 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
 from api import auth
-from api.jobs import JobQueue, requeue
-from api.models import Job, StationStudyRow
-from api.routes.common import db_session, job_and_row, job_queue, settings
+from api.deps import db_session, job_and_row, job_queue, settings
+from api.jobs.engine import JobQueue, requeue
+from api.services.stations import create_study, upload_text
 from api.settings import ApiSettings
-from api.stations import create_study, upload_text
+from api.tables import Job, StationStudyRow
 
 router = APIRouter(prefix="/stations/plans", tags=["转运站 / stations"], dependencies=[auth.planner])
 
@@ -19,17 +19,27 @@ router = APIRouter(prefix="/stations/plans", tags=["转运站 / stations"], depe
 @router.post("", status_code=202, summary="start a station study from communities.csv, candidates.csv [, params.json]")
 async def submit(
     communities: UploadFile = File(..., description="id,lon,lat,population[,t_per_day]"),
-    candidates: UploadFile = File(..., description="id,lon,lat,land_area_m2,max_class,cost_I..cost_V[,existing,current_class]"),
+    candidates: UploadFile = File(
+        ..., description="id,lon,lat,land_area_m2,max_class,cost_I..cost_V[,existing,current_class]"
+    ),
     params: UploadFile | None = File(None, description="PlanningParams keys as JSON"),
     sweep: bool = Form(False, description="also solve q 0.8/1.0/1.2 × growth years"),
     session: Session = Depends(db_session),
     queue: JobQueue = Depends(job_queue),
     config: ApiSettings = Depends(settings),
 ) -> dict:
-    files = {"communities": upload_text(filename=communities.filename or "communities.csv", content=await communities.read(), what="communities"),
-             "candidates": upload_text(filename=candidates.filename or "candidates.csv", content=await candidates.read(), what="candidates")}
+    files = {
+        "communities": upload_text(
+            filename=communities.filename or "communities.csv", content=await communities.read(), what="communities"
+        ),
+        "candidates": upload_text(
+            filename=candidates.filename or "candidates.csv", content=await candidates.read(), what="candidates"
+        ),
+    }
     if params is not None:
-        files["params"] = upload_text(filename=params.filename or "params.json", content=await params.read(), what="params")
+        files["params"] = upload_text(
+            filename=params.filename or "params.json", content=await params.read(), what="params"
+        )
     study = create_study(session, files=files, sweep=sweep, max_attempts=config.job_max_attempts)
     queue.dispatch(study.id)
     return {"id": study.id, "status": "queued", "url": f"/stations/plans/{study.id}"}
@@ -43,8 +53,14 @@ def _study(session: Session, study_id: str) -> tuple[StationStudyRow, Job]:
 @router.get("/{study_id}", summary="status and, when done, the chosen stations, assignments and costs")
 def read(study_id: str, session: Session = Depends(db_session)) -> dict:
     study, job = _study(session, study_id)
-    body = {"id": study.id, "status": job.status, "progress": job.progress, "error": job.error, "retryable": job.retryable,
-            "attempts": job.attempts}
+    body = {
+        "id": study.id,
+        "status": job.status,
+        "progress": job.progress,
+        "error": job.error,
+        "retryable": job.retryable,
+        "attempts": job.attempts,
+    }
     if job.status == "succeeded":
         body.update(plan=study.result["plan"], sweep=study.result["sweep"])
     return body

@@ -8,12 +8,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlmodel import Session, func, select
 
 from api import auth
-from api.audits import AuditRequest, check_period, store_permits, store_zones
-from api.jobs import JobQueue, new_job, requeue
-from api.models import CompanyRow, CompanyScoreRow, Job, PermitRow, ViolationRow, ZoneRow
-from api.routes.common import db_session, job_queue, settings
+from api.deps import db_session, job_queue, settings
+from api.jobs.engine import JobQueue, new_job, requeue
+from api.services.audits import AuditRequest, check_period, store_permits, store_zones
 from api.settings import ApiSettings
-from fleet.compliance import PermitsFile, ZonesFile
+from api.tables import CompanyRow, CompanyScoreRow, Job, PermitRow, ViolationRow, ZoneRow
+from fleet.audit.rules import PermitsFile, ZonesFile
 
 router = APIRouter(tags=["监管 / supervision"], dependencies=[auth.supervisor])
 
@@ -22,7 +22,10 @@ SEVERITIES = ("low", "medium", "high")
 
 def _aware(name: str, value: datetime | None) -> datetime | None:
     if value is not None and (value.tzinfo is None or not 2000 <= value.year <= 2099):
-        raise HTTPException(422, f"{name}: {value.isoformat()} needs a UTC offset and a year in 2000–2099, e.g. 2026-11-22T06:00:00+08:00")
+        raise HTTPException(
+            422,
+            f"{name}: {value.isoformat()} needs a UTC offset and a year in 2000–2099, e.g. 2026-11-22T06:00:00+08:00",
+        )
     return value
 
 
@@ -32,8 +35,12 @@ def post_permits(document: PermitsFile, session: Session = Depends(db_session)) 
 
 
 @router.get("/permits", summary="list permits")
-def list_permits(session: Session = Depends(db_session), company: str | None = None,
-                 limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=10**9)) -> dict:
+def list_permits(
+    session: Session = Depends(db_session),
+    company: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0, le=10**9),
+) -> dict:
     query = select(PermitRow)
     if company is not None:
         query = query.where(PermitRow.company == company)
@@ -58,7 +65,10 @@ def post_zones(document: ZonesFile, session: Session = Depends(db_session)) -> d
 
 @router.get("/zones", summary="zones as a GeoJSON FeatureCollection")
 def list_zones(session: Session = Depends(db_session)) -> dict:
-    return {"type": "FeatureCollection", "features": [z.document for z in session.exec(select(ZoneRow).order_by(ZoneRow.id))]}
+    return {
+        "type": "FeatureCollection",
+        "features": [z.document for z in session.exec(select(ZoneRow).order_by(ZoneRow.id))],
+    }
 
 
 @router.delete("/zones/{zone_id}", status_code=204, summary="delete a zone")
@@ -71,8 +81,12 @@ def delete_zone(zone_id: str, session: Session = Depends(db_session)) -> None:
 
 
 @router.post("/audits", status_code=202, summary="audit stored positions against permits and zones (background job)")
-def post_audit(request: AuditRequest, session: Session = Depends(db_session), queue: JobQueue = Depends(job_queue),
-               config: ApiSettings = Depends(settings)) -> dict:
+def post_audit(
+    request: AuditRequest,
+    session: Session = Depends(db_session),
+    queue: JobQueue = Depends(job_queue),
+    config: ApiSettings = Depends(settings),
+) -> dict:
     check_period(request.start, request.end)
     params = {"from": request.start.isoformat(), "to": request.end.isoformat(), "devices": request.devices}
     job = new_job(kind="audit", params=params, max_attempts=config.job_max_attempts)
@@ -92,8 +106,16 @@ def _audit(session: Session, audit_id: str) -> Job:
 @router.get("/audits/{audit_id}", summary="audit status and summary")
 def get_audit(audit_id: str, session: Session = Depends(db_session)) -> dict:
     job = _audit(session, audit_id)
-    return {"id": job.id, "status": job.status, "progress": job.progress, "result": job.result, "error": job.error,
-            "retryable": job.retryable, "attempts": job.attempts, "params": job.params}
+    return {
+        "id": job.id,
+        "status": job.status,
+        "progress": job.progress,
+        "result": job.result,
+        "error": job.error,
+        "retryable": job.retryable,
+        "attempts": job.attempts,
+        "params": job.params,
+    }
 
 
 @router.post("/audits/{audit_id}/retry", status_code=202, summary="queue a failed, retryable audit again")
@@ -108,23 +130,32 @@ def retry_audit(audit_id: str, session: Session = Depends(db_session), queue: Jo
 def list_violations(
     session: Session = Depends(db_session),
     company: str | None = None,
-    type: str | None = Query(None, description="off_route, restricted_zone, outside_hours, speeding, suspected_dumping, trip_not_closed, no_permit, reporting_gap"),
+    type: str | None = Query(
+        None,
+        description="off_route, restricted_zone, outside_hours, speeding, suspected_dumping, trip_not_closed, no_permit, reporting_gap",
+    ),
     severity: str | None = Query(None, description="low, medium or high"),
     device: str | None = None,
-    start: datetime | None = Query(None, alias="from", description="violations starting at or after (ISO 8601 with offset)"),
+    start: datetime | None = Query(
+        None, alias="from", description="violations starting at or after (ISO 8601 with offset)"
+    ),
     end: datetime | None = Query(None, alias="to", description="violations starting before"),
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=10**9),
 ) -> dict:
-    from fleet.compliance import TYPE_LABELS
+    from fleet.audit.rules import TYPE_LABELS
 
     if type is not None and type not in TYPE_LABELS:
         raise HTTPException(422, f"type: {type!r} is not one of {', '.join(TYPE_LABELS)}")
     if severity is not None and severity not in SEVERITIES:
         raise HTTPException(422, f"severity: {severity!r} is not one of {', '.join(SEVERITIES)}")
     query = select(ViolationRow)
-    for column, value in ((ViolationRow.company, company), (ViolationRow.type, type), (ViolationRow.severity, severity),
-                          (ViolationRow.device, device)):
+    for column, value in (
+        (ViolationRow.company, company),
+        (ViolationRow.type, type),
+        (ViolationRow.severity, severity),
+        (ViolationRow.device, device),
+    ):
         if value is not None:
             query = query.where(column == value)
     if _aware("from", start) is not None:
@@ -140,15 +171,19 @@ def list_violations(
 def list_companies(session: Session = Depends(db_session)) -> dict:
     items = []
     for company in session.exec(select(CompanyRow).order_by(CompanyRow.id)):
-        latest = session.exec(select(CompanyScoreRow).where(CompanyScoreRow.company == company.id)
-                              .order_by(CompanyScoreRow.period.desc())).first()
+        latest = session.exec(
+            select(CompanyScoreRow).where(CompanyScoreRow.company == company.id).order_by(CompanyScoreRow.period.desc())
+        ).first()
         items.append({"id": company.id, "score": latest.model_dump(mode="json") if latest else None})
     return {"items": items}
 
 
 @router.get("/companies/{company_id}/score", summary="a company's score per period (100 start, below 60 blacklisted)")
-def company_score(company_id: str, session: Session = Depends(db_session),
-                  period: str | None = Query(None, max_length=16, description="2026-11 (month), 2026-W47 or 2026-11-21")) -> dict:
+def company_score(
+    company_id: str,
+    session: Session = Depends(db_session),
+    period: str | None = Query(None, max_length=16, description="2026-11 (month), 2026-W47 or 2026-11-21"),
+) -> dict:
     if session.get(CompanyRow, company_id) is None:
         raise HTTPException(404, f"no company {company_id!r}")
     query = select(CompanyScoreRow).where(CompanyScoreRow.company == company_id)
@@ -156,8 +191,17 @@ def company_score(company_id: str, session: Session = Depends(db_session),
         query = query.where(CompanyScoreRow.period == period)
     scores = [s.model_dump(mode="json") for s in session.exec(query.order_by(CompanyScoreRow.period))]
     if period is not None and not scores:
-        from fleet.scores import ScoreSettings
+        from fleet.audit.scores import ScoreSettings
 
         full = ScoreSettings().start_points  # audited or not, a period without violations keeps its full points
-        scores = [{"company": company_id, "period": period, "score": full, "blacklisted": False, "violations": 0, "deductions": []}]
+        scores = [
+            {
+                "company": company_id,
+                "period": period,
+                "score": full,
+                "blacklisted": False,
+                "violations": 0,
+                "deductions": [],
+            }
+        ]
     return {"company": company_id, "scores": scores}

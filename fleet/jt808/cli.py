@@ -61,8 +61,9 @@ def serve(
     import logging
     import signal
 
-    from fleet.jt808.gateway import GatewaySettings, serve as run_gateway
-    from fleet.store import make_engine
+    from fleet.jt808.gateway import GatewaySettings
+    from fleet.jt808.gateway import serve as run_gateway
+    from fleet.tracks.store import make_engine
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     engine = make_engine(database_url)
@@ -104,7 +105,8 @@ def simulate(
     import asyncio
     import time
 
-    from fleet.jt808.simulator import road_drives, simulate as run, terminal_specs
+    from fleet.simulate.terminals import road_drives, terminal_specs
+    from fleet.simulate.terminals import simulate as run
 
     drives = road_drives(count=terminals, seed=seed, osm_path=osm)
     specs = terminal_specs(drives=drives, fixes=fixes, rate_per_s=rate, version=version, seed=seed)

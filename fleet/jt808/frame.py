@@ -81,8 +81,7 @@ def unescape(escaped: bytes) -> bytes:
     escapes = escaped.count(b"\x7d")
     if escapes != escaped.count(b"\x7d\x01") + escaped.count(b"\x7d\x02"):
         index = next(
-            i for i, byte in enumerate(escaped)
-            if byte == ESCAPE and escaped[i + 1 : i + 2] not in (b"\x01", b"\x02")
+            i for i, byte in enumerate(escaped) if byte == ESCAPE and escaped[i + 1 : i + 2] not in (b"\x01", b"\x02")
         )
         return _raise_at(escaped, index, "0x7D not followed by 0x01 or 0x02 (bad escape)")
     # 7D02 first: in "7D 01 02" (an escaped 7D then 02) no 7D02 pair exists yet.
@@ -152,16 +151,14 @@ def decode_escaped(escaped: bytes) -> Frame:
         else:
             raise DecodeError(
                 wire_offset(escaped, 2),
-                f"body length {body_length} fits neither the 2019 nor the 2013 header "
-                f"in a {size}-byte frame",
+                f"body length {body_length} fits neither the 2019 nor the 2013 header in a {size}-byte frame",
             )
     else:
         version = "2013"
         if HEADER_2013 + extra + body_length + 1 != size:
             raise DecodeError(
                 wire_offset(escaped, 2),
-                f"body length field says {body_length} bytes, frame carries "
-                f"{size - HEADER_2013 - extra - 1}",
+                f"body length field says {body_length} bytes, frame carries {size - HEADER_2013 - extra - 1}",
             )
     if version == "2019":
         protocol_version = raw[4]
@@ -177,14 +174,21 @@ def decode_escaped(escaped: bytes) -> Frame:
     if extra:
         total, index = _SUBPACKAGE.unpack_from(raw, offset)
         if not 1 <= index <= total:
-            raise DecodeError(
-                wire_offset(escaped, offset), f"subpackage index {index} outside 1..{total}"
-            )
+            raise DecodeError(wire_offset(escaped, offset), f"subpackage index {index} outside 1..{total}")
         subpackage = (total, index)
         offset += 4
     return Frame(
-        msg_id, version, protocol_version, phone, serial, raw[offset:-1], subpackage,
-        (props & ENCRYPTION_MASK) >> 10, quirk, offset, escaped,
+        msg_id,
+        version,
+        protocol_version,
+        phone,
+        serial,
+        raw[offset:-1],
+        subpackage,
+        (props & ENCRYPTION_MASK) >> 10,
+        quirk,
+        offset,
+        escaped,
     )
 
 

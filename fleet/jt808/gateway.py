@@ -20,19 +20,34 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
 
 from fleet.jt808.frame import DecodeError, Frame, FrameSplitter, Reassembler, decode_escaped, encode_frame, peek_header
 from fleet.jt808.location import Location, decode_location
 from fleet.jt808.messages import (
-    AUTHENTICATE, BATCH, HEARTBEAT, LOCATION, LOGOUT, MEDIA_EVENT, PLATFORM_REPLY, REGISTER, REGISTER_REPLY,
-    RESULT_BAD_MESSAGE, RESULT_FAILED, RESULT_OK, RESULT_UNSUPPORTED, TERMINAL_REPLY, GeneralReply, RegisterReply,
-    decode_body, encode_body,
+    AUTHENTICATE,
+    BATCH,
+    HEARTBEAT,
+    LOCATION,
+    LOGOUT,
+    MEDIA_EVENT,
+    PLATFORM_REPLY,
+    REGISTER,
+    REGISTER_REPLY,
+    RESULT_BAD_MESSAGE,
+    RESULT_FAILED,
+    RESULT_OK,
+    RESULT_UNSUPPORTED,
+    TERMINAL_REPLY,
+    GeneralReply,
+    RegisterReply,
+    decode_body,
+    encode_body,
 )
 from fleet.jt808.writer import PositionWriter
-from fleet.store import auth_code_of, normalise_phone, register_terminal
+from fleet.tracks.store import auth_code_of, normalise_phone, register_terminal
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +95,9 @@ class _Connection:
         return serial
 
 
-def position_row(phone: str, location: Location, *, received_at: datetime, blind_area: bool,
-                 items: bytes | None = None) -> tuple:
+def position_row(
+    phone: str, location: Location, *, received_at: datetime, blind_area: bool, items: bytes | None = None
+) -> tuple:
     """The ``position`` table row (``POSITION_COLUMNS`` order) of a decoded location.
 
     ``items``: the raw additional-item bytes when the caller has them (saves re-encoding).
@@ -90,10 +106,19 @@ def position_row(phone: str, location: Location, *, received_at: datetime, blind
     if items is None:
         items = location.items_bytes()
     return (
-        phone, location.time, received_at, location.lat, location.lon, location.altitude_m, location.speed_kmh,
-        location.heading, location.alarm, location.status,
+        phone,
+        location.time,
+        received_at,
+        location.lat,
+        location.lon,
+        location.altitude_m,
+        location.speed_kmh,
+        location.heading,
+        location.alarm,
+        location.status,
         int.from_bytes(mileage, "big") / 10 if mileage is not None and len(mileage) == 4 else None,
-        blind_area, items.hex(),
+        blind_area,
+        items.hex(),
     )
 
 
@@ -204,10 +229,12 @@ class Gateway:
         """
         frames, junk = connection.splitter.feed(data)
         self.stats.bad_frames += len(junk)
-        answers: list[tuple[int, str, int, str, int | None, int]] = []  # msg id, phone, serial, version, result, protocol
+        answers: list[
+            tuple[int, str, int, str, int | None, int]
+        ] = []  # msg id, phone, serial, version, result, protocol
         registered: dict[int, bytes] = {}  # answer index → 0x8100 body
         rows: list[tuple] = []
-        received_at = datetime.now(timezone.utc)
+        received_at = datetime.now(UTC)
         for escaped in frames:
             self.stats.frames += 1
             try:
@@ -252,9 +279,19 @@ class Gateway:
                 reply_id, body = REGISTER_REPLY, registered[index]
             else:
                 reply_id = PLATFORM_REPLY
-                body = encode_body(GeneralReply(ack_serial=serial, ack_msg_id=msg_id, result=stored if result is None else result))
-            replies.append(encode_frame(msg_id=reply_id, phone=phone, serial=connection.next_serial(), body=body,
-                                        version=version, protocol_version=protocol_version))
+                body = encode_body(
+                    GeneralReply(ack_serial=serial, ack_msg_id=msg_id, result=stored if result is None else result)
+                )
+            replies.append(
+                encode_frame(
+                    msg_id=reply_id,
+                    phone=phone,
+                    serial=connection.next_serial(),
+                    body=body,
+                    version=version,
+                    protocol_version=protocol_version,
+                )
+            )
         return replies
 
     def _rows(self, frame: Frame, received_at: datetime) -> list[tuple]:
@@ -264,13 +301,17 @@ class Gateway:
             return [position_row(phone, location, received_at=received_at, blind_area=False, items=frame.body[28:])]
         batch = decode_body(frame)
         blind = batch.type == 1
-        return [position_row(phone, location, received_at=received_at, blind_area=blind) for location in batch.positions]
+        return [
+            position_row(phone, location, received_at=received_at, blind_area=blind) for location in batch.positions
+        ]
 
     async def _register(self, frame: Frame) -> bytes:
         """Store the terminal, return the 0x8100 body with its auth code."""
         registration = decode_body(frame)
-        fields = {name: getattr(registration, name) for name in
-                  ("plate", "plate_color", "province", "city", "maker", "model", "terminal_id")}
+        fields = {
+            name: getattr(registration, name)
+            for name in ("plate", "plate_color", "province", "city", "maker", "model", "terminal_id")
+        }
         fields["protocol"] = registration.layout
         phone = normalise_phone(frame.phone)
         code = await asyncio.to_thread(register_terminal, self._engine, phone=phone, registration=fields)

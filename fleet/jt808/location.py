@@ -28,13 +28,38 @@ WEST_BIT = 0x08
 
 LOAD_STATES = ("empty", "half", "reserved", "full")  # status bits 8–9
 ALARM_BITS = (
-    "emergency", "overspeed", "fatigue_driving", "danger_warning", "gnss_fault",
-    "gnss_antenna_disconnected", "gnss_antenna_short", "undervoltage", "power_off",
-    "display_fault", "tts_fault", "camera_fault", "ic_card_fault", "overspeed_warning",
-    "fatigue_warning", "bit15", "bit16", "bit17", "daily_driving_overtime", "overtime_parking",
-    "area_in_out", "route_in_out", "route_time_abnormal", "route_deviation", "vss_fault",
-    "fuel_abnormal", "vehicle_stolen", "illegal_ignition", "illegal_move", "collision_warning",
-    "rollover_warning", "illegal_door_open",
+    "emergency",
+    "overspeed",
+    "fatigue_driving",
+    "danger_warning",
+    "gnss_fault",
+    "gnss_antenna_disconnected",
+    "gnss_antenna_short",
+    "undervoltage",
+    "power_off",
+    "display_fault",
+    "tts_fault",
+    "camera_fault",
+    "ic_card_fault",
+    "overspeed_warning",
+    "fatigue_warning",
+    "bit15",
+    "bit16",
+    "bit17",
+    "daily_driving_overtime",
+    "overtime_parking",
+    "area_in_out",
+    "route_in_out",
+    "route_time_abnormal",
+    "route_deviation",
+    "vss_fault",
+    "fuel_abnormal",
+    "vehicle_stolen",
+    "illegal_ignition",
+    "illegal_move",
+    "collision_warning",
+    "rollover_warning",
+    "illegal_door_open",
 )
 _GNSS_BITS = ((18, "gps"), (19, "beidou"), (20, "glonass"), (21, "galileo"))
 
@@ -80,9 +105,9 @@ def decode_location(body: bytes, *, error_at=None, start: int = 0, end: int | No
         following = position + 2 + body[position + 1]
         if following > stop:
             raise _error(
-                error_at, position,
-                f"additional item 0x{item_id:02X} declares {body[position + 1]} bytes, "
-                f"only {stop - position - 2} left",
+                error_at,
+                position,
+                f"additional item 0x{item_id:02X} declares {body[position + 1]} bytes, only {stop - position - 2} left",
             )
         items[item_id] = body[position + 2 : following]
         position = following
@@ -121,21 +146,26 @@ def _error(error_at, index: int, reason: str) -> DecodeError:
 
 def encode_location(location: Location) -> bytes:
     """Serialise a Location; the south/west status bits follow the signs of lat/lon."""
-    status = (location.status & ~(SOUTH_BIT | WEST_BIT)) | (SOUTH_BIT if location.lat < 0 else 0) | (
-        WEST_BIT if location.lon < 0 else 0
+    status = (
+        (location.status & ~(SOUTH_BIT | WEST_BIT))
+        | (SOUTH_BIT if location.lat < 0 else 0)
+        | (WEST_BIT if location.lon < 0 else 0)
     )
     local = location.time.astimezone(BEIJING)
     bcd = bytes.fromhex(local.strftime("%y%m%d%H%M%S"))
-    return _BASE.pack(
-        location.alarm,
-        status,
-        round(abs(location.lat) * 1e6),
-        round(abs(location.lon) * 1e6),
-        location.altitude_m,
-        round(location.speed_kmh * 10),
-        location.heading,
-        bcd,
-    ) + location.items_bytes()
+    return (
+        _BASE.pack(
+            location.alarm,
+            status,
+            round(abs(location.lat) * 1e6),
+            round(abs(location.lon) * 1e6),
+            location.altitude_m,
+            round(location.speed_kmh * 10),
+            location.heading,
+            bcd,
+        )
+        + location.items_bytes()
+    )
 
 
 def status_flags(status: int) -> dict[str, object]:

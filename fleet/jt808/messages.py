@@ -151,7 +151,9 @@ def _batch(frame: Frame) -> Batch:
         (length,) = _LENGTH.unpack_from(body, position)
         end = position + 2 + length
         if end > len(body):
-            raise frame.error(position, f"batch position #{number} declares {length} bytes, only {len(body) - position - 2} left")
+            raise frame.error(
+                position, f"batch position #{number} declares {length} bytes, only {len(body) - position - 2} left"
+            )
         positions.append(decode_location(body, error_at=frame.error, start=position + 2, end=end))
         position = end
     if position != len(body):
@@ -180,8 +182,14 @@ def _registration(frame: Frame) -> Registration:
     terminal_id = _text(body[at : at + id_w])
     at += id_w
     return Registration(
-        province=province, city=city, maker=maker, model=model, terminal_id=terminal_id,
-        plate_color=body[at], plate=_text(body[at + 1 :]), layout=layout,
+        province=province,
+        city=city,
+        maker=maker,
+        model=model,
+        terminal_id=terminal_id,
+        plate_color=body[at],
+        plate=_text(body[at + 1 :]),
+        layout=layout,
     )
 
 
@@ -190,8 +198,11 @@ def _authentication(frame: Frame) -> Authentication:
     if frame.version != "2019":
         return Authentication(auth_code=_text(body))
     if not body or len(body) != 1 + body[0] + 15 + 20:
-        raise frame.error(0, f"2019 authentication body of {len(body)} bytes does not match code length "
-                             f"{body[0] if body else 'missing'} + IMEI 15 + version 20")
+        raise frame.error(
+            0,
+            f"2019 authentication body of {len(body)} bytes does not match code length "
+            f"{body[0] if body else 'missing'} + IMEI 15 + version 20",
+        )
     end = 1 + body[0]
     return Authentication(
         auth_code=_text(body[1:end]), imei=_text(body[end : end + 15]), software_version=_text(body[end + 15 :])
@@ -266,8 +277,12 @@ def encode_body(body, *, version: str = "2013") -> bytes:
     if isinstance(body, Registration):
         maker_w, model_w, id_w = _REGISTER_LAYOUTS[body.layout]
         return (
-            struct.pack(">HH", body.province, body.city) + _pad(body.maker, maker_w) + _pad(body.model, model_w)
-            + _pad(body.terminal_id, id_w) + bytes((body.plate_color,)) + body.plate.encode("gbk")
+            struct.pack(">HH", body.province, body.city)
+            + _pad(body.maker, maker_w)
+            + _pad(body.model, model_w)
+            + _pad(body.terminal_id, id_w)
+            + bytes((body.plate_color,))
+            + body.plate.encode("gbk")
         )
     if isinstance(body, Authentication):
         code = body.auth_code.encode("gbk")
@@ -287,7 +302,10 @@ def encode_body(body, *, version: str = "2013") -> bytes:
 def message_id(body, *, platform: bool = False) -> int:
     """The message id a body object travels under."""
     kinds = {
-        Location: LOCATION, Batch: BATCH, Registration: REGISTER, Authentication: AUTHENTICATE,
+        Location: LOCATION,
+        Batch: BATCH,
+        Registration: REGISTER,
+        Authentication: AUTHENTICATE,
         RegisterReply: REGISTER_REPLY,
     }
     if isinstance(body, GeneralReply):
@@ -304,8 +322,12 @@ def encode_message(
     if msg_id is None:
         msg_id = message_id(body, platform=isinstance(body, RegisterReply))
     return encode_frame(
-        msg_id=msg_id, phone=phone, serial=serial, body=encode_body(body, version=version),
-        version=version, protocol_version=protocol_version,
+        msg_id=msg_id,
+        phone=phone,
+        serial=serial,
+        body=encode_body(body, version=version),
+        version=version,
+        protocol_version=protocol_version,
     )
 
 
@@ -313,8 +335,11 @@ def platform_reply(frame: Frame, *, serial: int, result: int = RESULT_OK) -> byt
     """0x8001 answering ``frame`` in the terminal's own header version and phone."""
     return encode_message(
         GeneralReply(ack_serial=frame.serial, ack_msg_id=frame.msg_id, result=result),
-        phone=frame.phone, serial=serial, version=frame.version,
-        protocol_version=frame.protocol_version or 1, msg_id=PLATFORM_REPLY,
+        phone=frame.phone,
+        serial=serial,
+        version=frame.version,
+        protocol_version=frame.protocol_version or 1,
+        msg_id=PLATFORM_REPLY,
     )
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from fleet.store import insert_positions
+from fleet.tracks.store import insert_positions
 
 log = logging.getLogger(__name__)
 _STOP = object()
@@ -41,8 +41,9 @@ class WriterStats:
 class PositionWriter:
     """Thread-backed writer; ``await write(rows)`` returns once the rows are committed."""
 
-    def __init__(self, engine: Engine, *, max_batch_rows: int = 5000, gather_s: float = 0.05,
-                 retry_delay_s: float = 1.0) -> None:
+    def __init__(
+        self, engine: Engine, *, max_batch_rows: int = 5000, gather_s: float = 0.05, retry_delay_s: float = 1.0
+    ) -> None:
         self._engine = engine
         self._max_batch_rows = max_batch_rows
         self._gather_s = gather_s

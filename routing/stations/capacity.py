@@ -56,4 +56,3 @@ def design_load_t_per_day(*, population: float, q_kg_per_person_day: float, peak
 def mean_tonnes_per_day(*, population: float, q_kg_per_person_day: float) -> float:
     """Average daily generation n·q/1000 (t/d): what is actually hauled, without the peak factor."""
     return population * q_kg_per_person_day / 1000.0
-

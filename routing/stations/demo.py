@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-from routing.network import RoadNetwork
+from routing.network.graph import RoadNetwork
 from routing.stations.capacity import CLASS_NAMES
-from routing.stations.model import CandidateSite, Community, DisposalSite, PlanningParams
+from routing.stations.records import CandidateSite, Community, DisposalSite, PlanningParams
 
 RESIDENTS_PER_KM2 = 12_600.0  # (1.80 M + 1.55 M) / 266 km², 7th census 2020
 #: Yearly cost per class (yuan): annualised build (20 years, 5 %) + operation; an assumption for the demo.
@@ -33,8 +33,9 @@ def generated_communities(network: RoadNetwork, *, n: int, seed: int) -> list[Co
     total = RESIDENTS_PER_KM2 * hull.area / 1e6
     weights = np.random.default_rng(seed).lognormal(0.0, 0.5, size=n)
     population = np.round(total * weights / weights.sum())
-    return [Community(p.id, round(p.lon, 6), round(p.lat, 6), population=float(pop))
-            for p, pop in zip(points, population)]
+    return [
+        Community(p.id, round(p.lon, 6), round(p.lat, 6), population=float(pop)) for p, pop in zip(points, population)
+    ]
 
 
 def generated_sites(network: RoadNetwork, *, n: int, seed: int, existing: int) -> list[CandidateSite]:
@@ -48,14 +49,27 @@ def generated_sites(network: RoadNetwork, *, n: int, seed: int, existing: int) -
         fitting = [c for c in params.classes if c.min_land_area_m2 <= area]
         max_class = max(fitting, key=lambda c: c.rank).name
         factor = rng.uniform(0.85, 1.15)  # land price and access differ between sites
-        costs = {name: round(DEMO_YEARLY_COST_YUAN[name] * factor, -3) for name in CLASS_NAMES
-                 if CLASS_NAMES.index(name) <= CLASS_NAMES.index(max_class)}
+        costs = {
+            name: round(DEMO_YEARLY_COST_YUAN[name] * factor, -3)
+            for name in CLASS_NAMES
+            if CLASS_NAMES.index(name) <= CLASS_NAMES.index(max_class)
+        }
         current = None
         if i < existing:
             current = "IV" if max_class != "V" else "V"
             costs[current] = round(costs[current] * EXISTING_COST_SHARE, -3)
-        sites.append(CandidateSite(p.id, round(p.lon, 6), round(p.lat, 6), round(area), max_class, costs,
-                                   existing=current is not None, current_class=current))
+        sites.append(
+            CandidateSite(
+                p.id,
+                round(p.lon, 6),
+                round(p.lat, 6),
+                round(area),
+                max_class,
+                costs,
+                existing=current is not None,
+                current_class=current,
+            )
+        )
     return sites
 
 
@@ -65,11 +79,17 @@ def edge_disposal_sites(network: RoadNetwork) -> tuple[DisposalSite, ...]:
     lat = np.array([d["lat"] for _, d in network.graph.nodes(data=True)])
     west = int(np.argmin(lon - 0.3 * lat))
     north_east = int(np.argmax(lon + lat))
-    return (DisposalSite("D-west", round(float(lon[west]), 6), round(float(lat[west]), 6)),
-            DisposalSite("D-northeast", round(float(lon[north_east]), 6), round(float(lat[north_east]), 6)))
+    return (
+        DisposalSite("D-west", round(float(lon[west]), 6), round(float(lat[west]), 6)),
+        DisposalSite("D-northeast", round(float(lon[north_east]), 6), round(float(lat[north_east]), 6)),
+    )
 
 
 def demo_params(network: RoadNetwork, *, time_limit_s: float) -> PlanningParams:
     """Documented defaults plus the demo's disposal points, 2 %/year growth and a 0 / 10-year sweep."""
-    return PlanningParams(disposal_sites=edge_disposal_sites(network), growth_rate_per_year=0.02,
-                          sweep_years_ahead=(0, 10), time_limit_s=time_limit_s)
+    return PlanningParams(
+        disposal_sites=edge_disposal_sites(network),
+        growth_rate_per_year=0.02,
+        sweep_years_ahead=(0, 10),
+        time_limit_s=time_limit_s,
+    )

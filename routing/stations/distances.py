@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from routing.matrix import travel_matrices
-from routing.network import RoadNetwork, SnappedPoint
-from routing.stations.model import CandidateSite, Community, DisposalSite
+from routing.network.graph import RoadNetwork, SnappedPoint
+from routing.network.matrix import travel_matrices
+from routing.stations.records import CandidateSite, Community, DisposalSite
 
 
 @dataclass(frozen=True)
@@ -32,12 +32,23 @@ class SnappedInputs:
     disposal_sites: list[SnappedPoint]
 
 
-def snap_inputs(network: RoadNetwork, *, communities: list[Community], sites: list[CandidateSite],
-                disposal_sites: tuple[DisposalSite, ...], max_distance_m: float) -> SnappedInputs:
+def snap_inputs(
+    network: RoadNetwork,
+    *,
+    communities: list[Community],
+    sites: list[CandidateSite],
+    disposal_sites: tuple[DisposalSite, ...],
+    max_distance_m: float,
+) -> SnappedInputs:
     """Snap every input to its nearest road; raises OffRoadError naming every point too far from one."""
+
     def snap(items) -> list[SnappedPoint]:
-        return network.snap(ids=[i.id for i in items], lon=[i.lon for i in items], lat=[i.lat for i in items],
-                            max_distance_m=max_distance_m)
+        return network.snap(
+            ids=[i.id for i in items],
+            lon=[i.lon for i in items],
+            lat=[i.lat for i in items],
+            max_distance_m=max_distance_m,
+        )
 
     return SnappedInputs(communities=snap(communities), sites=snap(sites), disposal_sites=snap(disposal_sites))
 
@@ -49,5 +60,6 @@ def road_distances(network: RoadNetwork, *, snapped: SnappedInputs) -> PlanningD
         to_disposal = travel_matrices(network, points=snapped.sites, destinations=snapped.disposal_sites).distance_m
     else:
         to_disposal = np.zeros((len(snapped.sites), 0))
-    return PlanningDistances(community_to_site_km=to_sites.distance_m / 1000.0,
-                             site_to_disposal_km=to_disposal / 1000.0)
+    return PlanningDistances(
+        community_to_site_km=to_sites.distance_m / 1000.0, site_to_disposal_km=to_disposal / 1000.0
+    )

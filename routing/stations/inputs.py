@@ -15,7 +15,7 @@ from typing import Any
 
 from routing.errors import InputFileError, QingyunError
 from routing.stations.capacity import CLASS_NAMES, StationClass, class_rank
-from routing.stations.model import CandidateSite, Community, DisposalSite, PlanningParams
+from routing.stations.records import CandidateSite, Community, DisposalSite, PlanningParams
 
 COMMUNITY_COLUMNS = ("id", "lon", "lat", "population", "t_per_day")
 CANDIDATE_COLUMNS = ("id", "lon", "lat", "land_area_m2", "max_class", "existing", "current_class") + tuple(
@@ -43,8 +43,17 @@ class _Problems:
             raise InputFileError(f"{self.path}: {len(self.items)} problem(s): {shown}{more}")
 
 
-def _number(raw: str, *, where: str, name: str, problems: _Problems, low: float | None = None,
-            high: float | None = None, required: bool = True, positive: bool = False) -> float | None:
+def _number(
+    raw: str,
+    *,
+    where: str,
+    name: str,
+    problems: _Problems,
+    low: float | None = None,
+    high: float | None = None,
+    required: bool = True,
+    positive: bool = False,
+) -> float | None:
     text = (raw or "").strip()
     if not text:
         if required:
@@ -66,7 +75,9 @@ def _number(raw: str, *, where: str, name: str, problems: _Problems, low: float 
     return None
 
 
-def _rows(path: Path, *, required: tuple[str, ...], known: tuple[str, ...], problems: _Problems) -> list[tuple[int, dict[str, str]]]:
+def _rows(
+    path: Path, *, required: tuple[str, ...], known: tuple[str, ...], problems: _Problems
+) -> list[tuple[int, dict[str, str]]]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -75,7 +86,9 @@ def _rows(path: Path, *, required: tuple[str, ...], known: tuple[str, ...], prob
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in required if c not in header]
     if missing:
-        raise InputFileError(f"{path}: line 1: missing column(s) {', '.join(missing)} (have: {', '.join(header) or 'none'})")
+        raise InputFileError(
+            f"{path}: line 1: missing column(s) {', '.join(missing)} (have: {', '.join(header) or 'none'})"
+        )
     unknown = [c for c in header if c not in known]
     if unknown:
         raise InputFileError(f"{path}: line 1: unknown column(s) {', '.join(unknown)} (expected: {', '.join(known)})")
@@ -110,10 +123,12 @@ def read_communities(path: Path) -> list[Community]:
             where = f"line {line} (id {ident})"
         lon = _number(row.get("lon", ""), where=where, name="lon", problems=problems, low=-180, high=180)
         lat = _number(row.get("lat", ""), where=where, name="lat", problems=problems, low=-90, high=90)
-        population = _number(row.get("population", ""), where=where, name="population", problems=problems,
-                             required=False, low=0)
-        measured = _number(row.get("t_per_day", ""), where=where, name="t_per_day", problems=problems,
-                           required=False, low=0)
+        population = _number(
+            row.get("population", ""), where=where, name="population", problems=problems, required=False, low=0
+        )
+        measured = _number(
+            row.get("t_per_day", ""), where=where, name="t_per_day", problems=problems, required=False, low=0
+        )
         if not row.get("population", "").strip() and not row.get("t_per_day", "").strip():
             problems.add(where, "needs 'population' or 't_per_day'")
         if ident is None or lon is None or lat is None or (population is None and measured is None):
@@ -145,8 +160,9 @@ def read_candidates(path: Path) -> list[CandidateSite]:
     problems = _Problems(path)
     sites: list[CandidateSite] = []
     seen: dict[str, int] = {}
-    rows = _rows(path, required=("id", "lon", "lat", "land_area_m2", "max_class"), known=CANDIDATE_COLUMNS,
-                 problems=problems)
+    rows = _rows(
+        path, required=("id", "lon", "lat", "land_area_m2", "max_class"), known=CANDIDATE_COLUMNS, problems=problems
+    )
     for line, row in rows:
         where = f"line {line}"
         ident = _identifier(row, where=where, seen=seen, problems=problems)
@@ -165,8 +181,9 @@ def read_candidates(path: Path) -> list[CandidateSite]:
                 problems.add(where, "field 'current_class' is set but 'existing' is not yes")
         costs: dict[str, float] = {}
         for name in CLASS_NAMES:
-            value = _number(row.get(f"cost_{name}", ""), where=where, name=f"cost_{name}", problems=problems,
-                            required=False, low=0)
+            value = _number(
+                row.get(f"cost_{name}", ""), where=where, name=f"cost_{name}", problems=problems, required=False, low=0
+            )
             if value is not None:
                 costs[name] = value
         if max_class is not None:
@@ -227,12 +244,16 @@ def _param_value(key: str, raw: Any) -> Any:
         return tuple(sites)
     if key == "classes":
         if not isinstance(raw, dict) or set(raw) != set(CLASS_NAMES):
-            raise ValueError(f"must map every class {', '.join(CLASS_NAMES)} to "
-                             "{min_t_per_day, max_t_per_day, min_land_area_m2}")
+            raise ValueError(
+                f"must map every class {', '.join(CLASS_NAMES)} to {{min_t_per_day, max_t_per_day, min_land_area_m2}}"
+            )
         return tuple(
-            StationClass(name, _finite(raw[name]["min_t_per_day"]),
-                         _finite(raw[name]["max_t_per_day"]),
-                         _finite(raw[name]["min_land_area_m2"]))
+            StationClass(
+                name,
+                _finite(raw[name]["min_t_per_day"]),
+                _finite(raw[name]["max_t_per_day"]),
+                _finite(raw[name]["min_land_area_m2"]),
+            )
             for name in CLASS_NAMES
         )
     if key in ("sweep_q_kg_per_person_day", "sweep_years_ahead"):
@@ -292,4 +313,3 @@ def read_params(path: Path | None) -> PlanningParams:
     except json.JSONDecodeError as exc:
         raise InputFileError(f"{path}: line {exc.lineno} column {exc.colno}: invalid JSON ({exc.msg})") from exc
     return _params_from_mapping(data, source=str(path))
-

@@ -12,7 +12,7 @@ import numpy as np
 
 from routing.stations.capacity import class_rank
 from routing.stations.distances import PlanningDistances
-from routing.stations.model import CandidateSite, Community, PlanningParams
+from routing.stations.records import CandidateSite, Community, PlanningParams
 from routing.stations.solve import LocationProblem, LocationSolution, SiteOption, solve_location
 
 DAYS_PER_YEAR = 365.0
@@ -20,7 +20,7 @@ EARTH_RADIUS_M = 6_371_008.8
 
 
 @dataclass(frozen=True)
-class Scenario:
+class DemandCase:
     """One planning case: waste per person and how many years of growth ahead."""
 
     q_kg_per_person_day: float
@@ -77,7 +77,7 @@ class PlannedStation:
 class StationPlan:
     """The plan for one scenario, with the solver's proof of quality."""
 
-    scenario: Scenario
+    scenario: DemandCase
     stations: tuple[PlannedStation, ...]
     assignment: dict[str, str]  # community id → site id
     haul_km: dict[str, float]  # community id → road km to its station
@@ -117,14 +117,18 @@ def site_options(site: CandidateSite, *, params: PlanningParams) -> tuple[tuple[
         options.append(SiteOption(name, station_class.max_t_per_day, site.yearly_cost_yuan[name]))
     if options:
         return tuple(options), None
-    return (), (f"land {site.land_area_m2:.0f} m² / max class {site.max_class}: no priced class fits "
-                "(用地或最大类别不足 / land area or max class too small)")
+    return (), (
+        f"land {site.land_area_m2:.0f} m² / max class {site.max_class}: no priced class fits "
+        "(用地或最大类别不足 / land area or max class too small)"
+    )
 
 
 def _straight_line_m(lon1, lat1, lon2, lat2) -> np.ndarray:
     phi1, phi2 = np.radians(lat1), np.radians(lat2)
-    a = (np.sin((phi2 - phi1) / 2) ** 2
-         + np.cos(phi1) * np.cos(phi2) * np.sin(np.radians(np.asarray(lon2) - np.asarray(lon1)) / 2) ** 2)
+    a = (
+        np.sin((phi2 - phi1) / 2) ** 2
+        + np.cos(phi1) * np.cos(phi2) * np.sin(np.radians(np.asarray(lon2) - np.asarray(lon1)) / 2) ** 2
+    )
     return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(a))
 
 
@@ -142,13 +146,23 @@ def conflicting_pairs(sites: list[CandidateSite], *, min_spacing_m: float | None
     return pairs
 
 
-def plan_scenario(*, communities: list[Community], sites: list[CandidateSite], params: PlanningParams,
-                  distances: PlanningDistances, scenario: Scenario) -> StationPlan:
+def plan_scenario(
+    *,
+    communities: list[Community],
+    sites: list[CandidateSite],
+    params: PlanningParams,
+    distances: PlanningDistances,
+    scenario: DemandCase,
+) -> StationPlan:
     """Solve one scenario and evaluate the resulting plan from the inputs."""
     growth = params.growth_factor(scenario.years_ahead)
     q = scenario.q_kg_per_person_day
-    design = np.array([c.design_t_per_day(q_kg_per_person_day=q, peak_factor=params.peak_factor,
-                                          growth_factor=growth) for c in communities])
+    design = np.array(
+        [
+            c.design_t_per_day(q_kg_per_person_day=q, peak_factor=params.peak_factor, growth_factor=growth)
+            for c in communities
+        ]
+    )
     mean = np.array([c.mean_t_per_day(q_kg_per_person_day=q, growth_factor=growth) for c in communities])
     options: list[tuple[SiteOption, ...]] = []
     unusable: dict[str, str] = {}
@@ -178,17 +192,25 @@ def plan_scenario(*, communities: list[Community], sites: list[CandidateSite], p
             continue
         reachable = np.flatnonzero(usable & np.isfinite(km[c]))
         nearest = int(reachable[np.argmin(km[c, reachable])]) if reachable.size else None
-        unassigned.append(UnassignedCommunity(
-            id=community.id,
-            reason="load_exceeds_classes" if in_radius[c].any() else "beyond_radius",
-            nearest_site_id=sites[nearest].id if nearest is not None else None,
-            nearest_site_km=float(km[c, nearest]) if nearest is not None else None,
-            design_t_per_day=float(design[c]),
-        ))
+        unassigned.append(
+            UnassignedCommunity(
+                id=community.id,
+                reason="load_exceeds_classes" if in_radius[c].any() else "beyond_radius",
+                nearest_site_id=sites[nearest].id if nearest is not None else None,
+                nearest_site_km=float(km[c, nearest]) if nearest is not None else None,
+                design_t_per_day=float(design[c]),
+            )
+        )
     served = np.flatnonzero(fits.any(axis=1))
     arc_c, arc_s = np.nonzero(fits[served])
-    arc_cost = mean[served][arc_c] * DAYS_PER_YEAR * (
-        km[served][arc_c, arc_s] * params.haul_cost_yuan_per_tkm + disposal_km[arc_s] * params.transfer_cost_yuan_per_tkm)
+    arc_cost = (
+        mean[served][arc_c]
+        * DAYS_PER_YEAR
+        * (
+            km[served][arc_c, arc_s] * params.haul_cost_yuan_per_tkm
+            + disposal_km[arc_s] * params.transfer_cost_yuan_per_tkm
+        )
+    )
     must_open = tuple(s.existing and not params.allow_close_existing and bool(options[i]) for i, s in enumerate(sites))
     problem = LocationProblem(
         design_load_t_per_day=design[served],
@@ -199,30 +221,58 @@ def plan_scenario(*, communities: list[Community], sites: list[CandidateSite], p
         site_must_open=must_open,
         conflicting_sites=tuple(conflicting_pairs(sites, min_spacing_m=params.min_spacing_m)),
     )
-    solution = (solve_location(problem, time_limit_s=params.time_limit_s, relative_gap=params.relative_gap)
-                if served.size or any(must_open) else None)
+    solution = (
+        solve_location(problem, time_limit_s=params.time_limit_s, relative_gap=params.relative_gap)
+        if served.size or any(must_open)
+        else None
+    )
     community_site = np.full(len(communities), -1, dtype=np.int64)
     if solution is not None:
         community_site[served] = solution.community_site
     chosen = {s: options[s][k] for s, k in enumerate(solution.site_option) if k is not None} if solution else {}
     stations = tuple(
-        _evaluate_station(site=sites[s], option=option, members=np.flatnonzero(community_site == s),
-                          communities=communities, design=design, mean=mean, km=km[:, s],
-                          disposal_id=(params.disposal_sites[disposal_index[s]].id if disposal_index[s] >= 0 else None),
-                          disposal_km=(float(disposal_km[s]) if disposal_index[s] >= 0 else None), params=params)
+        _evaluate_station(
+            site=sites[s],
+            option=option,
+            members=np.flatnonzero(community_site == s),
+            communities=communities,
+            design=design,
+            mean=mean,
+            km=km[:, s],
+            disposal_id=(params.disposal_sites[disposal_index[s]].id if disposal_index[s] >= 0 else None),
+            disposal_km=(float(disposal_km[s]) if disposal_index[s] >= 0 else None),
+            params=params,
+        )
         for s, option in sorted(chosen.items())
     )
     assignment = {communities[c].id: sites[s].id for c, s in enumerate(community_site.tolist()) if s >= 0}
     haul = {communities[c].id: float(km[c, s]) for c, s in enumerate(community_site.tolist()) if s >= 0}
     closed = tuple(site.id for s, site in enumerate(sites) if site.existing and s not in chosen)
-    return StationPlan(scenario=scenario, stations=stations, assignment=assignment, haul_km=haul,
-                       unassigned=tuple(unassigned), unusable_sites=unusable, closed_existing=closed,
-                       solution=solution)
+    return StationPlan(
+        scenario=scenario,
+        stations=stations,
+        assignment=assignment,
+        haul_km=haul,
+        unassigned=tuple(unassigned),
+        unusable_sites=unusable,
+        closed_existing=closed,
+        solution=solution,
+    )
 
 
-def _evaluate_station(*, site: CandidateSite, option: SiteOption, members: np.ndarray, communities: list[Community],
-                      design: np.ndarray, mean: np.ndarray, km: np.ndarray, disposal_id: str | None,
-                      disposal_km: float | None, params: PlanningParams) -> PlannedStation:
+def _evaluate_station(
+    *,
+    site: CandidateSite,
+    option: SiteOption,
+    members: np.ndarray,
+    communities: list[Community],
+    design: np.ndarray,
+    mean: np.ndarray,
+    km: np.ndarray,
+    disposal_id: str | None,
+    disposal_km: float | None,
+    params: PlanningParams,
+) -> PlannedStation:
     tonnes = float(mean[members].sum())
     haul = km[members]
     if not site.existing:
@@ -232,24 +282,30 @@ def _evaluate_station(*, site: CandidateSite, option: SiteOption, members: np.nd
     else:
         action = "upgrade" if class_rank(option.class_name) > class_rank(site.current_class) else "downgrade"
     return PlannedStation(
-        site_id=site.id, lon=site.lon, lat=site.lat, action=action, station_class=option.class_name,
-        current_class=site.current_class, capacity_t_per_day=option.capacity_t_per_day,
-        design_load_t_per_day=float(design[members].sum()), mean_t_per_day=tonnes,
+        site_id=site.id,
+        lon=site.lon,
+        lat=site.lat,
+        action=action,
+        station_class=option.class_name,
+        current_class=site.current_class,
+        capacity_t_per_day=option.capacity_t_per_day,
+        design_load_t_per_day=float(design[members].sum()),
+        mean_t_per_day=tonnes,
         community_ids=tuple(communities[c].id for c in members),
         mean_haul_km=float((haul * mean[members]).sum() / tonnes) if tonnes > 0 else 0.0,
         max_haul_km=float(haul.max()) if members.size else 0.0,
-        disposal_id=disposal_id, disposal_km=disposal_km,
+        disposal_id=disposal_id,
+        disposal_km=disposal_km,
         station_cost_yuan=option.yearly_cost_yuan,
         collection_haul_cost_yuan=float((mean[members] * haul).sum() * DAYS_PER_YEAR * params.haul_cost_yuan_per_tkm),
         transfer_haul_cost_yuan=(tonnes * DAYS_PER_YEAR * (disposal_km or 0.0) * params.transfer_cost_yuan_per_tkm),
     )
 
 
-def scenarios_of(params: PlanningParams) -> list[Scenario]:
+def scenarios_of(params: PlanningParams) -> list[DemandCase]:
     """The sweep: every q of ``sweep_q_kg_per_person_day`` × every year of ``sweep_years_ahead``."""
-    return [Scenario(q, years) for years in params.sweep_years_ahead for q in params.sweep_q_kg_per_person_day]
+    return [DemandCase(q, years) for years in params.sweep_years_ahead for q in params.sweep_q_kg_per_person_day]
 
 
-def base_scenario(params: PlanningParams) -> Scenario:
-    return Scenario(params.q_kg_per_person_day, params.years_ahead)
-
+def base_scenario(params: PlanningParams) -> DemandCase:
+    return DemandCase(params.q_kg_per_person_day, params.years_ahead)

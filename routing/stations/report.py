@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from shapely.geometry import MultiPoint, mapping
 
-from routing.stations.model import CandidateSite, Community, PlanningParams
 from routing.stations.plan import StationPlan
+from routing.stations.records import CandidateSite, Community, PlanningParams
 
 REASONS = {
     "beyond_radius": "超出所有站点服务半径 / beyond every station's service radius",
@@ -32,22 +32,60 @@ def _fmt_yuan(value: float) -> str:
 
 def write_tables(plan: StationPlan, *, out_dir: Path) -> dict[str, Path]:
     """stations.csv, assignments.csv and unassigned.csv (UTF-8 with BOM so Excel reads Chinese)."""
-    paths = {"stations": out_dir / "stations.csv", "assignments": out_dir / "assignments.csv",
-             "unassigned": out_dir / "unassigned.csv"}
+    paths = {
+        "stations": out_dir / "stations.csv",
+        "assignments": out_dir / "assignments.csv",
+        "unassigned": out_dir / "unassigned.csv",
+    }
     with open(paths["stations"], "w", newline="", encoding="utf-8-sig") as f:
         w = csv.writer(f)
-        w.writerow(["site_id", "lon", "lat", "action", "class", "current_class", "capacity_t_per_day",
-                    "design_load_t_per_day", "utilisation", "mean_t_per_day", "communities", "mean_haul_km",
-                    "max_haul_km", "disposal_id", "disposal_km", "station_cost_yuan", "collection_haul_cost_yuan",
-                    "transfer_haul_cost_yuan", "total_cost_yuan"])
+        w.writerow(
+            [
+                "site_id",
+                "lon",
+                "lat",
+                "action",
+                "class",
+                "current_class",
+                "capacity_t_per_day",
+                "design_load_t_per_day",
+                "utilisation",
+                "mean_t_per_day",
+                "communities",
+                "mean_haul_km",
+                "max_haul_km",
+                "disposal_id",
+                "disposal_km",
+                "station_cost_yuan",
+                "collection_haul_cost_yuan",
+                "transfer_haul_cost_yuan",
+                "total_cost_yuan",
+            ]
+        )
         for s in plan.stations:
-            w.writerow([s.site_id, f"{s.lon:.6f}", f"{s.lat:.6f}", s.action, s.station_class, s.current_class or "",
-                        s.capacity_t_per_day, f"{s.design_load_t_per_day:.2f}", f"{s.utilisation:.3f}",
-                        f"{s.mean_t_per_day:.2f}", len(s.community_ids), f"{s.mean_haul_km:.3f}",
-                        f"{s.max_haul_km:.3f}", s.disposal_id or "",
-                        "" if s.disposal_km is None else f"{s.disposal_km:.3f}", f"{s.station_cost_yuan:.0f}",
-                        f"{s.collection_haul_cost_yuan:.0f}", f"{s.transfer_haul_cost_yuan:.0f}",
-                        f"{s.total_cost_yuan:.0f}"])
+            w.writerow(
+                [
+                    s.site_id,
+                    f"{s.lon:.6f}",
+                    f"{s.lat:.6f}",
+                    s.action,
+                    s.station_class,
+                    s.current_class or "",
+                    s.capacity_t_per_day,
+                    f"{s.design_load_t_per_day:.2f}",
+                    f"{s.utilisation:.3f}",
+                    f"{s.mean_t_per_day:.2f}",
+                    len(s.community_ids),
+                    f"{s.mean_haul_km:.3f}",
+                    f"{s.max_haul_km:.3f}",
+                    s.disposal_id or "",
+                    "" if s.disposal_km is None else f"{s.disposal_km:.3f}",
+                    f"{s.station_cost_yuan:.0f}",
+                    f"{s.collection_haul_cost_yuan:.0f}",
+                    f"{s.transfer_haul_cost_yuan:.0f}",
+                    f"{s.total_cost_yuan:.0f}",
+                ]
+            )
     with open(paths["assignments"], "w", newline="", encoding="utf-8-sig") as f:
         w = csv.writer(f)
         w.writerow(["community_id", "site_id", "haul_km"])
@@ -57,8 +95,15 @@ def write_tables(plan: StationPlan, *, out_dir: Path) -> dict[str, Path]:
         w = csv.writer(f)
         w.writerow(["community_id", "reason", "nearest_site_id", "nearest_site_km", "design_t_per_day"])
         for u in plan.unassigned:
-            w.writerow([u.id, u.reason, u.nearest_site_id or "",
-                        "" if u.nearest_site_km is None else f"{u.nearest_site_km:.3f}", f"{u.design_t_per_day:.2f}"])
+            w.writerow(
+                [
+                    u.id,
+                    u.reason,
+                    u.nearest_site_id or "",
+                    "" if u.nearest_site_km is None else f"{u.nearest_site_km:.3f}",
+                    f"{u.design_t_per_day:.2f}",
+                ]
+            )
     return paths
 
 
@@ -72,28 +117,59 @@ def plan_geojson(plan: StationPlan, *, communities: list[Community], params: Pla
         hull = MultiPoint(points).convex_hull
         if hull.geom_type != "Polygon":
             hull = hull.buffer(0.0005)  # ~50 m around a one- or two-point catchment
-        props = {"kind": "catchment", "site_id": s.site_id, "class": s.station_class, "communities": len(s.community_ids)}
+        props = {
+            "kind": "catchment",
+            "site_id": s.site_id,
+            "class": s.station_class,
+            "communities": len(s.community_ids),
+        }
         features.append({"type": "Feature", "geometry": mapping(hull), "properties": props})
         station_props = {k: v for k, v in asdict(s).items() if k not in ("community_ids", "lon", "lat")}
-        station_props.update(kind="station", utilisation=round(s.utilisation, 4), communities=len(s.community_ids),
-                             total_cost_yuan=s.total_cost_yuan)
-        features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [s.lon, s.lat]},
-                         "properties": station_props})
+        station_props.update(
+            kind="station",
+            utilisation=round(s.utilisation, 4),
+            communities=len(s.community_ids),
+            total_cost_yuan=s.total_cost_yuan,
+        )
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [s.lon, s.lat]},
+                "properties": station_props,
+            }
+        )
     for c in communities:
-        props: dict = {"kind": "community", "id": c.id, "site_id": plan.assignment.get(c.id),
-                       "haul_km": plan.haul_km.get(c.id)}
+        props: dict = {
+            "kind": "community",
+            "id": c.id,
+            "site_id": plan.assignment.get(c.id),
+            "haul_km": plan.haul_km.get(c.id),
+        }
         if c.id in unassigned:
             props["unassigned_reason"] = unassigned[c.id].reason
-        features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [c.lon, c.lat]},
-                         "properties": props})
+        features.append(
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [c.lon, c.lat]}, "properties": props}
+        )
     for d in params.disposal_sites:
-        features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [d.lon, d.lat]},
-                         "properties": {"kind": "disposal", "id": d.id}})
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [d.lon, d.lat]},
+                "properties": {"kind": "disposal", "id": d.id},
+            }
+        )
     return {"type": "FeatureCollection", "features": features}
 
 
-def draw_map(plan: StationPlan, *, communities: list[Community], sites: list[CandidateSite], params: PlanningParams,
-             path: Path, roads_lonlat: list[np.ndarray] | None = None) -> Path:
+def draw_map(
+    plan: StationPlan,
+    *,
+    communities: list[Community],
+    sites: list[CandidateSite],
+    params: PlanningParams,
+    path: Path,
+    roads_lonlat: list[np.ndarray] | None = None,
+) -> Path:
     """PNG of the catchments: communities coloured by station, stations sized by class."""
     import matplotlib
 
@@ -116,32 +192,73 @@ def draw_map(plan: StationPlan, *, communities: list[Community], sites: list[Can
             if hull.geom_type == "Polygon":
                 hx, hy = hull.exterior.xy
                 ax.fill(hx, hy, color=colour, alpha=0.15, zorder=2)
-        ax.scatter([s.lon], [s.lat], marker="s", s=size.get(s.station_class, 80), color=colour,
-                   edgecolors="black", linewidths=0.8, zorder=5)
-        ax.annotate(f"{s.site_id} ({s.station_class})", (s.lon, s.lat), fontsize=6, xytext=(3, 3),
-                    textcoords="offset points", zorder=6)
+        ax.scatter(
+            [s.lon],
+            [s.lat],
+            marker="s",
+            s=size.get(s.station_class, 80),
+            color=colour,
+            edgecolors="black",
+            linewidths=0.8,
+            zorder=5,
+        )
+        ax.annotate(
+            f"{s.site_id} ({s.station_class})",
+            (s.lon, s.lat),
+            fontsize=6,
+            xytext=(3, 3),
+            textcoords="offset points",
+            zorder=6,
+        )
     unused = [site for site in sites if site.id not in {s.site_id for s in plan.stations}]
     if unused:
-        ax.scatter([u.lon for u in unused], [u.lat for u in unused], marker="s", s=20, facecolors="none",
-                   edgecolors="grey", linewidths=0.6, zorder=4, label="candidate not chosen")
+        ax.scatter(
+            [u.lon for u in unused],
+            [u.lat for u in unused],
+            marker="s",
+            s=20,
+            facecolors="none",
+            edgecolors="grey",
+            linewidths=0.6,
+            zorder=4,
+            label="candidate not chosen",
+        )
     if plan.unassigned:
-        ax.scatter([where[u.id][0] for u in plan.unassigned], [where[u.id][1] for u in plan.unassigned],
-                   marker="x", s=30, color="red", zorder=6, label="unassigned community")
+        ax.scatter(
+            [where[u.id][0] for u in plan.unassigned],
+            [where[u.id][1] for u in plan.unassigned],
+            marker="x",
+            s=30,
+            color="red",
+            zorder=6,
+            label="unassigned community",
+        )
     if params.disposal_sites:
-        ax.scatter([d.lon for d in params.disposal_sites], [d.lat for d in params.disposal_sites], marker="^",
-                   s=120, color="black", zorder=6, label="disposal site")
+        ax.scatter(
+            [d.lon for d in params.disposal_sites],
+            [d.lat for d in params.disposal_sites],
+            marker="^",
+            s=120,
+            color="black",
+            zorder=6,
+            label="disposal site",
+        )
     lats = [c.lat for c in communities] + [s.lat for s in sites]
     ax.set_aspect(1.0 / np.cos(np.radians(np.mean(lats))))
     ax.autoscale_view()
     ax.set_xlabel("longitude (WGS-84)")
     ax.set_ylabel("latitude (WGS-84)")
     gap = plan.solution.proven_gap if plan.solution else 0.0
-    ax.set_title(f"Transfer-station catchments: {len(plan.stations)} stations, "
-                 f"{len(plan.assignment)} communities served, {len(plan.unassigned)} unassigned\n"
-                 f"q={plan.scenario.q_kg_per_person_day:g} kg/person/day, +{plan.scenario.years_ahead} years; "
-                 f"yearly cost {plan.total_cost_yuan / 1e6:,.2f} M yuan (proven gap {gap:.2%})", fontsize=9)
-    ax.text(0.01, 0.01, "Road data © OpenStreetMap contributors (ODbL)", transform=ax.transAxes, fontsize=6,
-            color="grey")
+    ax.set_title(
+        f"Transfer-station catchments: {len(plan.stations)} stations, "
+        f"{len(plan.assignment)} communities served, {len(plan.unassigned)} unassigned\n"
+        f"q={plan.scenario.q_kg_per_person_day:g} kg/person/day, +{plan.scenario.years_ahead} years; "
+        f"yearly cost {plan.total_cost_yuan / 1e6:,.2f} M yuan (proven gap {gap:.2%})",
+        fontsize=9,
+    )
+    ax.text(
+        0.01, 0.01, "Road data © OpenStreetMap contributors (ODbL)", transform=ax.transAxes, fontsize=6, color="grey"
+    )
     if unused or plan.unassigned or params.disposal_sites:
         ax.legend(loc="upper right", fontsize=7)
     fig.tight_layout()
@@ -156,8 +273,14 @@ def _table(headers: list[str], rows: list[list[object]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def summary_html(plan: StationPlan, *, params: PlanningParams, map_png: Path | None,
-                 sweep: list[StationPlan] | None = None, title: str = "转运站规划 / Transfer-station plan") -> str:
+def summary_html(
+    plan: StationPlan,
+    *,
+    params: PlanningParams,
+    map_png: Path | None,
+    sweep: list[StationPlan] | None = None,
+    title: str = "转运站规划 / Transfer-station plan",
+) -> str:
     """A self-contained printable page (map embedded) in zh-CN with English."""
     sol = plan.solution
     overview = [
@@ -174,52 +297,122 @@ def summary_html(plan: StationPlan, *, params: PlanningParams, map_png: Path | N
     if sol is not None:
         overview += [
             ["求解器 / solver", f"OR-Tools MathOpt + {sol.solver}"],
-            ["已证明最优间隙 / proven optimality gap", f"{sol.proven_gap:.3%} (目标 / target {params.relative_gap:.1%})"],
+            [
+                "已证明最优间隙 / proven optimality gap",
+                f"{sol.proven_gap:.3%} (目标 / target {params.relative_gap:.1%})",
+            ],
             ["下界（万元）/ dual bound (10⁴ yuan)", _fmt_yuan(sol.dual_bound_yuan)],
             ["求解时间 / solve time", f"{sol.solve_seconds:.1f} s"],
         ]
     stations = _table(
-        ["站点 / site", "方案 / action", "类别 / class", "设计规模 t/d / capacity", "设计负荷 t/d / design load",
-         "负荷率 / utilisation", "社区数 / communities", "平均运距 km / mean haul", "最大运距 km / max haul",
-         "处置场 / disposal", "年费用（万元）/ yearly cost: 站 station · 收集 collection · 转运 transfer"],
-        [[s.site_id, ACTIONS[s.action] + (f" ({s.current_class}→{s.station_class})" if s.action == "upgrade" else ""),
-          s.station_class, f"{s.capacity_t_per_day:,.0f}", f"{s.design_load_t_per_day:,.1f}", f"{s.utilisation:.0%}",
-          len(s.community_ids), f"{s.mean_haul_km:.2f}", f"{s.max_haul_km:.2f}",
-          f"{s.disposal_id} ({s.disposal_km:.1f} km)" if s.disposal_id else "—",
-          f"{_fmt_yuan(s.station_cost_yuan)} · {_fmt_yuan(s.collection_haul_cost_yuan)} · "
-          f"{_fmt_yuan(s.transfer_haul_cost_yuan)}"] for s in plan.stations])
-    unassigned = _table(
-        ["社区 / community", "原因 / reason", "最近站点 / nearest site", "距离 km / road km", "设计负荷 t/d / design load"],
-        [[u.id, REASONS[u.reason], u.nearest_site_id or "—",
-          "—" if u.nearest_site_km is None else f"{u.nearest_site_km:.2f}", f"{u.design_t_per_day:.1f}"]
-         for u in plan.unassigned]) if plan.unassigned else "<p>无 / none</p>"
+        [
+            "站点 / site",
+            "方案 / action",
+            "类别 / class",
+            "设计规模 t/d / capacity",
+            "设计负荷 t/d / design load",
+            "负荷率 / utilisation",
+            "社区数 / communities",
+            "平均运距 km / mean haul",
+            "最大运距 km / max haul",
+            "处置场 / disposal",
+            "年费用（万元）/ yearly cost: 站 station · 收集 collection · 转运 transfer",
+        ],
+        [
+            [
+                s.site_id,
+                ACTIONS[s.action] + (f" ({s.current_class}→{s.station_class})" if s.action == "upgrade" else ""),
+                s.station_class,
+                f"{s.capacity_t_per_day:,.0f}",
+                f"{s.design_load_t_per_day:,.1f}",
+                f"{s.utilisation:.0%}",
+                len(s.community_ids),
+                f"{s.mean_haul_km:.2f}",
+                f"{s.max_haul_km:.2f}",
+                f"{s.disposal_id} ({s.disposal_km:.1f} km)" if s.disposal_id else "—",
+                f"{_fmt_yuan(s.station_cost_yuan)} · {_fmt_yuan(s.collection_haul_cost_yuan)} · "
+                f"{_fmt_yuan(s.transfer_haul_cost_yuan)}",
+            ]
+            for s in plan.stations
+        ],
+    )
+    unassigned = (
+        _table(
+            [
+                "社区 / community",
+                "原因 / reason",
+                "最近站点 / nearest site",
+                "距离 km / road km",
+                "设计负荷 t/d / design load",
+            ],
+            [
+                [
+                    u.id,
+                    REASONS[u.reason],
+                    u.nearest_site_id or "—",
+                    "—" if u.nearest_site_km is None else f"{u.nearest_site_km:.2f}",
+                    f"{u.design_t_per_day:.1f}",
+                ]
+                for u in plan.unassigned
+            ],
+        )
+        if plan.unassigned
+        else "<p>无 / none</p>"
+    )
     extra = ""
     if not params.disposal_sites:
-        extra += ("<p><b>未给出处置场，转运运输未计费 / no disposal sites given: the transfer haul is not "
-                  "costed.</b></p>")
+        extra += (
+            "<p><b>未给出处置场，转运运输未计费 / no disposal sites given: the transfer haul is not costed.</b></p>"
+        )
     if plan.unusable_sites:
         extra += "<h2>不可用候选站点 / Unusable candidate sites</h2>" + _table(
-            ["站点 / site", "原因 / reason"], [[k, v] for k, v in plan.unusable_sites.items()])
+            ["站点 / site", "原因 / reason"], [[k, v] for k, v in plan.unusable_sites.items()]
+        )
     if plan.closed_existing:
         extra += f"<p>关闭的现有站点 / existing stations closed: {html.escape(', '.join(plan.closed_existing))}</p>"
     if sweep:
         extra += "<h2>情景分析 / Scenario sweep</h2>" + _table(
-            ["q kg/人·日 / q", "规划年 / years ahead", "站数 / stations", "类别 / classes",
-             "年费用（万元）/ yearly cost", "未分配 / unassigned", "间隙 / proven gap"],
-            [[f"{p.scenario.q_kg_per_person_day:g}", p.scenario.years_ahead, len(p.stations),
-              " ".join(f"{k}×{n}" for k, n in _class_counts(p).items()), _fmt_yuan(p.total_cost_yuan),
-              len(p.unassigned), f"{p.solution.proven_gap:.2%}" if p.solution else "—"] for p in sweep])
-    settings = _table(["参数 / setting", "值 / value"], [
-        ["人均产量 q / waste per person (kg/day)", params.q_kg_per_person_day],
-        ["高峰系数 δ / peak factor", params.peak_factor],
-        ["服务半径（道路距离）/ service radius (road km)", params.service_radius_km],
-        ["收集运费 / collection haul (yuan per t·km)", params.haul_cost_yuan_per_tkm],
-        ["转运运费 / transfer haul (yuan per t·km)", params.transfer_cost_yuan_per_tkm],
-        ["最小站距 / minimum spacing (m)", params.min_spacing_m if params.min_spacing_m else "—"],
-        ["年增长率 / growth per year", f"{params.growth_rate_per_year:.1%}"],
-        ["类别 / classes (t/d, land m²)", "; ".join(f"{c.name}: {c.min_t_per_day:g}–{c.max_t_per_day:g} t/d, "
-                                                    f"≥{c.min_land_area_m2:g} m²" for c in params.classes)],
-    ])
+            [
+                "q kg/人·日 / q",
+                "规划年 / years ahead",
+                "站数 / stations",
+                "类别 / classes",
+                "年费用（万元）/ yearly cost",
+                "未分配 / unassigned",
+                "间隙 / proven gap",
+            ],
+            [
+                [
+                    f"{p.scenario.q_kg_per_person_day:g}",
+                    p.scenario.years_ahead,
+                    len(p.stations),
+                    " ".join(f"{k}×{n}" for k, n in _class_counts(p).items()),
+                    _fmt_yuan(p.total_cost_yuan),
+                    len(p.unassigned),
+                    f"{p.solution.proven_gap:.2%}" if p.solution else "—",
+                ]
+                for p in sweep
+            ],
+        )
+    settings = _table(
+        ["参数 / setting", "值 / value"],
+        [
+            ["人均产量 q / waste per person (kg/day)", params.q_kg_per_person_day],
+            ["高峰系数 δ / peak factor", params.peak_factor],
+            ["服务半径（道路距离）/ service radius (road km)", params.service_radius_km],
+            ["收集运费 / collection haul (yuan per t·km)", params.haul_cost_yuan_per_tkm],
+            ["转运运费 / transfer haul (yuan per t·km)", params.transfer_cost_yuan_per_tkm],
+            ["最小站距 / minimum spacing (m)", params.min_spacing_m if params.min_spacing_m else "—"],
+            ["年增长率 / growth per year", f"{params.growth_rate_per_year:.1%}"],
+            [
+                "类别 / classes (t/d, land m²)",
+                "; ".join(
+                    f"{c.name}: {c.min_t_per_day:g}–{c.max_t_per_day:g} t/d, ≥{c.min_land_area_m2:g} m²"
+                    for c in params.classes
+                ),
+            ],
+        ],
+    )
     image = ""
     if map_png is not None and map_png.exists():
         encoded = base64.b64encode(map_png.read_bytes()).decode("ascii")
@@ -255,30 +448,64 @@ def _class_counts(plan: StationPlan) -> dict[str, int]:
     return counts
 
 
-def write_report(plan: StationPlan, *, out_dir: Path, communities: list[Community], sites: list[CandidateSite],
-                 params: PlanningParams, sweep: list[StationPlan] | None = None,
-                 roads_lonlat: list[np.ndarray] | None = None) -> dict[str, Path]:
+def write_report(
+    plan: StationPlan,
+    *,
+    out_dir: Path,
+    communities: list[Community],
+    sites: list[CandidateSite],
+    params: PlanningParams,
+    sweep: list[StationPlan] | None = None,
+    roads_lonlat: list[np.ndarray] | None = None,
+) -> dict[str, Path]:
     """Every output file of one plan in ``out_dir``; returns their paths by kind."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = write_tables(plan, out_dir=out_dir)
     paths["geojson"] = out_dir / "plan.geojson"
-    paths["geojson"].write_text(json.dumps(plan_geojson(plan, communities=communities, params=params),
-                                           ensure_ascii=False), encoding="utf-8")
-    paths["map"] = draw_map(plan, communities=communities, sites=sites, params=params, path=out_dir / "catchments.png",
-                            roads_lonlat=roads_lonlat)
+    paths["geojson"].write_text(
+        json.dumps(plan_geojson(plan, communities=communities, params=params), ensure_ascii=False), encoding="utf-8"
+    )
+    paths["map"] = draw_map(
+        plan,
+        communities=communities,
+        sites=sites,
+        params=params,
+        path=out_dir / "catchments.png",
+        roads_lonlat=roads_lonlat,
+    )
     if sweep:
         paths["sweep"] = out_dir / "sweep.csv"
         with open(paths["sweep"], "w", newline="", encoding="utf-8-sig") as f:
             w = csv.writer(f)
-            w.writerow(["q_kg_per_person_day", "years_ahead", "stations", "classes", "total_cost_yuan",
-                        "station_cost_yuan", "collection_haul_cost_yuan", "transfer_haul_cost_yuan", "unassigned",
-                        "proven_gap"])
+            w.writerow(
+                [
+                    "q_kg_per_person_day",
+                    "years_ahead",
+                    "stations",
+                    "classes",
+                    "total_cost_yuan",
+                    "station_cost_yuan",
+                    "collection_haul_cost_yuan",
+                    "transfer_haul_cost_yuan",
+                    "unassigned",
+                    "proven_gap",
+                ]
+            )
             for p in sweep:
-                w.writerow([p.scenario.q_kg_per_person_day, p.scenario.years_ahead, len(p.stations),
-                            " ".join(f"{k}x{n}" for k, n in _class_counts(p).items()), f"{p.total_cost_yuan:.0f}",
-                            f"{p.station_cost_yuan:.0f}", f"{p.collection_haul_cost_yuan:.0f}",
-                            f"{p.transfer_haul_cost_yuan:.0f}", len(p.unassigned),
-                            f"{p.solution.proven_gap:.5f}" if p.solution else ""])
+                w.writerow(
+                    [
+                        p.scenario.q_kg_per_person_day,
+                        p.scenario.years_ahead,
+                        len(p.stations),
+                        " ".join(f"{k}x{n}" for k, n in _class_counts(p).items()),
+                        f"{p.total_cost_yuan:.0f}",
+                        f"{p.station_cost_yuan:.0f}",
+                        f"{p.collection_haul_cost_yuan:.0f}",
+                        f"{p.transfer_haul_cost_yuan:.0f}",
+                        len(p.unassigned),
+                        f"{p.solution.proven_gap:.5f}" if p.solution else "",
+                    ]
+                )
     paths["html"] = out_dir / "summary.html"
     paths["html"].write_text(summary_html(plan, params=params, map_png=paths["map"], sweep=sweep), encoding="utf-8")
     return paths

@@ -79,7 +79,8 @@ class InfeasiblePlanError(QingyunError):
 _INFEASIBLE_MESSAGE = (
     "no plan serves every community within the service radius: the sites in reach lack capacity, "
     "or min_spacing_m / kept existing stations rule them out; raise max_class, add candidate sites "
-    "or widen service_radius_km")
+    "or widen service_radius_km"
+)
 
 
 def _useful_options(problem: LocationProblem) -> list[list[tuple[int, float, float]]]:
@@ -89,14 +90,24 @@ def _useful_options(problem: LocationProblem) -> list[list[tuple[int, float, flo
     is cut to that load (a valid, much tighter coefficient); a class is then dropped when
     another offers at least its effective capacity for no more money.
     """
-    reach = np.bincount(problem.arc_site, weights=problem.design_load_t_per_day[problem.arc_community],
-                        minlength=problem.n_sites)
+    reach = np.bincount(
+        problem.arc_site, weights=problem.design_load_t_per_day[problem.arc_community], minlength=problem.n_sites
+    )
     useful: list[list[tuple[int, float, float]]] = []
     for s, options in enumerate(problem.site_options):
-        candidates = [(k, min(o.capacity_t_per_day, float(reach[s])), o.yearly_cost_yuan) for k, o in enumerate(options)]
-        kept = [c for c in candidates
-                if not any((d[1] >= c[1] and d[2] < c[2]) or (d[1] > c[1] and d[2] <= c[2])
-                           or (d[1] == c[1] and d[2] == c[2] and d[0] < c[0]) for d in candidates)]
+        candidates = [
+            (k, min(o.capacity_t_per_day, float(reach[s])), o.yearly_cost_yuan) for k, o in enumerate(options)
+        ]
+        kept = [
+            c
+            for c in candidates
+            if not any(
+                (d[1] >= c[1] and d[2] < c[2])
+                or (d[1] > c[1] and d[2] <= c[2])
+                or (d[1] == c[1] and d[2] == c[2] and d[0] < c[0])
+                for d in candidates
+            )
+        ]
         useful.append(kept)
     return useful
 
@@ -195,13 +206,16 @@ def _single_sourced(problem: LocationProblem, *, capacity: np.ndarray, flows: np
     return assignment
 
 
-def _improved(problem: LocationProblem, site_option: list[int | None],
-              assignment: _Assignment) -> tuple[list[int | None], np.ndarray]:
+def _improved(
+    problem: LocationProblem, site_option: list[int | None], assignment: _Assignment
+) -> tuple[list[int | None], np.ndarray]:
     """Close each station (emptiest first) whose communities all fit elsewhere when that is cheaper,
     then give every station the cheapest class offered there that holds its load."""
     site_option = list(site_option)
-    arc_cost = {(int(c), int(s)): float(k) for c, s, k in
-                zip(problem.arc_community, problem.arc_site, problem.arc_yearly_cost_yuan)}
+    arc_cost = {
+        (int(c), int(s)): float(k)
+        for c, s, k in zip(problem.arc_community, problem.arc_site, problem.arc_yearly_cost_yuan)
+    }
 
     def haul(members) -> float:
         return sum(arc_cost[(c, int(assignment.site_of[c]))] for c in members)
@@ -214,15 +228,20 @@ def _improved(problem: LocationProblem, site_option: list[int | None],
         assignment.capacity[s] = 0.0
         for c in moved:
             assignment.move(c, -1)
-        if all(assignment.place(c) for c in moved) and \
-                haul(range(problem.n_communities)) - before < problem.site_options[s][site_option[s]].yearly_cost_yuan:
+        if (
+            all(assignment.place(c) for c in moved)
+            and haul(range(problem.n_communities)) - before < problem.site_options[s][site_option[s]].yearly_cost_yuan
+        ):
             site_option[s] = None
         else:
             assignment.restore(state)
     for s, k in enumerate(site_option):
         if k is not None:
-            holding = [(o.yearly_cost_yuan, j) for j, o in enumerate(problem.site_options[s])
-                       if o.capacity_t_per_day + _TOLERANCE >= assignment.used[s]]
+            holding = [
+                (o.yearly_cost_yuan, j)
+                for j, o in enumerate(problem.site_options[s])
+                if o.capacity_t_per_day + _TOLERANCE >= assignment.used[s]
+            ]
             site_option[s] = min(holding)[1]
     return site_option, assignment.site_of
 
@@ -247,8 +266,10 @@ def solve_location(problem: LocationProblem, *, time_limit_s: float, relative_ga
     model = mathopt.Model(name="transfer_stations")
     n_arcs = int(problem.arc_site.shape[0])
     useful = _useful_options(problem)
-    y = [[model.add_variable(lb=0.0, ub=1.0, name=f"y_{s}_{k}") for k, _, _ in options]
-         for s, options in enumerate(useful)]
+    y = [
+        [model.add_variable(lb=0.0, ub=1.0, name=f"y_{s}_{k}") for k, _, _ in options]
+        for s, options in enumerate(useful)
+    ]
     x = [model.add_variable(lb=0.0, ub=1.0, name=f"x_{a}") for a in range(n_arcs)]
     opened = [mathopt.fast_sum(ys) for ys in y]
 
@@ -276,10 +297,12 @@ def solve_location(problem: LocationProblem, *, time_limit_s: float, relative_ga
         model.add_linear_constraint(opened[s] + opened[t] <= 1)
     model.add_linear_constraint(
         mathopt.fast_sum(cap * v for options, ys in zip(useful, y) for (_, cap, _), v in zip(options, ys))
-        >= float(loads.sum()))
+        >= float(loads.sum())
+    )
     model.minimize(
         mathopt.fast_sum(cost * v for options, ys in zip(useful, y) for (_, _, cost), v in zip(options, ys))
-        + mathopt.fast_sum(float(cost) * x[a] for a, cost in enumerate(problem.arc_yearly_cost_yuan.tolist())))
+        + mathopt.fast_sum(float(cost) * x[a] for a, cost in enumerate(problem.arc_yearly_cost_yuan.tolist()))
+    )
     built = time.perf_counter()
     log = bool(os.environ.get("QINGYUN_SOLVER_LOG"))
     infeasible = (mathopt.TerminationReason.INFEASIBLE, mathopt.TerminationReason.INFEASIBLE_OR_UNBOUNDED)
@@ -290,8 +313,13 @@ def solve_location(problem: LocationProblem, *, time_limit_s: float, relative_ga
         highs = highs_pb2.HighsOptionsProto()
         if cutoff is not None:
             highs.double_options["objective_bound"] = cutoff  # prune every node that cannot beat it
-        params = mathopt.SolveParameters(time_limit=timedelta(seconds=remaining), relative_gap_tolerance=gap,
-                                         absolute_gap_tolerance=1e-6, enable_output=log, highs=highs)
+        params = mathopt.SolveParameters(
+            time_limit=timedelta(seconds=remaining),
+            relative_gap_tolerance=gap,
+            absolute_gap_tolerance=1e-6,
+            enable_output=log,
+            highs=highs,
+        )
         return mathopt.solve(model, mathopt.SolverType.HIGHS, params=params)
 
     for v in y_vars:
@@ -300,15 +328,19 @@ def solve_location(problem: LocationProblem, *, time_limit_s: float, relative_ga
     if relaxed.termination.reason in infeasible:
         raise InfeasiblePlanError(_INFEASIBLE_MESSAGE)
     if not relaxed.has_primal_feasible_solution():
-        raise QingyunError(f"no feasible plan found within {time_limit_s:.0f} s ({relaxed.termination.reason.name}); "
-                           "raise time_limit_s")
+        raise QingyunError(
+            f"no feasible plan found within {time_limit_s:.0f} s ({relaxed.termination.reason.name}); "
+            "raise time_limit_s"
+        )
     dual = relaxed.termination.objective_bounds.dual_bound
     dual = dual if math.isfinite(dual) else 0.0  # every cost is >= 0
     values = relaxed.variable_values()
-    site_option = [next((k for (k, _, _), v in zip(options, ys) if values[v] > 0.5), None)
-                   for options, ys in zip(useful, y)]
-    capacity = np.array([problem.site_options[s][k].capacity_t_per_day if k is not None else 0.0
-                         for s, k in enumerate(site_option)])
+    site_option = [
+        next((k for (k, _, _), v in zip(options, ys) if values[v] > 0.5), None) for options, ys in zip(useful, y)
+    ]
+    capacity = np.array(
+        [problem.site_options[s][k].capacity_t_per_day if k is not None else 0.0 for s, k in enumerate(site_option)]
+    )
     flows = np.array([values[v] for v in x])
     rounded = _single_sourced(problem, capacity=capacity, flows=flows)
     best = None
@@ -321,11 +353,14 @@ def solve_location(problem: LocationProblem, *, time_limit_s: float, relative_ga
             v.integer = True
         cutoff = best[0] * (1 - relative_gap) if best is not None else None
         full = run(gap=relative_gap, cutoff=cutoff)
-        if full.has_primal_feasible_solution() and (best is None
-                                                    or full.termination.objective_bounds.primal_bound < best[0]):
+        if full.has_primal_feasible_solution() and (
+            best is None or full.termination.objective_bounds.primal_bound < best[0]
+        ):
             values = full.variable_values()
-            options_chosen = [next((k for (k, _, _), v in zip(options, ys) if values[v] > 0.5), None)
-                              for options, ys in zip(useful, y)]
+            options_chosen = [
+                next((k for (k, _, _), v in zip(options, ys) if values[v] > 0.5), None)
+                for options, ys in zip(useful, y)
+            ]
             assigned = np.full(problem.n_communities, -1, dtype=np.int64)
             for a in range(n_arcs):
                 if values[x[a]] > 0.5:
@@ -334,8 +369,10 @@ def solve_location(problem: LocationProblem, *, time_limit_s: float, relative_ga
         if best is None:
             if full.termination.reason in infeasible:
                 raise InfeasiblePlanError(_INFEASIBLE_MESSAGE)
-            raise QingyunError(f"no feasible plan found within {time_limit_s:.0f} s "
-                               f"({full.termination.reason.name}); raise time_limit_s")
+            raise QingyunError(
+                f"no feasible plan found within {time_limit_s:.0f} s "
+                f"({full.termination.reason.name}); raise time_limit_s"
+            )
         if cutoff is not None and not full.has_primal_feasible_solution() and full.termination.reason in infeasible:
             dual = max(dual, cutoff)
         elif math.isfinite(full.termination.objective_bounds.dual_bound):

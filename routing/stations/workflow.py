@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from routing.network import RoadNetwork
+from routing.network.graph import RoadNetwork
 from routing.stations.distances import PlanningDistances, road_distances, snap_inputs
-from routing.stations.model import CandidateSite, Community, PlanningParams
 from routing.stations.plan import StationPlan, base_scenario, plan_scenario, scenarios_of
+from routing.stations.records import CandidateSite, Community, PlanningParams
 from routing.stations.report import write_report
 
 
@@ -34,19 +34,46 @@ def roads_lonlat(network: RoadNetwork) -> list[np.ndarray]:
     return np.split(stacked, splits)
 
 
-def run_planning(network: RoadNetwork, *, communities: list[Community], sites: list[CandidateSite],
-                 params: PlanningParams, out_dir: Path, sweep: bool) -> PlanningRun:
+def run_planning(
+    network: RoadNetwork,
+    *,
+    communities: list[Community],
+    sites: list[CandidateSite],
+    params: PlanningParams,
+    out_dir: Path,
+    sweep: bool,
+) -> PlanningRun:
     """Plan the base scenario (and every sweep scenario when asked) and write the report."""
-    snapped = snap_inputs(network, communities=communities, sites=sites, disposal_sites=params.disposal_sites,
-                          max_distance_m=params.snap_max_distance_m)
+    snapped = snap_inputs(
+        network,
+        communities=communities,
+        sites=sites,
+        disposal_sites=params.disposal_sites,
+        max_distance_m=params.snap_max_distance_m,
+    )
     distances = road_distances(network, snapped=snapped)
-    plan = plan_scenario(communities=communities, sites=sites, params=params, distances=distances,
-                         scenario=base_scenario(params))
-    sweep_plans = [
-        plan if scenario == plan.scenario else
-        plan_scenario(communities=communities, sites=sites, params=params, distances=distances, scenario=scenario)
-        for scenario in scenarios_of(params)
-    ] if sweep else []
-    files = write_report(plan, out_dir=out_dir, communities=communities, sites=sites, params=params,
-                         sweep=sweep_plans, roads_lonlat=roads_lonlat(network))
+    plan = plan_scenario(
+        communities=communities, sites=sites, params=params, distances=distances, scenario=base_scenario(params)
+    )
+    sweep_plans = (
+        [
+            plan
+            if scenario == plan.scenario
+            else plan_scenario(
+                communities=communities, sites=sites, params=params, distances=distances, scenario=scenario
+            )
+            for scenario in scenarios_of(params)
+        ]
+        if sweep
+        else []
+    )
+    files = write_report(
+        plan,
+        out_dir=out_dir,
+        communities=communities,
+        sites=sites,
+        params=params,
+        sweep=sweep_plans,
+        roads_lonlat=roads_lonlat(network),
+    )
     return PlanningRun(plan=plan, sweep=sweep_plans, distances=distances, files=files)

@@ -98,9 +98,23 @@ def start_service(database_url: str, *, log: Path, **extra_env: str) -> Service:
     port = free_port()
     handle = open(log, "ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"],
-        cwd=ROOT, env=service_env(database_url, **extra_env), stdout=handle, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=service_env(database_url, **extra_env),
+        stdout=handle,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -128,8 +142,14 @@ def issue_keys(database_url: str) -> dict[str, str]:
 
 def qingyun(*args: str, database_url: str) -> subprocess.CompletedProcess:
     """Run the ``qingyun`` console script against a database."""
-    return subprocess.run([str(Path(sys.executable).with_name("qingyun")), *args], cwd=ROOT, env=service_env(database_url),
-                          capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("qingyun")), *args],
+        cwd=ROOT,
+        env=service_env(database_url),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 @contextmanager
@@ -160,8 +180,8 @@ def service(request, tmp_path_factory) -> Iterator[Service]:
 @pytest.fixture(scope="session")
 def small_scenario() -> dict:
     """A plannable Shenzhen day of 18 producers (32 sites) from the project's generator."""
-    from routing.network import load_network
-    from routing.scenario_gen import generate_scenario
+    from routing.network.graph import load_network
+    from routing.planning.generate import generate_scenario
 
     scenario = generate_scenario(load_network(), restaurants=12, communities=6, seed=3)
     return json.loads(scenario.model_dump_json())
@@ -179,6 +199,6 @@ def wait_for_job(client: httpx.Client, url: str, *, timeout_s: float = 180) -> d
 
 @pytest.fixture(scope="session")
 def shenzhen():
-    from routing.network import load_network
+    from routing.network.graph import load_network
 
     return load_network()

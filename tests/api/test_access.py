@@ -32,8 +32,12 @@ def owner_of(path: str) -> str:
 def operations(service) -> list[tuple[str, str]]:
     with service.client() as client:
         schema = client.get("/openapi.json").json()
-    return [(method.upper(), path) for path, item in schema["paths"].items() for method in item
-            if method in ("get", "post", "put", "delete", "patch")]
+    return [
+        (method.upper(), path)
+        for path, item in schema["paths"].items()
+        for method in item
+        if method in ("get", "post", "put", "delete", "patch")
+    ]
 
 
 def concrete(path: str) -> str:
@@ -110,7 +114,17 @@ def test_no_role_but_admin_issues_keys(service, role):
 
 
 def test_keys_cli_creates_lists_and_revokes(service):
-    created = qingyun("keys", "create", "--role", "planner", "--role", "device", "--name", "cli test", database_url=service.database_url)
+    created = qingyun(
+        "keys",
+        "create",
+        "--role",
+        "planner",
+        "--role",
+        "device",
+        "--name",
+        "cli test",
+        database_url=service.database_url,
+    )
     assert created.returncode == 0, created.stderr
     key = created.stdout.strip().splitlines()[-1]
     key_id = key.split("_")[1]

@@ -28,11 +28,13 @@ def test_site_crud_round_trip(service, small_scenario):
 
 
 def test_sites_import_from_csv_keeps_good_rows_and_names_bad_ones(service):
-    text = ("id,name,lon,lat,stream,demand_kg,windows,access\n"
-            "IMP-1,东门餐厅,114.05,22.54,kitchen,120,06:00-10:00;19:00-21:00,small\n"
-            "IMP-2,西门小区,114.06,22.55,other,300,,\n"
-            "IMP-3,坏行,114.06,22.55,plutonium,-5,,\n"
-            "IMP-4,坏窗,114.06,22.55,other,10,0600,\n")
+    text = (
+        "id,name,lon,lat,stream,demand_kg,windows,access\n"
+        "IMP-1,东门餐厅,114.05,22.54,kitchen,120,06:00-10:00;19:00-21:00,small\n"
+        "IMP-2,西门小区,114.06,22.55,other,300,,\n"
+        "IMP-3,坏行,114.06,22.55,plutonium,-5,,\n"
+        "IMP-4,坏窗,114.06,22.55,other,10,0600,\n"
+    )
     with service.client("dispatcher") as client:
         answer = client.post("/sites/import", files={"file": ("sites.csv", text.encode("utf-8"), "text/csv")})
         stored = client.get("/sites/IMP-1").json()
@@ -46,15 +48,33 @@ def test_sites_import_from_csv_keeps_good_rows_and_names_bad_ones(service):
 
 
 def test_facilities_import_from_geojson_and_vehicles_from_csv(service):
-    facilities = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [114.0, 22.53]},
-         "properties": {"id": "F-IMP", "name": "厨余处理厂", "kind": "treatment_plant", "streams": ["kitchen"],
-                        "opening_hours": [{"start": "05:00", "end": "23:00"}], "daily_capacity_t": 500}},
-        {"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[0, 0], [1, 1]]}, "properties": {"id": "F-BAD"}},
-    ]}
+    facilities = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [114.0, 22.53]},
+                "properties": {
+                    "id": "F-IMP",
+                    "name": "厨余处理厂",
+                    "kind": "treatment_plant",
+                    "streams": ["kitchen"],
+                    "opening_hours": [{"start": "05:00", "end": "23:00"}],
+                    "daily_capacity_t": 500,
+                },
+            },
+            {
+                "type": "Feature",
+                "geometry": {"type": "LineString", "coordinates": [[0, 0], [1, 1]]},
+                "properties": {"id": "F-BAD"},
+            },
+        ],
+    }
     vehicles = "id,type,depot,shift_start,shift_end,terminal\nV-IMP,kitchen-8t,DEPOT,05:30,15:30,013912345678\nV-BAD,kitchen-8t,DEPOT,15:30,05:30,\n"
     with service.client("dispatcher") as client:
-        f = client.post("/facilities/import", files={"file": ("f.geojson", json.dumps(facilities).encode(), "application/geo+json")})
+        f = client.post(
+            "/facilities/import", files={"file": ("f.geojson", json.dumps(facilities).encode(), "application/geo+json")}
+        )
         v = client.post("/vehicles/import", files={"file": ("v.csv", vehicles.encode(), "text/csv")})
         facility = client.get("/facilities/F-IMP").json()
         vehicle = client.get("/vehicles/V-IMP").json()
@@ -89,24 +109,49 @@ def test_station_study_from_files_to_catchments(service, shenzhen):
     from routing.stations.demo import edge_disposal_sites, generated_sites
 
     people = shenzhen.random_points(n=30, seed=5, prefix="C")
-    communities = _csv(["id", "lon", "lat", "population"], [[p.id, p.lon, p.lat, 4000 + 300 * i] for i, p in enumerate(people)])
+    communities = _csv(
+        ["id", "lon", "lat", "population"], [[p.id, p.lon, p.lat, 4000 + 300 * i] for i, p in enumerate(people)]
+    )
     sites = generated_sites(shenzhen, n=6, seed=5, existing=1)
-    header = ["id", "lon", "lat", "land_area_m2", "max_class", "existing", "current_class"] + [f"cost_{c}" for c in CLASS_NAMES]
-    candidates = _csv(header, [[s.id, s.lon, s.lat, s.land_area_m2, s.max_class, int(s.existing), s.current_class or ""]
-                               + [s.yearly_cost_yuan.get(c, "") for c in CLASS_NAMES] for s in sites])
-    params = json.dumps({"service_radius_km": 50.0, "time_limit_s": 20,
-                         "disposal_sites": [{"id": d.id, "lon": d.lon, "lat": d.lat} for d in edge_disposal_sites(shenzhen)]})
+    header = ["id", "lon", "lat", "land_area_m2", "max_class", "existing", "current_class"] + [
+        f"cost_{c}" for c in CLASS_NAMES
+    ]
+    candidates = _csv(
+        header,
+        [
+            [s.id, s.lon, s.lat, s.land_area_m2, s.max_class, int(s.existing), s.current_class or ""]
+            + [s.yearly_cost_yuan.get(c, "") for c in CLASS_NAMES]
+            for s in sites
+        ],
+    )
+    params = json.dumps(
+        {
+            "service_radius_km": 50.0,
+            "time_limit_s": 20,
+            "disposal_sites": [{"id": d.id, "lon": d.lon, "lat": d.lat} for d in edge_disposal_sites(shenzhen)],
+        }
+    )
     with service.client("planner") as client:
-        answer = client.post("/stations/plans", files={"communities": ("communities.csv", communities, "text/csv"),
-                                                       "candidates": ("candidates.csv", candidates, "text/csv"),
-                                                       "params": ("params.json", params.encode(), "application/json")})
+        answer = client.post(
+            "/stations/plans",
+            files={
+                "communities": ("communities.csv", communities, "text/csv"),
+                "candidates": ("candidates.csv", candidates, "text/csv"),
+                "params": ("params.json", params.encode(), "application/json"),
+            },
+        )
         assert answer.status_code == 202, answer.text
         body = wait_for_job(client, answer.json()["url"], timeout_s=240)
         assert body["status"] == "succeeded", body
         geojson = client.get(f"{answer.json()['url']}/catchments.geojson").json()
         report = client.get(f"{answer.json()['url']}/report.html")
-        bad = client.post("/stations/plans", files={"communities": ("c.csv", b"id,lon,lat,population\nA,abc,22.5,100\n", "text/csv"),
-                                                    "candidates": ("candidates.csv", candidates, "text/csv")})
+        bad = client.post(
+            "/stations/plans",
+            files={
+                "communities": ("c.csv", b"id,lon,lat,population\nA,abc,22.5,100\n", "text/csv"),
+                "candidates": ("candidates.csv", candidates, "text/csv"),
+            },
+        )
     plan = body["plan"]
     assigned = [c for s in plan["stations"] for c in s["community_ids"]]
     assert sorted(assigned + [u["id"] for u in plan["unassigned"]]) == sorted(p.id for p in people)  # each once

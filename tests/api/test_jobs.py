@@ -18,9 +18,17 @@ LEASE_S = "3"
 
 
 def start_worker(database_url: str, redis_url: str, queue: str, log: Path) -> subprocess.Popen:
-    env = service_env(database_url, QINGYUN_REDIS_URL=redis_url, QINGYUN_CELERY_QUEUE=queue, QINGYUN_JOB_LEASE_S=LEASE_S)
-    return subprocess.Popen([str(Path(sys.executable).with_name("qingyun")), "worker"], cwd=ROOT, env=env,
-                            stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+    env = service_env(
+        database_url, QINGYUN_REDIS_URL=redis_url, QINGYUN_CELERY_QUEUE=queue, QINGYUN_JOB_LEASE_S=LEASE_S
+    )
+    return subprocess.Popen(
+        [str(Path(sys.executable).with_name("qingyun")), "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=open(log, "ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def wait_until(predicate, *, timeout_s: float, what: str):
@@ -36,10 +44,17 @@ def wait_until(predicate, *, timeout_s: float, what: str):
 @pytest.fixture
 def celery_setup(tmp_path):
     redis_url = redis_or_skip()
-    queue = f"qingyun-test-{uuid.uuid4().hex[:8]}"  # this run's own queue: other runs on the same Redis are not disturbed
+    queue = (
+        f"qingyun-test-{uuid.uuid4().hex[:8]}"  # this run's own queue: other runs on the same Redis are not disturbed
+    )
     database_url = f"sqlite:///{tmp_path / 'qingyun.db'}"
-    service = start_service(database_url, log=tmp_path / "service.log", QINGYUN_REDIS_URL=redis_url,
-                            QINGYUN_CELERY_QUEUE=queue, QINGYUN_JOB_LEASE_S=LEASE_S)
+    service = start_service(
+        database_url,
+        log=tmp_path / "service.log",
+        QINGYUN_REDIS_URL=redis_url,
+        QINGYUN_CELERY_QUEUE=queue,
+        QINGYUN_JOB_LEASE_S=LEASE_S,
+    )
     service.keys = issue_keys(database_url)
     workers: list[subprocess.Popen] = []
 
@@ -69,7 +84,9 @@ def test_a_plan_solved_by_a_celery_worker(celery_setup, small_scenario):
         worker()
         body = wait_for_job(client, f"/plans/{plan_id}", timeout_s=120)
     assert body["status"] == "succeeded", body
-    assert {s["id"] for r in body["plan"]["routes"] for s in r["stops"] if s["kind"] == "site"} == {s["id"] for s in small_scenario["sites"]}
+    assert {s["id"] for r in body["plan"]["routes"] for s in r["stops"] if s["kind"] == "site"} == {
+        s["id"] for s in small_scenario["sites"]
+    }
 
 
 def test_a_worker_killed_mid_solve_leaves_the_job_failed_and_retryable(celery_setup, small_scenario):
@@ -77,12 +94,18 @@ def test_a_worker_killed_mid_solve_leaves_the_job_failed_and_retryable(celery_se
     first = worker()
     with service.client("dispatcher") as client:
         plan_id = client.post("/plans", json={"scenario": small_scenario, "time_limit_s": 4}).json()["id"]
-        wait_until(lambda: client.get(f"/plans/{plan_id}").json()["progress"].get("stage") == "solving",
-                   timeout_s=90, what="the solve to start")
+        wait_until(
+            lambda: client.get(f"/plans/{plan_id}").json()["progress"].get("stage") == "solving",
+            timeout_s=90,
+            what="the solve to start",
+        )
         os.killpg(first.pid, signal.SIGKILL)  # the worker and its search processes, mid-solve
         first.wait()
-        failed = wait_until(lambda: (b := client.get(f"/plans/{plan_id}").json())["status"] == "failed" and b,
-                            timeout_s=30, what="the lost job to be failed by its lease")
+        failed = wait_until(
+            lambda: (b := client.get(f"/plans/{plan_id}").json())["status"] == "failed" and b,
+            timeout_s=30,
+            what="the lost job to be failed by its lease",
+        )
         assert failed["retryable"] and "worker lost" in failed["error"] and failed["attempts"] == 1
         assert client.post(f"/plans/{plan_id}/retry").status_code == 202
         assert client.post(f"/plans/{plan_id}/retry").status_code == 409  # queued again, not retryable twice
@@ -97,8 +120,11 @@ def test_in_process_jobs_of_a_killed_server_are_failed_and_retryable_after_resta
     service.keys = issue_keys(database_url)
     with service.client("dispatcher") as client:
         plan_id = client.post("/plans", json={"scenario": small_scenario, "time_limit_s": 4}).json()["id"]
-        wait_until(lambda: client.get(f"/plans/{plan_id}").json()["progress"].get("stage") == "solving",
-                   timeout_s=90, what="the solve to start")
+        wait_until(
+            lambda: client.get(f"/plans/{plan_id}").json()["progress"].get("stage") == "solving",
+            timeout_s=90,
+            what="the solve to start",
+        )
     service.process.send_signal(signal.SIGKILL)
     service.process.wait()
     time.sleep(float(LEASE_S) + 0.5)

@@ -10,11 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.conftest import ROOT, start_service, issue_keys, wait_for_job
+from tests.api.conftest import ROOT, issue_keys, start_service, wait_for_job
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SCREENSHOT = ROOT / "docs" / "map_page.png"
 
 
@@ -22,7 +29,9 @@ SCREENSHOT = ROOT / "docs" / "map_page.png"
 def browser():
     if not CHROMIUM.exists():
         pytest.skip("/usr/bin/chromium is absent: install it with `apt-get install -y chromium` (Debian package)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (Python package, test extra) not installed")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright (Python package, test extra) not installed"
+    )
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         yield browser
@@ -34,8 +43,8 @@ def shenzhen_plan(tmp_path_factory, shenzhen):
     """A Shenzhen collection day (generator, 120 restaurants + 60 community points) solved through the API, plus one audit."""
     import json
 
-    from fleet.tracksim import simulate_haul
-    from routing.scenario_gen import generate_scenario
+    from fleet.simulate.tracks import simulate_haul
+    from routing.planning.generate import generate_scenario
     from tests.api.test_supervision import _fixes
 
     folder = tmp_path_factory.mktemp("map")
@@ -51,10 +60,14 @@ def shenzhen_plan(tmp_path_factory, shenzhen):
         assert body["status"] == "succeeded", body
         with service.client("device") as client:
             device = str(haul.positions["device"].iloc[0])
-            assert client.post("/positions", json={"positions": _fixes(haul.positions, device=device)}).status_code == 200
+            assert (
+                client.post("/positions", json={"positions": _fixes(haul.positions, device=device)}).status_code == 200
+            )
         with service.client("supervisor") as client:
             client.post("/permits", json={"permits": [p.model_dump(mode="json") for p in haul.permits]})
-            audit = client.post("/audits", json={"from": "2026-11-21T00:00:00+08:00", "to": "2026-11-23T00:00:00+08:00"}).json()
+            audit = client.post(
+                "/audits", json={"from": "2026-11-21T00:00:00+08:00", "to": "2026-11-23T00:00:00+08:00"}
+            ).json()
             assert wait_for_job(client, audit["url"])["result"]["violations"] >= 1
         yield service, body["plan"], device
     finally:
@@ -76,7 +89,10 @@ def test_map_page_shows_every_route_numbered_stops_kpis_violations_and_plays_a_t
     page.wait_for_function("document.body.dataset.ready !== undefined", timeout=60_000)
     assert page.evaluate("document.body.dataset.ready") == "1", page.inner_text("#plan-status")
 
-    drawn = page.eval_on_selector_all("#routes path.route", "els => els.map(e => [e.dataset.vehicle, e.getAttribute('stroke'), e.getAttribute('d').length])")
+    drawn = page.eval_on_selector_all(
+        "#routes path.route",
+        "els => els.map(e => [e.dataset.vehicle, e.getAttribute('stroke'), e.getAttribute('d').length])",
+    )
     assert sorted(v for v, _, _ in drawn) == sorted(r["vehicle_id"] for r in plan["routes"])  # every route, once
     assert len({c for _, c, _ in drawn}) == min(len(drawn), 16)  # own colour per truck (palette of 16)
     assert all(length > 100 for _, _, length in drawn)

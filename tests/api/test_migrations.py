@@ -13,7 +13,7 @@ def test_migrations_match_the_models_and_coexist_with_the_gateways_tables(kind, 
     from alembic import command
 
     from api.db import alembic_config, normalised_url, upgrade
-    from fleet.store import make_engine
+    from fleet.tracks.store import make_engine
 
     url = f"sqlite:///{tmp_path / 'q.db'}" if kind == "sqlite" else postgres_database()
     try:
@@ -23,8 +23,25 @@ def test_migrations_match_the_models_and_coexist_with_the_gateways_tables(kind, 
         engine = sa.create_engine(normalised_url(url))
         tables = set(sa.inspect(engine).get_table_names())
         engine.dispose()
-        assert {"site", "vehicle", "depot", "facility", "plan", "plan_route", "plan_stop", "terminal", "position",
-                "permit", "zone", "violation", "company", "company_score", "station_study", "api_key", "job"} <= tables
+        assert {
+            "site",
+            "vehicle",
+            "depot",
+            "facility",
+            "plan",
+            "plan_route",
+            "plan_stop",
+            "terminal",
+            "position",
+            "permit",
+            "zone",
+            "violation",
+            "company",
+            "company_score",
+            "station_study",
+            "api_key",
+            "job",
+        } <= tables
     finally:
         if kind == "postgresql":
             drop_postgres_database(url)

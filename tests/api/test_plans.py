@@ -24,10 +24,10 @@ def solved(service, small_scenario) -> dict:
 
 
 def test_plan_job_from_submit_to_result_passes_the_independent_checker(solved, small_scenario):
-    from routing.check import check_plan
-    from routing.model import parse_scenario
-    from routing.network import load_network
-    from routing.problem import problem_from_scenario
+    from routing.network.graph import load_network
+    from routing.planning.check import check_plan
+    from routing.planning.problem import problem_from_scenario
+    from routing.planning.scenario import parse_scenario
 
     problem, _ = problem_from_scenario(parse_scenario(small_scenario), network=load_network())
     report = check_plan(problem, solved["plan"])
@@ -65,9 +65,15 @@ def test_routes_geojson_follows_the_roads_and_numbers_every_site(service, solved
         route = next(r for r in solved["plan"]["routes"] if r["vehicle_id"] == line["properties"]["vehicle_id"])
         assert len(line["geometry"]["coordinates"]) > len(route["stops"])
     points = [f["properties"] for f in features if f["geometry"]["type"] == "Point"]
-    assert all({"kind_label", "id", "colour", "number", "arrival", "departure"} <= set(p) for p in points)  # what map.js reads
+    assert all(
+        {"kind_label", "id", "colour", "number", "arrival", "departure"} <= set(p) for p in points
+    )  # what map.js reads
     assert all(p["arrival"].endswith("+08:00") and p["departure"].endswith("+08:00") for p in points)
-    numbered = sorted((f["properties"]["vehicle_id"], f["properties"]["number"]) for f in features if f["properties"]["kind"] == "site")
+    numbered = sorted(
+        (f["properties"]["vehicle_id"], f["properties"]["number"])
+        for f in features
+        if f["properties"]["kind"] == "site"
+    )
     assert len(numbered) == len(small_scenario["sites"])
     for vehicle in {v for v, _ in numbered}:
         assert [n for v, n in numbered if v == vehicle] == list(range(1, sum(v == vehicle for v, _ in numbered) + 1))
@@ -86,8 +92,11 @@ def test_route_sheets_list_every_stop_with_chinese_headers(service, solved, smal
     assert header[:4] == ["车辆 vehicle", "序号 seq", "类型 kind", "到达 arrival"] and "名称 name" in header
     column = {name.split()[-1]: k for k, name in enumerate(header)}
     # every stop of every route, in order, at the plan's local (+08:00) clock times
-    expected = [[r["vehicle_id"], str(k), s["id"], s["arrival"][11:16], s["departure"][11:16]]
-                for r in solved["plan"]["routes"] for k, s in enumerate(r["stops"])]
+    expected = [
+        [r["vehicle_id"], str(k), s["id"], s["arrival"][11:16], s["departure"][11:16]]
+        for r in solved["plan"]["routes"]
+        for k, s in enumerate(r["stops"])
+    ]
     assert all(s["arrival"].endswith("+08:00") for r in solved["plan"]["routes"] for s in r["stops"])
     assert [[r[column[c]] for c in ("vehicle", "seq", "id", "arrival", "departure")] for r in rows[1:]] == expected
     site_rows = [r for r in rows[1:] if r[column["kind"]].startswith("收集点")]
@@ -101,12 +110,19 @@ def test_route_sheets_list_every_stop_with_chinese_headers(service, solved, smal
 def test_plan_from_the_stored_catalogue(service, small_scenario):
     """Sites, vehicles, types, depots and facilities stored through CRUD, then planned for a day."""
     with service.client("dispatcher") as client:
-        for path, key in (("depots", "depots"), ("facilities", "facilities"), ("vehicle-types", "vehicle_types"),
-                          ("vehicles", "vehicles"), ("sites", "sites")):
+        for path, key in (
+            ("depots", "depots"),
+            ("facilities", "facilities"),
+            ("vehicle-types", "vehicle_types"),
+            ("vehicles", "vehicles"),
+            ("sites", "sites"),
+        ):
             for item in small_scenario[key]:
                 answer = client.put(f"/{path}/{item['id']}", json=item)
                 assert answer.status_code == 200, (path, answer.text)
-        answer = client.post("/plans", json={"name": "catalogue day", "date": small_scenario["date"], "time_limit_s": 1})
+        answer = client.post(
+            "/plans", json={"name": "catalogue day", "date": small_scenario["date"], "time_limit_s": 1}
+        )
         assert answer.status_code == 202, answer.text
         body = wait_for_job(client, answer.json()["url"])
     assert body["status"] == "succeeded", body

@@ -28,10 +28,9 @@ def engine(request, tmp_path) -> Iterator:
 
 
 def test_a_study_finishing_between_the_reads_of_a_request_is_read_consistently(engine):
-    from api.jobs import new_job
-    from api.models import Job, StationStudyRow
+    from api.jobs.engine import new_job
     from api.routes.stations import read
-    from api.models import utc_now
+    from api.tables import Job, StationStudyRow, utc_now
 
     job = new_job(kind="stations", params={"sweep": False}, max_attempts=1)
     job_id = job.id

@@ -37,8 +37,13 @@ def test_no_generated_request_gets_a_server_error(fuzzed):
         tested += 1
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
-                  database=None)
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        )
         def call(case) -> None:
             response = case.call(headers={"X-API-Key": every_role_key}, timeout=30)
             if response.status_code >= 500:

@@ -16,8 +16,17 @@ def _fixes(positions, *, device: str) -> list[dict]:
     items = []
     for row in positions.to_dict("records"):
         status = 2 | (1 if row["ignition"] == 1 else 0) | (0x300 if row["load"] == 1 else 0)
-        items.append({"device": device, "time": row["time"], "lon": row["lon"], "lat": row["lat"],
-                      "speed_kmh": row["speed_kmh"], "heading": int(row["heading"]) % 360, "status": status})
+        items.append(
+            {
+                "device": device,
+                "time": row["time"],
+                "lon": row["lon"],
+                "lat": row["lat"],
+                "speed_kmh": row["speed_kmh"],
+                "heading": int(row["heading"]) % 360,
+                "status": status,
+            }
+        )
     return items
 
 
@@ -26,7 +35,7 @@ def haul(service, shenzhen):
     """A simulated speeding haul (ground truth known) posted, permitted and audited through the API."""
     import uuid
 
-    from fleet.tracksim import simulate_haul
+    from fleet.simulate.tracks import simulate_haul
 
     scenario = simulate_haul(shenzhen, violation="speeding", seed=1, interval_s=30)
     device = f"T{uuid.uuid4().hex[:8]}"  # the PostgreSQL and SQLite services are separate, but keep ids unique anyway
@@ -41,20 +50,31 @@ def haul(service, shenzhen):
         assert client.post("/permits", json={"permits": permits}).json() == {"stored": len(permits)}
         zones = {"type": "FeatureCollection", "features": [z.model_dump(mode="json") for z in scenario.zones]}
         assert client.post("/zones", json=zones).status_code == 200
-        period = {"from": (min(times) - timedelta(hours=1)).isoformat(), "to": (max(times) + timedelta(hours=1)).isoformat()}
+        period = {
+            "from": (min(times) - timedelta(hours=1)).isoformat(),
+            "to": (max(times) + timedelta(hours=1)).isoformat(),
+        }
         answer = client.post("/audits", json={**period, "devices": [device]})
         assert answer.status_code == 202, answer.text
         audit = wait_for_job(client, answer.json()["url"])
     assert audit["status"] == "succeeded", audit
-    return {"scenario": scenario, "device": device, "fixes": fixes, "audit": audit, "period": period,
-            "company": scenario.permits[0].company}
+    return {
+        "scenario": scenario,
+        "device": device,
+        "fixes": fixes,
+        "audit": audit,
+        "period": period,
+        "company": scenario.permits[0].company,
+    }
 
 
 def test_positions_are_stored_once_in_gps_time_order_and_played_back(service, haul):
     with service.client("supervisor") as client:
         track = client.get(f"/vehicles/{haul['device']}/track").json()
-        window = client.get(f"/vehicles/{haul['device']}/track",
-                            params={"from": haul["fixes"][10]["time"], "to": haul["fixes"][20]["time"]}).json()
+        window = client.get(
+            f"/vehicles/{haul['device']}/track",
+            params={"from": haul["fixes"][10]["time"], "to": haul["fixes"][20]["time"]},
+        ).json()
     expected = sorted(datetime.fromisoformat(f["time"]) for f in haul["fixes"])
     assert [datetime.fromisoformat(p["time"]) for p in track["points"]] == expected  # re-sent fixes not duplicated
     assert all(p["time"].endswith("+08:00") for p in track["points"])
@@ -127,7 +147,7 @@ def test_reauditing_the_same_period_counts_nothing_twice(service, haul):
 
 
 def test_company_score_deducts_per_violation(service, haul):
-    from fleet.scores import DEFAULT_DEDUCTIONS
+    from fleet.audit.scores import DEFAULT_DEDUCTIONS
 
     with service.client("supervisor") as client:
         violations = client.get("/violations", params={"company": haul["company"], "limit": 1000}).json()["items"]
@@ -143,7 +163,9 @@ def test_company_score_deducts_per_violation(service, haul):
 
 def test_audit_requests_are_validated(service):
     with service.client("supervisor") as client:
-        backwards = client.post("/audits", json={"from": "2026-11-22T00:00:00+08:00", "to": "2026-11-21T00:00:00+08:00"})
+        backwards = client.post(
+            "/audits", json={"from": "2026-11-22T00:00:00+08:00", "to": "2026-11-21T00:00:00+08:00"}
+        )
         naive = client.post("/audits", json={"from": "2026-11-21T00:00:00", "to": "2026-11-22T00:00:00+08:00"})
         assert client.get("/audits/nope").status_code == 404
     assert backwards.status_code == 422 and "not after" in backwards.text

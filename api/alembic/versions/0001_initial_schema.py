@@ -1,6 +1,6 @@
 """initial schema: planning inputs, jobs, plans, supervision, stations, API keys
 
-``terminal`` and ``position`` belong to ``fleet.store``: a JT/T 808 gateway started before
+``terminal`` and ``position`` belong to ``fleet.tracks.store``: a JT/T 808 gateway started before
 the service may have created them already, so they are created here only when absent.
 
 Revision ID: 0001
@@ -11,7 +11,7 @@ Create Date: 2026-11-21 14:44:00.242275
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import fleet.store
+import fleet.tracks.store
 
 
 revision = '0001'
@@ -31,8 +31,8 @@ def upgrade() -> None:
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('roles', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
     sa.Column('key_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('created_at', fleet.store.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', fleet.store.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', fleet.tracks.store.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', fleet.tracks.store.UtcDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('api_key', schema=None) as batch_op:
@@ -40,7 +40,7 @@ def upgrade() -> None:
 
     op.create_table('company',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
-    sa.Column('created_at', fleet.store.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', fleet.tracks.store.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     op.create_table('company_score',
@@ -50,7 +50,7 @@ def upgrade() -> None:
     sa.Column('blacklisted', sa.Boolean(), nullable=False),
     sa.Column('violations', sa.Integer(), nullable=False),
     sa.Column('deductions', sa.JSON(), nullable=False),
-    sa.Column('updated_at', fleet.store.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', fleet.tracks.store.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('company', 'period')
     )
     op.create_table('depot',
@@ -84,11 +84,11 @@ def upgrade() -> None:
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('retryable', sa.Boolean(), nullable=False),
     sa.Column('worker', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True),
-    sa.Column('created_at', fleet.store.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('started_at', fleet.store.UtcDateTime(timezone=True), nullable=True),
-    sa.Column('heartbeat_at', fleet.store.UtcDateTime(timezone=True), nullable=True),
-    sa.Column('lease_expires_at', fleet.store.UtcDateTime(timezone=True), nullable=True),
-    sa.Column('finished_at', fleet.store.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', fleet.tracks.store.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', fleet.tracks.store.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('heartbeat_at', fleet.tracks.store.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('lease_expires_at', fleet.tracks.store.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', fleet.tracks.store.UtcDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('job', schema=None) as batch_op:
@@ -99,7 +99,7 @@ def upgrade() -> None:
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('date', sa.Date(), nullable=False),
     sa.Column('document', sa.JSON(), nullable=False),
-    sa.Column('created_at', fleet.store.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', fleet.tracks.store.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     op.create_table('site',
@@ -131,7 +131,7 @@ def upgrade() -> None:
     sa.Column('model', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('terminal_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('protocol', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('registered_at', fleet.store.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('registered_at', fleet.tracks.store.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('phone')
     )
     op.create_table('vehicle',
@@ -166,8 +166,8 @@ def upgrade() -> None:
     sa.Column('permit_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('type', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('severity', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('start', fleet.store.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('end', fleet.store.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('start', fleet.tracks.store.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('end', fleet.tracks.store.UtcDateTime(timezone=True), nullable=False),
     sa.Column('lon', sa.Float(), nullable=False),
     sa.Column('lat', sa.Float(), nullable=False),
     sa.Column('audit_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=True),
@@ -191,8 +191,8 @@ def upgrade() -> None:
     sa.Column('permit_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('device', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('company', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
-    sa.Column('valid_from', fleet.store.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('valid_until', fleet.store.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('valid_from', fleet.tracks.store.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('valid_until', fleet.tracks.store.UtcDateTime(timezone=True), nullable=False),
     sa.Column('document', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['company'], ['company.id'], ),
     sa.PrimaryKeyConstraint('permit_id')
@@ -210,7 +210,7 @@ def upgrade() -> None:
     sa.Column('objective', sa.JSON(), nullable=False),
     sa.Column('unserved', sa.JSON(), nullable=False),
     sa.Column('search', sa.JSON(), nullable=False),
-    sa.Column('created_at', fleet.store.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', fleet.tracks.store.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['id'], ['job.id'], ),
     sa.ForeignKeyConstraint(['scenario_id'], ['scenario.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -218,8 +218,8 @@ def upgrade() -> None:
     if not _exists('position'):
       op.create_table('position',
     sa.Column('terminal_phone', sa.String(length=20), nullable=False),
-    sa.Column('gps_time', fleet.store.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('received_at', fleet.store.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('gps_time', fleet.tracks.store.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', fleet.tracks.store.UtcDateTime(timezone=True), nullable=False),
     sa.Column('lat', sa.Float(), nullable=False),
     sa.Column('lon', sa.Float(), nullable=False),
     sa.Column('altitude_m', sa.Integer(), nullable=False),
@@ -237,7 +237,7 @@ def upgrade() -> None:
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
     sa.Column('inputs', sa.JSON(), nullable=False),
     sa.Column('result', sa.JSON(), nullable=False),
-    sa.Column('created_at', fleet.store.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', fleet.tracks.store.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['id'], ['job.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -263,9 +263,9 @@ def upgrade() -> None:
     sa.Column('place_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('lon', sa.Float(), nullable=True),
     sa.Column('lat', sa.Float(), nullable=True),
-    sa.Column('arrival', fleet.store.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('start', fleet.store.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('departure', fleet.store.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('arrival', fleet.tracks.store.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('start', fleet.tracks.store.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('departure', fleet.tracks.store.UtcDateTime(timezone=True), nullable=False),
     sa.Column('load_kg', sa.JSON(), nullable=False),
     sa.Column('unloaded_kg', sa.JSON(), nullable=False),
     sa.Column('leg_distance_m', sa.Float(), nullable=False),

@@ -1,4 +1,4 @@
-"""plan exports: the GeoJSON and route-sheet rows ``routing.exports`` builds, stored with the plan
+"""plan exports: the GeoJSON and route-sheet rows ``routing.planning.exports`` builds, stored with the plan
 
 Both are filled when the solve job succeeds, so reading them needs no road network. Plans
 solved before this revision keep NULL (their exports would need the network to rebuild).
@@ -11,7 +11,7 @@ Create Date: 2026-11-24 10:00:00.000000
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import fleet.store
+import fleet.tracks.store
 
 
 revision = '0002'

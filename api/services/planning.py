@@ -1,0 +1,284 @@
+"""Plans in the service: a scenario from the request or the stored catalogue, solved as a job.
+
+The solve itself is ``routing`` (``problem_from_scenario`` → ``solve``); this module only moves
+data between the database and the library: scenario rows in, ``plan.json`` rows out, plus the
+GeoJSON and route sheets ``routing.planning.exports`` builds at solve time, so reading them needs no network.
+"""
+
+from __future__ import annotations
+
+from datetime import date as Date
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import delete
+from sqlmodel import Session, select
+
+from api.jobs.engine import JobContext, JobStateError, runner
+from api.tables import (
+    DepotRow,
+    FacilityRow,
+    Job,
+    PlanRouteRow,
+    PlanRow,
+    PlanStopRow,
+    ScenarioRow,
+    SiteRow,
+    VehicleRow,
+    VehicleTypeRow,
+    utc_now,
+)
+from routing.errors import QingyunError
+from routing.planning.exports import SHEET_HEADER, LegGeometry, plan_geojson, route_colour, route_sheet_rows, sheet_csv
+from routing.planning.scenario import BreakRule, Scenario, parse_scenario
+
+
+class PlanRequest(BaseModel):
+    """``POST /plans``: a whole scenario, or a day to plan from the stored sites, vehicles, depots and facilities."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scenario: dict | None = Field(
+        None, description="a scenario document (`qingyun plan --schema`); none = build from the catalogue"
+    )
+    name: str = Field("plan", min_length=1, max_length=200, description="plan name when built from the catalogue")
+    date: Date | None = Field(None, description="service day when built from the catalogue (required then)")
+    break_rule: BreakRule | None = Field(
+        default_factory=BreakRule, description="meal break when built from the catalogue"
+    )
+    time_limit_s: float | None = Field(None, gt=0, description="solve time limit; default from settings")
+
+
+@lru_cache(maxsize=4)
+def service_network(osm: str | None):
+    """The road network the service plans on (loaded once per process)."""
+    from routing.network.graph import load_network
+
+    return load_network(Path(osm)) if osm else load_network()
+
+
+def catalogue_scenario(session: Session, *, name: str, day: Date, break_rule: BreakRule | None) -> dict:
+    """A scenario document from the stored depots, facilities, vehicle types, vehicles and sites."""
+
+    def rows(table) -> list[dict]:
+        return [r.model_dump() for r in session.exec(select(table).order_by(table.id))]
+
+    vehicles = [{k: v for k, v in r.items() if k != "terminal"} for r in rows(VehicleRow)]
+    return {
+        "name": name,
+        "date": day.isoformat(),
+        "depots": rows(DepotRow),
+        "facilities": rows(FacilityRow),
+        "vehicle_types": rows(VehicleTypeRow),
+        "vehicles": vehicles,
+        "break_rule": None if break_rule is None else break_rule.model_dump(),
+        "sites": rows(SiteRow),
+    }
+
+
+def validated_scenario(request: PlanRequest, *, session: Session, service_osm: str | None) -> Scenario:
+    """The request's scenario, validated; raises ``QingyunError`` naming every bad field."""
+    if request.scenario is None:
+        if request.date is None:
+            raise QingyunError("date: required when no scenario is given (the day to plan from the stored catalogue)")
+        raw = catalogue_scenario(session, name=request.name, day=request.date, break_rule=request.break_rule)
+        scenario = parse_scenario(raw, source="stored catalogue (sites, vehicles, depots, facilities)")
+    else:
+        scenario = parse_scenario(request.scenario, source="scenario")
+    if scenario.osm is not None and Path(scenario.osm).name != Path(service_osm or "").name:
+        raise QingyunError(
+            f"scenario.osm: {scenario.osm!r} — this service plans on {service_osm or 'the shipped Shenzhen network'}; leave osm empty"
+        )
+    return scenario
+
+
+def create_plan(session: Session, *, scenario: Scenario, time_limit_s: float, max_attempts: int) -> PlanRow:
+    """Store the scenario, a queued solve job and its plan row (one transaction); dispatch separately."""
+    from api.jobs.engine import new_job
+
+    job = new_job(kind="plan", params={"time_limit_s": time_limit_s}, max_attempts=max_attempts)
+    document = scenario.model_dump(mode="json")
+    row = ScenarioRow(id=job.id, name=scenario.name, date=scenario.date, document=document, created_at=utc_now())
+    job.params["scenario_id"] = row.id
+    plan = PlanRow(
+        id=job.id, scenario_id=row.id, name=scenario.name, utc_offset=scenario.utc_offset, created_at=utc_now()
+    )
+    session.add(job)
+    session.add(row)
+    session.flush()
+    session.add(plan)
+    session.commit()
+    session.refresh(plan)
+    return plan
+
+
+def _offset(text: str) -> timezone:
+    sign = -1 if text.startswith("-") else 1
+    hours, minutes = (int(x) for x in text[1:].split(":"))
+    return timezone(sign * timedelta(hours=hours, minutes=minutes))
+
+
+@runner("plan")
+def run_plan(ctx: JobContext):
+    """Solve a stored scenario; the writer stores routes, stops and KPIs."""
+    from api.settings import api_settings
+    from routing.planning.problem import problem_from_scenario
+    from routing.planning.search.solver import SolveParams, solve
+
+    with Session(ctx.engine) as session:
+        stored = session.get(ScenarioRow, ctx.params["scenario_id"])
+        if stored is None:
+            raise QingyunError(f"scenario {ctx.params['scenario_id']} of job {ctx.job_id} no longer exists")
+        scenario = parse_scenario(stored.document, source=f"scenario {stored.id}")
+    network = service_network(api_settings().osm)
+    problem, snapped = problem_from_scenario(scenario, network=network)
+    ctx.progress(stage="solving", best_cost=None, elapsed_s=0.0)
+    plan = solve(
+        problem,
+        SolveParams(time_limit_s=float(ctx.params["time_limit_s"])),
+        progress=lambda p: ctx.progress(
+            stage="solving", best_cost=round(p.best_cost, 2), elapsed_s=round(p.elapsed_s, 1)
+        ),
+    )
+    document = plan.to_dict(problem)
+    geojson = plan_geojson(plan, problem, legs=LegGeometry(network, snapped))
+    sheets = [SHEET_HEADER, *route_sheet_rows(plan, problem)]
+
+    def write(session: Session) -> None:
+        write_plan_rows(session, plan_id=ctx.job_id, document=document, geojson=geojson, sheets=sheets)
+
+    summary = {"routes": len(document["routes"]), "unserved": len(document["unserved"]), "kpi": document["kpi"]}
+    return summary, write
+
+
+def write_plan_rows(session: Session, *, plan_id: str, document: dict, geojson: dict, sheets: list[list[str]]) -> None:
+    """Replace the plan's routes, stops and exports (idempotent: a retried job writes the same rows once)."""
+    route_ids = select(PlanRouteRow.id).where(PlanRouteRow.plan_id == plan_id)
+    session.exec(delete(PlanStopRow).where(PlanStopRow.route_id.in_(route_ids)))
+    session.exec(delete(PlanRouteRow).where(PlanRouteRow.plan_id == plan_id))
+    plan = session.get(PlanRow, plan_id)
+    plan.kpi, plan.objective, plan.search = document["kpi"], document["objective"], document.get("search", {})
+    plan.unserved, plan.geojson, plan.sheets = document["unserved"], geojson, sheets
+    session.add(plan)
+    for seq, route in enumerate(document["routes"]):
+        stops = route["stops"]
+        row = PlanRouteRow(
+            plan_id=plan_id,
+            seq=seq,
+            vehicle_id=route["vehicle_id"],
+            distance_m=float(sum(s["leg_distance_m"] for s in stops)),
+            duration_s=(
+                datetime.fromisoformat(stops[-1]["arrival"]) - datetime.fromisoformat(stops[0]["departure"])
+            ).total_seconds(),
+        )
+        session.add(row)
+        session.flush()
+        for k, s in enumerate(stops):
+            session.add(
+                PlanStopRow(
+                    route_id=row.id,
+                    seq=k,
+                    kind=s["kind"],
+                    place_id=s["id"],
+                    lon=s["lon"],
+                    lat=s["lat"],
+                    arrival=datetime.fromisoformat(s["arrival"]),
+                    start=datetime.fromisoformat(s["start"]),
+                    departure=datetime.fromisoformat(s["departure"]),
+                    load_kg=s["load_kg"],
+                    unloaded_kg=s["unloaded_kg"],
+                    leg_distance_m=s["leg_distance_m"],
+                    leg_duration_s=s["leg_duration_s"],
+                )
+            )
+
+
+def _routes(session: Session, plan_id: str) -> list[tuple[PlanRouteRow, list[PlanStopRow]]]:
+    routes = list(session.exec(select(PlanRouteRow).where(PlanRouteRow.plan_id == plan_id).order_by(PlanRouteRow.seq)))
+    stops: dict[int, list[PlanStopRow]] = {r.id: [] for r in routes}
+    if routes:
+        query = (
+            select(PlanStopRow)
+            .where(PlanStopRow.route_id.in_(list(stops)))
+            .order_by(PlanStopRow.route_id, PlanStopRow.seq)
+        )
+        for stop in session.exec(query):
+            stops[stop.route_id].append(stop)
+    return [(r, stops[r.id]) for r in routes]
+
+
+def plan_document(session: Session, plan: PlanRow) -> dict:
+    """The stored plan as the ``plan.json`` contract (times with the scenario's UTC offset)."""
+    tz = _offset(plan.utc_offset)
+    routes = []
+    for route, stops in _routes(session, plan.id):
+        routes.append(
+            {
+                "vehicle_id": route.vehicle_id,
+                "colour": route_colour(route.seq),
+                "stops": [
+                    {
+                        "kind": s.kind,
+                        "id": s.place_id,
+                        "lon": s.lon,
+                        "lat": s.lat,
+                        "arrival": s.arrival.astimezone(tz).isoformat(),
+                        "start": s.start.astimezone(tz).isoformat(),
+                        "departure": s.departure.astimezone(tz).isoformat(),
+                        "load_kg": s.load_kg,
+                        "unloaded_kg": s.unloaded_kg,
+                        "leg_distance_m": s.leg_distance_m,
+                        "leg_duration_s": s.leg_duration_s,
+                    }
+                    for s in stops
+                ],
+            }
+        )
+    return {
+        "scenario": plan.name,
+        "objective": plan.objective,
+        "kpi": plan.kpi,
+        "routes": routes,
+        "unserved": plan.unserved,
+    }
+
+
+def _exported(plan: PlanRow) -> PlanRow:
+    """The plan, if its exports were stored when it was solved (every plan solved since migration 0002)."""
+    if plan.geojson is None or plan.sheets is None:
+        raise JobStateError(
+            f"plan {plan.id} was solved before GeoJSON and route sheets were stored with plans: submit its scenario again"
+        )
+    return plan
+
+
+def stored_geojson(plan: PlanRow) -> dict:
+    """``routes.geojson`` as ``routing.planning.exports.plan_geojson`` built it at solve time."""
+    return _exported(plan).geojson
+
+
+def stored_sheet_csv(plan: PlanRow, *, vehicle_id: str | None = None) -> str | None:
+    """The route sheets stored at solve time as CSV: every truck's, or one truck's (None if it has no route)."""
+    header, *rows = _exported(plan).sheets
+    rows = [r for r in rows if vehicle_id is None or r[0] == vehicle_id]  # column 0 is the vehicle
+    return None if vehicle_id is not None and not rows else sheet_csv([header, *rows])
+
+
+def plan_status(session: Session, plan: PlanRow, job: Job) -> dict:
+    """Status, progress and, when done, the plan."""
+    body = {
+        "id": plan.id,
+        "name": plan.name,
+        "status": job.status,
+        "progress": job.progress,
+        "attempts": job.attempts,
+        "retryable": job.retryable,
+        "error": job.error,
+        "created_at": job.created_at.isoformat(),
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    }
+    if job.status == "succeeded":
+        body["plan"] = plan_document(session, plan)
+    return body

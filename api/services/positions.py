@@ -1,0 +1,138 @@
+"""Position ingest over HTTP (terminals that do not speak JT/T 808) and track playback.
+
+Rows go to ``fleet.tracks.store``'s ``position`` table, the one the JT/T 808 gateway fills, with the
+same idempotency: (terminal, GPS time) is the key, so a re-sent batch stores nothing twice.
+A device seen for the first time gets a ``terminal`` row. Bad rows are rejected one by one,
+named by index and field; the rest of the batch is stored.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator
+from sqlalchemy.engine import Engine
+
+from fleet.jt808.location import LOAD_STATES
+from fleet.tracks.store import POSITION_COLUMNS, Position, Terminal, insert_positions, normalise_phone, track
+
+CHINA = timezone(timedelta(hours=8))
+
+
+class PositionIn(BaseModel):
+    """One fix. ``device`` is the terminal phone (or another id up to 20 characters); naive times are China time."""
+
+    device: str = Field(min_length=1, max_length=20, pattern=r"^[0-9A-Za-z_\-]+$")
+    time: datetime = Field(description="GPS time, ISO 8601 (without offset: UTC+8)")
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    speed_kmh: float = Field(0.0, ge=0, le=400)
+    heading: int = Field(0, ge=0, le=359)
+    altitude_m: int = Field(0, ge=-500, le=10_000)
+    alarm: int = Field(0, ge=0, lt=2**32, description="JT/T 808 alarm word")
+    status: int = Field(3, ge=0, lt=2**32, description="JT/T 808 status word (default 3: ACC on, fix valid)")
+    mileage_km: float | None = Field(None, ge=0)
+
+    @field_validator("time")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=CHINA)
+        if not 2000 <= value.astimezone(UTC).year <= 2099:
+            raise ValueError(f"time {value.isoformat()} is outside 2000–2099")
+        return value
+
+
+class PositionBatch(BaseModel):
+    positions: list[dict] = Field(description="items of PositionIn; bad items are rejected one by one, the rest stored")
+
+
+_one = TypeAdapter(PositionIn)
+_many = TypeAdapter(list[PositionIn])
+
+
+def validate_batch(items: list[dict]) -> tuple[list[PositionIn], list[dict]]:
+    """(valid fixes, rejected items with index, field and reason)."""
+    try:
+        return _many.validate_python(items), []
+    except ValidationError:
+        pass
+    good, rejected = [], []
+    for index, item in enumerate(items):
+        try:
+            good.append(_one.validate_python(item))
+        except ValidationError as exc:
+            for err in exc.errors():
+                field = ".".join(str(p) for p in err["loc"]) or "(item)"
+                rejected.append({"index": index, "field": field, "error": err["msg"].removeprefix("Value error, ")})
+    return good, rejected
+
+
+def store_positions(engine: Engine, fixes: list[PositionIn]) -> None:
+    """Create unseen terminals, then insert the fixes (re-sent ones are skipped by the key)."""
+    if not fixes:
+        return
+    now = datetime.now(UTC)
+    phones = sorted({normalise_phone(f.device) for f in fixes})
+    dialect = engine.dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    import secrets
+
+    terminals = [
+        {
+            "phone": p,
+            "auth_code": secrets.token_hex(8),
+            "registered_at": now,
+            "protocol": "http",
+            "plate": "",
+            "plate_color": 0,
+            "province": 0,
+            "city": 0,
+            "maker": "",
+            "model": "",
+            "terminal_id": "",
+        }
+        for p in phones
+    ]
+    with engine.begin() as connection:
+        connection.execute(insert(Terminal.__table__).on_conflict_do_nothing(index_elements=["phone"]), terminals)
+    rows = [
+        {
+            "terminal_phone": normalise_phone(f.device),
+            "gps_time": f.time,
+            "received_at": now,
+            "lat": f.lat,
+            "lon": f.lon,
+            "altitude_m": f.altitude_m,
+            "speed_kmh": f.speed_kmh,
+            "heading": f.heading,
+            "alarm": f.alarm,
+            "status": f.status,
+            "mileage_km": f.mileage_km,
+            "blind_area": False,
+            "items": "",
+        }
+        for f in fixes
+    ]
+    insert_positions(engine, [tuple(row[c] for c in POSITION_COLUMNS) for row in rows])
+
+
+def playback(engine: Engine, *, device: str, start: datetime | None, end: datetime | None, limit: int) -> list[dict]:
+    """A device's fixes in GPS-time order with times in China time and decoded status flags."""
+    rows: list[Position] = track(engine, phone=normalise_phone(device), start=start, end=end)[:limit]
+    return [
+        {
+            "time": p.gps_time.astimezone(CHINA).isoformat(),
+            "lon": p.lon,
+            "lat": p.lat,
+            "speed_kmh": p.speed_kmh,
+            "heading": p.heading,
+            "acc": bool(p.status & 1),
+            "load": LOAD_STATES[(p.status >> 8) & 0x03],
+            "blind_area": p.blind_area,
+        }
+        for p in rows
+    ]

@@ -1,0 +1,278 @@
+"""Coverage of a collection plan: which planned stops a truck really visited, which streets it drove.
+
+The plan (``plan.json`` of the planning issue) says where each truck should stop; the
+track says where it went. A stop counts as visited when the truck stayed within
+``visit_radius_m`` for at least ``visit_min_dwell_s`` at low speed; the streets of the
+planned legs count as covered where the truck's map-matched roads run within
+``street_buffer_m``. The clearance actually achieved scales the plan's own clearance
+by the share of planned demand whose stop was visited.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fleet.tracks.matching import MapMatcher
+from fleet.tracks.track import Projector, Track, iso_local
+from routing.errors import InputFileError
+
+
+class CoverageSettings(BaseSettings):
+    """Coverage thresholds (env prefix ``QINGYUN_COVERAGE_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="QINGYUN_COVERAGE_")
+
+    visit_radius_m: float = Field(50.0, gt=0, description="a planned stop is visited within this distance")
+    visit_min_dwell_s: float = Field(30.0, ge=0, description="… staying at least this long")
+    visit_max_speed_kmh: float = Field(5.0, ge=0, description="fixes faster than this do not count as dwelling")
+    max_fix_weight_s: float = Field(60.0, gt=0, description="one fix stands for at most this much dwell on each side")
+    street_buffer_m: float = Field(10.0, gt=0, description="DOMAIN: a street counts as driven within 10 m each side")
+    street_sample_m: float = Field(5.0, gt=0, description="spacing of the check points along planned streets")
+
+
+# --- plan.json (the subset read here) ----------------------------------------------
+class PlanStop(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    kind: str = Field(description="depot | site | facility | break")
+    id: str
+    lon: float | None = Field(None, ge=-180, le=180, description="absent for a break taken on the road")
+    lat: float | None = Field(None, ge=-90, le=90)
+    arrival: datetime | None = None
+    start: datetime | None = None
+    departure: datetime | None = None
+    load_kg: dict[str, float] = Field(default_factory=dict)
+    unloaded_kg: dict[str, float] = Field(default_factory=dict)
+
+
+class PlanRoute(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    vehicle_id: str = Field(description="matches the positions' ``device`` column")
+    stops: list[PlanStop]
+
+
+class PlanFile(BaseModel):
+    """plan.json as written by ``qingyun plan`` (fields not used here are allowed and ignored)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    scenario: str = ""
+    kpi: dict[str, Any] = Field(default_factory=dict)
+    routes: list[PlanRoute]
+    unserved: list[dict] = Field(default_factory=list)
+
+
+def read_plan(path: Path | str) -> PlanFile:
+    """plan.json → plan; an error names each bad field by its path (routes.3.stops.7.lon)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise InputFileError(f"plan file not found: {path}") from None
+    except json.JSONDecodeError as exc:
+        raise InputFileError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    try:
+        return PlanFile.model_validate(data)
+    except ValidationError as exc:
+        msgs = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:20])
+        raise InputFileError(f"{path}: {msgs}") from None
+
+
+# --- output ---------------------------------------------------------------------------
+class StopVisit(BaseModel):
+    stop_id: str
+    status: str = Field(description="visited | missed")
+    status_label: str
+    planned_arrival: str | None
+    visit_start: str | None
+    visit_end: str | None
+    dwell_s: float
+    closest_m: float | None
+    demand_kg: float
+
+
+class RouteCoverage(BaseModel):
+    vehicle_id: str
+    has_track: bool
+    stops_planned: int
+    stops_visited: int
+    stops: list[StopVisit]
+    street_coverage: float | None = Field(
+        description="share of planned street length driven (0–1); None without a road network"
+    )
+    planned_demand_kg: float
+    visited_demand_kg: float
+
+
+class CoverageReport(BaseModel):
+    routes: list[RouteCoverage]
+    stops_planned: int
+    stops_visited: int
+    visit_rate: float
+    street_coverage: float | None
+    planned_clearance_rate: float | None
+    achieved_clearance_rate: float | None = Field(
+        description="清运率 actually achieved: planned clearance × visited demand / planned demand"
+    )
+
+
+def _stop_demands(stops: list[PlanStop]) -> list[float]:
+    """kg collected at each site stop: the rise of the truck's load over the stop."""
+    demands = []
+    before: dict[str, float] = {}
+    for stop in stops:
+        after = stop.load_kg
+        if stop.kind == "site":
+            demands.append(sum(max(after.get(k, 0.0) - before.get(k, 0.0), 0.0) for k in after))
+        before = dict(after)
+    return demands
+
+
+def find_visit(track: Track, *, x: float, y: float, settings: CoverageSettings) -> tuple[int, int, float, float] | None:
+    """The longest dwell near (x, y): (first, last, dwell_s, closest_m), or None when never within the radius."""
+    if len(track) == 0:
+        return None
+    dist = np.hypot(track.x - x, track.y - y)
+    near = dist <= settings.visit_radius_m
+    closest = float(dist.min())
+    if not near.any():
+        return None
+    t = track.t
+    gap_prev = np.concatenate(([0.0], np.diff(t)))
+    gap_next = np.concatenate((np.diff(t), [0.0]))
+    weight = (np.minimum(gap_prev, settings.max_fix_weight_s) + np.minimum(gap_next, settings.max_fix_weight_s)) / 2
+    slow = track.speed_kmh <= settings.visit_max_speed_kmh
+    idx = np.flatnonzero(near)
+    groups = np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1)
+    best = None
+    for g in groups:
+        dwell = float(weight[g][slow[g]].sum())
+        if best is None or dwell > best[2]:
+            best = (int(g[0]), int(g[-1]), dwell, closest)
+    return best
+
+
+def _street_coverage(
+    route: PlanRoute, track: Track, *, network: object, matcher: MapMatcher, settings: CoverageSettings
+) -> float | None:
+    from routing.network.matrix import road_path
+
+    sites = [s for s in route.stops if s.lon is not None and s.lat is not None]
+    if len(sites) < 2 or len(track) < 2:
+        return 0.0 if len(sites) >= 2 else None
+    snapped = network.snap(
+        ids=[f"{i}:{s.id}" for i, s in enumerate(sites)], lon=[s.lon for s in sites], lat=[s.lat for s in sites]
+    )  # type: ignore[attr-defined]
+    legs = [
+        road_path(network, origin=a, destination=b).geometry_xy
+        for a, b, stop in zip(snapped, snapped[1:], sites[1:])
+        if stop.kind == "site"
+    ]
+    legs = [g for g in legs if g.length > 0]
+    if not legs:
+        return None
+    matched = matcher.match(track)
+    if not matched.edges:
+        return 0.0
+    driven = shapely.STRtree(network.edge_geometry[matched.edges])  # type: ignore[attr-defined]
+    total = covered = 0
+    for leg in legs:
+        n = max(2, int(np.ceil(leg.length / settings.street_sample_m)) + 1)
+        samples = shapely.line_interpolate_point(leg, np.linspace(0.0, leg.length, n))
+        hit, _ = driven.query(samples, predicate="dwithin", distance=settings.street_buffer_m)
+        covered += len(np.unique(hit))
+        total += n
+    return covered / total if total else None
+
+
+def plan_coverage(
+    plan: PlanFile,
+    *,
+    tracks: dict[str, Track],
+    projector: Projector,
+    network: object | None = None,
+    matcher: MapMatcher | None = None,
+    settings: CoverageSettings | None = None,
+) -> CoverageReport:
+    """Stop visits, street coverage and achieved clearance of every planned route."""
+    settings = settings or CoverageSettings()
+    if network is not None and matcher is None:
+        matcher = MapMatcher(network)
+    routes = []
+    street_num = street_den = 0.0
+    for route in plan.routes:
+        track = tracks.get(route.vehicle_id)
+        site_stops = [s for s in route.stops if s.kind == "site"]
+        demands = _stop_demands(route.stops)
+        xs, ys = projector.to_xy([s.lon for s in site_stops], [s.lat for s in site_stops])
+        visits = []
+        for stop, demand, x, y in zip(site_stops, demands, np.atleast_1d(xs), np.atleast_1d(ys)):
+            found = find_visit(track, x=float(x), y=float(y), settings=settings) if track is not None else None
+            ok = found is not None and found[2] >= settings.visit_min_dwell_s
+            visits.append(
+                StopVisit(
+                    stop_id=stop.id,
+                    status="visited" if ok else "missed",
+                    status_label="已清运 / visited" if ok else "漏收 / missed",
+                    planned_arrival=stop.arrival.isoformat() if stop.arrival else None,
+                    visit_start=iso_local(track.t[found[0]]) if ok else None,
+                    visit_end=iso_local(track.t[found[1]]) if ok else None,
+                    dwell_s=round(found[2], 1) if found else 0.0,
+                    closest_m=round(found[3], 1)
+                    if found
+                    else (
+                        round(float(np.min(np.hypot(track.x - x, track.y - y))), 1)
+                        if track is not None and len(track)
+                        else None
+                    ),
+                    demand_kg=round(demand, 3),
+                )
+            )
+        streets = None
+        if network is not None and track is not None:
+            streets = _street_coverage(route, track, network=network, matcher=matcher, settings=settings)
+            if streets is not None:
+                street_num += streets * len(site_stops)
+                street_den += len(site_stops)
+        planned = sum(demands)
+        routes.append(
+            RouteCoverage(
+                vehicle_id=route.vehicle_id,
+                has_track=track is not None,
+                stops_planned=len(visits),
+                stops_visited=sum(v.status == "visited" for v in visits),
+                stops=visits,
+                street_coverage=None if streets is None else round(streets, 4),
+                planned_demand_kg=round(planned, 3),
+                visited_demand_kg=round(sum(v.demand_kg for v in visits if v.status == "visited"), 3),
+            )
+        )
+    planned_total = sum(r.planned_demand_kg for r in routes)
+    visited_total = sum(r.visited_demand_kg for r in routes)
+    n_planned = sum(r.stops_planned for r in routes)
+    n_visited = sum(r.stops_visited for r in routes)
+    plan_rate = plan.kpi.get("clearance_rate")
+    plan_rate = float(plan_rate) if isinstance(plan_rate, (int, float)) else None
+    achieved = None
+    if planned_total > 0:
+        achieved = (plan_rate if plan_rate is not None else 1.0) * visited_total / planned_total
+    elif n_planned:
+        achieved = (plan_rate if plan_rate is not None else 1.0) * n_visited / n_planned
+    return CoverageReport(
+        routes=routes,
+        stops_planned=n_planned,
+        stops_visited=n_visited,
+        visit_rate=round(n_visited / n_planned, 4) if n_planned else 0.0,
+        street_coverage=round(street_num / street_den, 4) if street_den else None,
+        planned_clearance_rate=plan_rate,
+        achieved_clearance_rate=None if achieved is None else round(achieved, 4),
+    )

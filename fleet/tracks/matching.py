@@ -1,0 +1,344 @@
+"""Map matching: which road edges a noisy GPS track drove (hidden Markov model, Newson & Krumm 2009).
+
+States are positions on candidate edges near each fix; the emission is a Gaussian on the
+fix-to-road distance; the transition prefers moves whose road distance equals the
+straight-line distance between fixes. Speed comes from doing it in bulk: one STRtree
+query for all fixes, vectorised distances and offsets, all K×K transitions of a track
+as one array, and bounded Dijkstra rows (scipy) cached per road node across tracks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+
+from fleet.tracks.track import Track
+
+
+class MatchSettings(BaseSettings):
+    """Matcher parameters (env prefix ``QINGYUN_MATCH_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="QINGYUN_MATCH_")
+
+    search_radius_m: float = Field(80.0, gt=0, description="candidate edges within this distance of a fix")
+    max_candidates: int = Field(8, ge=1, description="nearest candidate edges kept per fix")
+    sigma_m: float = Field(15.0, gt=0, description="GPS noise of the emission model (Gaussian σ)")
+    beta_m: float = Field(40.0, gt=0, description="transition scale: tolerated |road distance − straight distance|")
+    max_speed_kmh: float = Field(130.0, gt=0, description="road moves faster than this between fixes are impossible")
+    route_slack_m: float = Field(
+        1000.0, gt=0, description="search bound: road distance at most straight distance + this"
+    )
+    max_route_m: float = Field(
+        6000.0, gt=0, description="hard bound of one Dijkstra search; longer silences start a new segment"
+    )
+    backtrack_m: float = Field(
+        25.0, ge=0, description="a fix this far behind the previous one on the same edge is noise, not a U-turn"
+    )
+    cache_mb: float = Field(512.0, gt=0, description="memory for cached shortest-path rows")
+
+
+@dataclass
+class MatchResult:
+    """The matched road edges of one track and how sure the matcher is."""
+
+    device: str
+    edges: list[int]  # network edge indices driven, in order (consecutive repeats removed)
+    fix_edge: np.ndarray  # edge index per fix of the track, -1 unmatched
+    confidence: float  # mean posterior probability of the chosen edge per fix (unmatched fixes count 0)
+    segments: int  # HMM restarts + 1 (silences, off-road fixes)
+
+    def summary(self, network: object) -> dict:
+        keys = network.edge_keys  # type: ignore[attr-defined]
+        lengths = network.edge_length_m  # type: ignore[attr-defined]
+        return {
+            "device": self.device,
+            "confidence": round(self.confidence, 4),
+            "segments": self.segments,
+            "matched_fix_share": round(float(np.mean(self.fix_edge >= 0)) if len(self.fix_edge) else 0.0, 4),
+            "length_m": round(float(lengths[self.edges].sum()) if self.edges else 0.0, 1),
+            "edges": [list(keys[e]) for e in self.edges],
+        }
+
+
+@dataclass
+class _Rows:
+    limit: float
+    dist: np.ndarray  # metres, inf beyond limit
+    pred: np.ndarray  # predecessor node, -9999 unreached
+
+
+@dataclass
+class MapMatcher:
+    """A matcher bound to one ``RoadNetwork``; keeps its shortest-path cache between tracks."""
+
+    network: object
+    settings: MatchSettings = field(default_factory=MatchSettings)
+    _rows: dict[int, _Rows] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        net = self.network
+        n_nodes = len(net.node_ids)  # type: ignore[attr-defined]
+        self._u = np.asarray(net.edge_u, dtype=np.int64)  # type: ignore[attr-defined]
+        self._v = np.asarray(net.edge_v, dtype=np.int64)  # type: ignore[attr-defined]
+        self._len = np.asarray(net.edge_length_m, dtype=float)  # type: ignore[attr-defined]
+        self._geoms = net.edge_geometry  # type: ignore[attr-defined]
+        self._geom_len = shapely.length(self._geoms)
+        self._tree = shapely.STRtree(self._geoms)
+        # one edge per node pair (the shortest) for the Dijkstra graph and path rebuilding
+        order = np.lexsort((self._len, self._v, self._u))
+        pair = self._u[order] * n_nodes + self._v[order]
+        first = np.concatenate(([True], pair[1:] != pair[:-1]))
+        best = order[first]
+        self._pair_edge = dict(zip((self._u[best] * n_nodes + self._v[best]).tolist(), best.tolist()))
+        self._n = n_nodes
+        self._graph = csr_matrix(
+            (np.maximum(self._len[best], 0.01), (self._u[best], self._v[best])), shape=(n_nodes, n_nodes)
+        )
+        self._max_rows = max(64, int(self.settings.cache_mb * 1e6 / (12 * n_nodes)))
+
+    # --- shortest paths -------------------------------------------------------
+    def _ensure_rows(self, nodes: np.ndarray, limits: np.ndarray) -> None:
+        """Dijkstra rows from ``nodes`` reaching at least ``limits`` metres (bucketed, cached)."""
+        step = 500.0
+        wanted: dict[int, float] = {}
+        for node, limit in zip(nodes.tolist(), limits.tolist()):
+            bucket = min(float(np.ceil(limit / step) * step), self.settings.max_route_m)
+            wanted[node] = max(bucket, wanted.get(node, 0.0))
+        need = {n: b for n, b in wanted.items() if n not in self._rows or self._rows[n].limit < b}
+        if not need:
+            return
+        if len(self._rows) + len(need) > self._max_rows:  # over budget: keep only this track's rows
+            self._rows.clear()
+            need = wanted
+        by_limit: dict[float, list[int]] = {}
+        for node, limit in need.items():
+            by_limit.setdefault(limit, []).append(node)
+        for limit, group in by_limit.items():
+            dist, pred = dijkstra(self._graph, directed=True, indices=group, limit=limit, return_predecessors=True)
+            for k, node in enumerate(group):
+                self._rows[node] = _Rows(limit, dist[k], pred[k])
+
+    def _node_path_edges(self, a: int, b: int) -> list[int]:
+        """Edges of the cached shortest path from node ``a`` to node ``b``."""
+        return self.edges_along(_walk_back(self._rows[a].pred, a, b))
+
+    def edges_along(self, nodes: list[int]) -> list[int]:
+        """Edge indices joining consecutive node indices (the shortest edge where roads run in parallel)."""
+        return [self._pair_edge[a * self._n + b] for a, b in zip(nodes, nodes[1:])]
+
+    def distances_from(self, node: int, *, limit_m: float) -> np.ndarray:
+        """Road distance (m) from node index ``node`` to every node, inf beyond ``limit_m``."""
+        return dijkstra(self._graph, directed=True, indices=node, limit=limit_m)
+
+    def shortest_edges(self, a: int, b: int) -> list[int]:
+        """Edge indices of the shortest road path from node index ``a`` to node index ``b`` ([] if none)."""
+        if a == b:
+            return []
+        _, pred = dijkstra(self._graph, directed=True, indices=a, return_predecessors=True)
+        return self.edges_along(_walk_back(pred, a, b))
+
+    # --- matching -------------------------------------------------------------
+    def match(self, track: Track) -> MatchResult:
+        """Match one track; every fix gets an edge or -1 (no road within the search radius)."""
+        s = self.settings
+        n = len(track)
+        fix_edge = np.full(n, -1, dtype=np.int64)
+        if n == 0:
+            return MatchResult(track.device, [], fix_edge, 0.0, 0)
+        keep = _thin(track.x, track.y, 2.0 * s.sigma_m)
+        kept = np.flatnonzero(keep)
+        x, y, t = track.x[kept], track.y[kept], track.t[kept]
+        T, K = len(kept), s.max_candidates
+        edge, dist, offset = self._candidates(x, y, K)
+        log_emit = np.where(edge >= 0, -0.5 * (dist / s.sigma_m) ** 2, -np.inf)
+        log_trans = self._transitions(edge, offset, x, y, t)
+        states, posterior, segments = _viterbi(log_emit, log_trans)
+        chosen = np.where(states >= 0, edge[np.arange(T), np.maximum(states, 0)], -1)
+        # thinned fixes take the edge of the last kept fix before them
+        pos = np.cumsum(keep) - 1
+        fix_edge = chosen[pos]
+        fix_post = posterior[pos]
+        edges = self._path(chosen)
+        return MatchResult(
+            track.device, edges, fix_edge, float(np.mean(np.where(fix_edge >= 0, fix_post, 0.0))), segments
+        )
+
+    def _candidates(self, x: np.ndarray, y: np.ndarray, K: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        T = len(x)
+        points = shapely.points(np.column_stack([x, y]))
+        pi, ei = self._tree.query(points, predicate="dwithin", distance=self.settings.search_radius_m)
+        edge = np.full((T, K), -1, dtype=np.int64)
+        dist = np.full((T, K), np.inf)
+        offset = np.zeros((T, K))
+        if pi.size == 0:
+            return edge, dist, offset
+        d = shapely.distance(points[pi], self._geoms[ei])
+        order = np.lexsort((d, pi))
+        pi, ei, d = pi[order], ei[order], d[order]
+        start = np.searchsorted(pi, pi, side="left")
+        rank = np.arange(len(pi)) - start
+        sel = rank < K
+        pi, ei, d, rank = pi[sel], ei[sel], d[sel], rank[sel]
+        along = shapely.line_locate_point(self._geoms[ei], points[pi])
+        scale = np.divide(self._len[ei], self._geom_len[ei], out=np.ones(len(ei)), where=self._geom_len[ei] > 0)
+        edge[pi, rank] = ei
+        dist[pi, rank] = d
+        offset[pi, rank] = np.clip(along * scale, 0.0, self._len[ei])
+        return edge, dist, offset
+
+    def _transitions(
+        self, edge: np.ndarray, offset: np.ndarray, x: np.ndarray, y: np.ndarray, t: np.ndarray
+    ) -> np.ndarray:
+        """log P(state j at fix k+1 | state i at fix k) for all k, as a (T-1, K, K) array."""
+        s = self.settings
+        T, K = edge.shape
+        if T < 2:
+            return np.zeros((0, K, K))
+        gc = np.hypot(np.diff(x), np.diff(y))
+        dt = np.maximum(np.diff(t), 1.0)
+        reach = np.minimum(np.minimum(dt * s.max_speed_kmh / 3.6, gc + s.route_slack_m), s.max_route_m)
+        e0, e1 = edge[:-1], edge[1:]
+        valid0 = e0 >= 0
+        src = np.where(valid0, self._v[np.maximum(e0, 0)], -1)
+        src_need = np.broadcast_to(reach[:, None], src.shape)
+        self._ensure_rows(src[valid0], src_need[valid0])
+        uniq = np.unique(src[valid0])
+        dst = np.where(e1 >= 0, self._u[np.maximum(e1, 0)], 0)
+        udst, col = np.unique(dst, return_inverse=True)
+        col = col.reshape(dst.shape)
+        table = np.full((len(uniq) + 1, len(udst)), np.inf)  # only the node pairs this track needs
+        for k, node in enumerate(uniq.tolist()):
+            table[k] = self._rows[node].dist[udst]
+        row = np.where(valid0, np.searchsorted(uniq, src), len(uniq))
+        between = table[row[:, :, None], col[:, None, :]]  # (T-1, K, K)
+        o0, o1 = offset[:-1], offset[1:]
+        len0 = self._len[np.maximum(e0, 0)]
+        route = (len0 - o0)[:, :, None] + between + o1[:, None, :]
+        same = (e0[:, :, None] == e1[:, None, :]) & (o1[:, None, :] >= o0[:, :, None] - s.backtrack_m)
+        route = np.where(same, np.maximum(o1[:, None, :] - o0[:, :, None], 0.0), route)
+        log_t = -np.abs(route - gc[:, None, None]) / s.beta_m
+        ok = (route <= reach[:, None, None] + 2 * s.search_radius_m) & (e0[:, :, None] >= 0) & (e1[:, None, :] >= 0)
+        return np.where(ok, log_t, -np.inf)
+
+    def _path(self, chosen: np.ndarray) -> list[int]:
+        """Edges driven: the chosen edges joined by the shortest paths between them."""
+        path: list[int] = []
+        prev = -1
+        for e in chosen.tolist():
+            if e < 0:
+                prev = -1
+                continue
+            if prev >= 0 and e != prev:
+                a, b = int(self._v[prev]), int(self._u[e])
+                if a != b and a in self._rows:
+                    path.extend(self._node_path_edges(a, b))
+            if not path or path[-1] != e:
+                path.append(e)
+            prev = e
+        return path
+
+
+def _thin(x: np.ndarray, y: np.ndarray, min_move_m: float) -> np.ndarray:
+    """Keep a fix only once it is ``min_move_m`` from the last kept one (a parked truck is one fix)."""
+    n = len(x)
+    keep = np.zeros(n, dtype=bool)
+    if n == 0:
+        return keep
+    step = np.hypot(np.diff(x), np.diff(y))
+    if np.all(step >= min_move_m):
+        keep[:] = True
+        return keep
+    xl, yl = x.tolist(), y.tolist()
+    keep[0] = True
+    lx, ly = xl[0], yl[0]
+    limit = min_move_m * min_move_m
+    for i in range(1, n):
+        if (xl[i] - lx) ** 2 + (yl[i] - ly) ** 2 >= limit:
+            keep[i] = True
+            lx, ly = xl[i], yl[i]
+    keep[-1] = True
+    return keep
+
+
+def _viterbi(log_emit: np.ndarray, log_trans: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Best state per step, its posterior probability, and the number of HMM segments.
+
+    Where no transition is possible (silence, off-road fix) the chain restarts: a new segment.
+    Viterbi runs in log space; the forward-backward posteriors in scaled probability space.
+    """
+    T, K = log_emit.shape
+    states = np.full(T, -1, dtype=np.int64)
+    posterior = np.zeros(T)
+    if T == 0:
+        return states, posterior, 0
+    with np.errstate(invalid="ignore"):
+        emit_max = np.max(log_emit, axis=1, keepdims=True)
+        emit = np.exp(log_emit - np.where(np.isfinite(emit_max), emit_max, 0.0))
+    trans = np.exp(log_trans)
+    back = np.zeros((T, K), dtype=np.int64)
+    score = np.full((T, K), -np.inf)
+    fwd = np.zeros((T, K))
+    cols = np.arange(K)
+    starts = []
+    alive = False
+    for k in range(T):
+        if alive:
+            cand = score[k - 1][:, None] + log_trans[k - 1]
+            best = cand.argmax(axis=0)
+            row = cand[best, cols] + log_emit[k]
+            if row.max() > -np.inf:
+                back[k] = best
+                score[k] = row
+                f = (fwd[k - 1] @ trans[k - 1]) * emit[k]
+                total = f.sum()
+                fwd[k] = f / total if total > 0 else emit[k] / emit[k].sum()
+                continue
+        alive = bool(emit_max[k, 0] > -np.inf)
+        if alive:
+            starts.append(k)
+            score[k] = log_emit[k]
+            fwd[k] = emit[k] / emit[k].sum()
+    ends = [s - 1 for s in starts[1:]] + [T - 1]
+    for start, end in zip(starts, ends):
+        while end >= start and not score[end].max() > -np.inf:
+            end -= 1
+        bwd = np.ones(K)
+        s = int(np.argmax(score[end]))
+        for k in range(end, start - 1, -1):
+            states[k] = s
+            post = fwd[k] * bwd
+            total = post.sum()
+            posterior[k] = post[s] / total if total > 0 else 0.0
+            if k > start:
+                b = trans[k - 1] @ (emit[k] * bwd)
+                total = b.sum()
+                bwd = b / total if total > 0 else np.ones(K)
+                s = int(back[k][s])
+    return states, posterior, len(starts)
+
+
+def correct_length_share(*, truth: list[int], matched: list[int], lengths: np.ndarray) -> tuple[float, float]:
+    """(share of the true path's length matched, share of the matched length that is true), directed edges."""
+    t, m = set(truth), set(matched)
+    true_len = float(lengths[list(t)].sum()) if t else 0.0
+    match_len = float(lengths[list(m)].sum()) if m else 0.0
+    both = float(lengths[list(t & m)].sum()) if t & m else 0.0
+    return (both / true_len if true_len else 0.0, both / match_len if match_len else 0.0)
+
+
+def _walk_back(pred: np.ndarray, a: int, b: int) -> list[int]:
+    """Node indices of the path a→b read from a Dijkstra predecessor row ([] if b is unreachable)."""
+    nodes = [b]
+    while nodes[-1] != a:
+        p = int(pred[nodes[-1]])
+        if p < 0:
+            return []
+        nodes.append(p)
+    nodes.reverse()
+    return nodes

@@ -1,0 +1,224 @@
+"""Terminals and positions in the database (SQLModel; SQLite by default, PostgreSQL too).
+
+A position's identity is (terminal phone, GPS time): inserting it again — a blind-area
+re-upload, a frame re-sent because its reply was lost, a gateway restart — changes
+nothing, so ingest can be at-least-once and the table still holds each fix once. The
+same pair is the primary key, which keeps every terminal's track ordered by GPS time
+whatever order the points arrived in. ``phone`` is the terminal's BCD phone without
+leading zeros, so a SIM seen in 2013 (12-digit) and 2019 (20-digit) headers is one
+terminal. Times are stored in UTC and always read back timezone-aware.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, String, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, Session, SQLModel, create_engine
+
+DATABASE_URL_ENV = "QINGYUN_DATABASE_URL"
+DEFAULT_DATABASE_URL = "sqlite:///qingyun.db"
+
+
+class UtcDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (naive UTC text) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given: positions need an aware time")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Terminal(SQLModel, table=True):
+    """A JT/T 808 terminal (one truck's GPS box), created by its 0x0100 registration."""
+
+    __tablename__ = "terminal"
+
+    phone: str = Field(sa_column=Column(String(20), primary_key=True))
+    auth_code: str = Field(sa_column=Column(String(64), nullable=False))
+    plate: str = ""
+    plate_color: int = 0
+    province: int = 0
+    city: int = 0
+    maker: str = ""
+    model: str = ""
+    terminal_id: str = ""
+    protocol: str = Field(default="2013", description="registration layout: 2011, 2013 or 2019")
+    registered_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+
+
+class Position(SQLModel, table=True):
+    """One GPS fix; primary key (terminal_phone, gps_time) makes re-uploads idempotent."""
+
+    __tablename__ = "position"
+
+    terminal_phone: str = Field(sa_column=Column(String(20), ForeignKey("terminal.phone"), primary_key=True))
+    gps_time: datetime = Field(sa_column=Column(UtcDateTime, primary_key=True))
+    received_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    lat: float
+    lon: float
+    altitude_m: int = 0
+    speed_kmh: float = 0.0
+    heading: int = 0
+    alarm: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    status: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    mileage_km: float | None = None
+    blind_area: bool = Field(
+        default=False, description="re-uploaded from the terminal's blind-area memory (0x0704 type 1)"
+    )
+    items: str = Field(default="", description="additional items as sent (id, length, value …), hex")
+
+
+POSITION_COLUMNS = (
+    "terminal_phone",
+    "gps_time",
+    "received_at",
+    "lat",
+    "lon",
+    "altitude_m",
+    "speed_kmh",
+    "heading",
+    "alarm",
+    "status",
+    "mileage_km",
+    "blind_area",
+    "items",
+)
+
+
+def database_url() -> str:
+    """``QINGYUN_DATABASE_URL`` or the SQLite file default; plain postgresql:// uses psycopg 3."""
+    url = os.environ.get(DATABASE_URL_ENV, DEFAULT_DATABASE_URL)
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def make_engine(url: str | None = None, *, connect_args: dict | None = None) -> Engine:
+    """An engine with the tables created; SQLite gets WAL so readers never block the writer."""
+    url = url or database_url()
+    args = dict(connect_args or {})
+    if url.startswith("sqlite"):
+        args.setdefault("check_same_thread", False)
+        args.setdefault("timeout", 30)
+    engine = create_engine(url, connect_args=args)
+    if engine.dialect.name == "sqlite":
+        from sqlalchemy import event
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+    SQLModel.metadata.create_all(engine, tables=[Terminal.__table__, Position.__table__])
+    return engine
+
+
+def normalise_phone(bcd_digits: str) -> str:
+    """The terminal key: BCD digits without leading zeros ("0" for an all-zero phone)."""
+    return bcd_digits.lstrip("0") or "0"
+
+
+def register_terminal(engine: Engine, *, phone: str, registration: dict[str, object]) -> str:
+    """Create or refresh a terminal and return its auth code (kept across re-registrations)."""
+    with Session(engine) as session:
+        terminal = session.get(Terminal, phone)
+        if terminal is None:
+            terminal = Terminal(phone=phone, auth_code=secrets.token_hex(8), registered_at=datetime.now(UTC))
+        for name, value in registration.items():
+            setattr(terminal, name, value)
+        session.add(terminal)
+        session.commit()
+        return terminal.auth_code
+
+
+def auth_code_of(engine: Engine, *, phone: str) -> str | None:
+    """The terminal's auth code, None when it never registered."""
+    with Session(engine) as session:
+        terminal = session.get(Terminal, phone)
+        return terminal.auth_code if terminal is not None else None
+
+
+def insert_positions(engine: Engine, rows: Sequence[tuple]) -> None:
+    """Insert rows (tuples in ``POSITION_COLUMNS`` order) in one transaction, skipping stored ones.
+
+    The bulk path bypasses the ORM: PostgreSQL gets COPY into a per-session temporary
+    table then one INSERT … SELECT … ON CONFLICT DO NOTHING; SQLite one executemany of
+    INSERT … ON CONFLICT DO NOTHING with times in the text form SQLAlchemy itself stores.
+    """
+    if not rows:
+        return
+    columns = ", ".join(POSITION_COLUMNS)
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        if engine.dialect.name == "postgresql":
+            cursor.execute(
+                "CREATE TEMPORARY TABLE IF NOT EXISTS position_incoming "
+                "(LIKE position INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            )
+            with cursor.copy(f"COPY position_incoming ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(
+                f"INSERT INTO position ({columns}) SELECT {columns} FROM position_incoming ON CONFLICT DO NOTHING"
+            )
+        elif engine.dialect.name == "sqlite":
+            marks = ", ".join("?" * len(POSITION_COLUMNS))
+            cursor.executemany(
+                f"INSERT INTO position ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING",
+                [(row[0], _sqlite_time(row[1]), _sqlite_time(row[2]), *row[3:]) for row in rows],
+            )
+        else:
+            raise ValueError(f"database {engine.dialect.name!r} not supported: use SQLite or PostgreSQL")
+        cursor.close()
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
+    finally:
+        connection.close()
+
+
+def _sqlite_time(value: datetime) -> str:
+    """UTC text exactly as SQLAlchemy's SQLite DateTime stores it (so keys compare equal)."""
+    utc = value.astimezone(UTC)
+    return f"{utc:%Y-%m-%d %H:%M:%S}.{utc.microsecond:06d}"
+
+
+def track(engine: Engine, *, phone: str, start: datetime | None = None, end: datetime | None = None) -> list[Position]:
+    """A terminal's positions in GPS-time order (``start`` ≤ time < ``end`` when given)."""
+    query = select(Position).where(Position.terminal_phone == phone)
+    if start is not None:
+        query = query.where(Position.gps_time >= start)
+    if end is not None:
+        query = query.where(Position.gps_time < end)
+    with Session(engine) as session:
+        return list(session.scalars(query.order_by(Position.gps_time)))
+
+
+def count_positions(engine: Engine, *, phones: Iterable[str] | None = None) -> int:
+    """Number of stored positions (of the given terminals)."""
+    query = select(func.count()).select_from(Position)
+    if phones is not None:
+        query = query.where(Position.terminal_phone.in_(list(phones)))
+    with Session(engine) as session:
+        return session.scalar(query) or 0

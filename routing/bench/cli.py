@@ -1,0 +1,201 @@
+"""``qingyun bench …``: solver quality on published instances, optionally beside PyVRP and VROOM.
+
+``--instances`` takes files or folders, several after one flag (shell globs work):
+``qingyun bench vrptw --instances ../shared/benchmarks/solomon --time-limit 10 --peers``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+bench_app = typer.Typer(no_args_is_help=True)
+
+_MANY = {"allow_extra_args": True, "ignore_unknown_options": False}
+InstancesOption = typer.Option(..., "--instances", help="instance files or folders (several allowed after the flag)")
+TimeLimitOption = typer.Option(10.0, "--time-limit", min=0.1, help="seconds per instance and solver")
+OutOption = typer.Option(None, "--out", help="CSV of every instance × solver")
+SolutionsOption = typer.Option(None, "--solutions", help="folder for VRPLIB .sol files")
+StrategiesOption = typer.Option(
+    None,
+    "--strategies",
+    help="search strategies FIRST+IMPROVEMENT (improvement: ruin or gls), comma-separated, one per worker (default: per problem class)",
+)
+WorkersOption = typer.Option(None, "--workers", min=1, help="parallel searches (default: the solver's)")
+PerCustomerOption = typer.Option(
+    None,
+    "--seconds-per-customer",
+    min=0.001,
+    help="budget scaled per instance (X protocol: 0.24 = 2.4·n/10 s); replaces --time-limit",
+)
+
+
+def _settings(strategies: str | None, workers: int | None):
+    from dataclasses import replace
+
+    from routing.planning.search.solver import SolveParams
+
+    settings = SolveParams()
+    if strategies:
+        settings = replace(settings, strategies=tuple(s.strip().upper() for s in strategies.split(",") if s.strip()))
+    if workers:
+        settings = replace(settings, workers=workers)
+    return settings
+
+
+def _paths(ctx: typer.Context, instances: list[Path], pattern: str) -> list[Path]:
+    from routing.bench.runner import expand_instances
+
+    extra = [Path(arg) for arg in ctx.args]
+    unknown = [arg for arg in ctx.args if arg.startswith("-")]
+    if unknown:
+        raise typer.BadParameter(f"unknown option(s) {' '.join(unknown)}")
+    return expand_instances([*instances, *extra], pattern=pattern)
+
+
+def _echo_row(row) -> None:
+    gap = "—" if row.gap_pct is None else f"{row.gap_pct:+.2f} %"
+    status = (
+        "可行 / feasible"
+        if row.feasible
+        else f"不可行 / INFEASIBLE: {row.first_violation or f'{row.unserved} unserved'}"
+    )
+    typer.echo(
+        f"{row.instance:<14} {row.solver:<8} vehicles {row.vehicles:>3}  {row.objective:>10.1f}  gap {gap:>9}  "
+        f"{row.wall_s:6.1f} s  {status}",
+    )
+
+
+def _console():
+    """A terminal keeps its width; logs (nohup) get a wide table instead of wrapped headers."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=140)
+
+
+def _finish(rows, *, out: Path | None, title: str) -> None:
+    from routing.bench.runner import comparison_table, summarise, write_rows
+
+    if out is not None:
+        write_rows(out, rows)
+    _console().print(comparison_table(summarise(rows), title=title))
+    if out is not None:
+        typer.echo(f"结果 / results → {out}")
+
+
+def _vrplib(
+    ctx, instances, time_limit, out, solutions, peers, strategies, workers, per_customer, *, title: str
+) -> None:
+    from routing.bench.peers import PEER_NAMES
+    from routing.bench.runner import run_many, run_vrplib
+
+    paths = _paths(ctx, instances, "*.vrp")
+    settings = _settings(strategies, workers)
+    rows = run_many(
+        paths,
+        lambda path: run_vrplib(
+            path,
+            time_limit_s=time_limit,
+            seconds_per_customer=per_customer,
+            settings=settings,
+            peers=PEER_NAMES if peers else (),
+            solutions=solutions,
+        ),
+        on_row=_echo_row,
+    )
+    budget = f"{per_customer:g} s per customer" if per_customer else f"{time_limit:g} s each"
+    _finish(rows, out=out, title=f"{title}, {len(paths)} instances, {budget}")
+
+
+@bench_app.command("vrptw", context_settings=_MANY)
+def vrptw(
+    ctx: typer.Context,
+    instances: list[Path] = InstancesOption,
+    time_limit: float = TimeLimitOption,
+    out: Path | None = OutOption,
+    solutions: Path | None = SolutionsOption,
+    peers: bool = typer.Option(False, "--peers", help="also run PyVRP and VROOM (the 'bench' extra)"),
+    strategies: str | None = StrategiesOption,
+    workers: int | None = WorkersOption,
+    per_customer: float | None = PerCustomerOption,
+) -> None:
+    """VRPTW (Solomon, Gehring & Homberger), DIMACS convention: distance only, gap to BKS."""
+    _vrplib(
+        ctx, instances, time_limit, out, solutions, peers, strategies, workers, per_customer, title="VRPTW (DIMACS)"
+    )
+
+
+@bench_app.command("cvrp", context_settings=_MANY)
+def cvrp(
+    ctx: typer.Context,
+    instances: list[Path] = InstancesOption,
+    time_limit: float = TimeLimitOption,
+    out: Path | None = OutOption,
+    solutions: Path | None = SolutionsOption,
+    peers: bool = typer.Option(False, "--peers", help="also run PyVRP and VROOM (the 'bench' extra)"),
+    strategies: str | None = StrategiesOption,
+    workers: int | None = WorkersOption,
+    per_customer: float | None = PerCustomerOption,
+) -> None:
+    """CVRP X (Uchoa et al.), rounded EUC_2D: distance only, gap to BKS."""
+    _vrplib(
+        ctx,
+        instances,
+        time_limit,
+        out,
+        solutions,
+        peers,
+        strategies,
+        workers,
+        per_customer,
+        title="CVRP X (EUC_2D rounded)",
+    )
+
+
+@bench_app.command("kim", context_settings=_MANY)
+def kim(
+    ctx: typer.Context,
+    instances: list[Path] = InstancesOption,
+    time_limit: float = TimeLimitOption,
+    out: Path | None = OutOption,
+    solutions: Path | None = SolutionsOption,
+    strategies: str | None = StrategiesOption,
+    workers: int | None = WorkersOption,
+) -> None:
+    """Kim 2006 waste collection: vehicles and miles vs Kim's best published figures."""
+    from rich.table import Table
+
+    from routing.bench.runner import run_kim, run_many, write_rows
+
+    paths = _paths(ctx, instances, "*_stop.txt")
+    settings = _settings(strategies, workers)
+    rows = run_many(
+        paths,
+        lambda path: [run_kim(path, time_limit_s=time_limit, settings=settings, solutions=solutions)],
+        on_row=_echo_row,
+    )
+    table = Table(title=f"Kim 2006 waste collection, {time_limit:g} s each")
+    headers = (
+        "实例 / instance",
+        "可行 / feasible",
+        "车辆 / vehicles",
+        "里程 / miles",
+        "差距 / gap",
+        "Kim 2006 (Table 3) / notes",
+    )
+    for header in headers:
+        table.add_column(header, justify="right" if header in headers[1:-1] else "left")
+    for row in rows:
+        table.add_row(
+            row.instance,
+            "是 / yes" if row.feasible else f"否 / no ({row.violations} violations, {row.unserved} unserved)",
+            str(row.vehicles),
+            f"{row.objective:.1f}",
+            "—" if row.gap_pct is None else f"{row.gap_pct:+.2f} %",
+            row.note,
+        )
+    if out is not None:
+        write_rows(out, rows)
+    _console().print(table)

@@ -1,0 +1,108 @@
+"""Reading JSON input files and reporting validation errors: one reader, one formatter.
+
+Every JSON a user hands over (scenario, permits, zones, plan, parameters) is read by
+:func:`read_json`, so a missing file or a syntax error is reported the same way everywhere, and
+every pydantic validation failure is listed by :func:`validation_messages`, each problem with
+the dotted path of the bad field (``sites.3.windows.0.end``) and, where the item has one, its id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from routing.errors import InputFileError
+
+MAX_LISTED = 20  # problems listed in one message; a file with more says how many more
+
+
+def read_json(path: Path | str, *, what: str = "file") -> object:
+    """The decoded content of a UTF-8 JSON file (a BOM is fine).
+
+    Parameters
+    ----------
+    path
+        The file.
+    what
+        What the file is, for the message (``"scenario"``, ``"permits"`` …).
+
+    Returns
+    -------
+    object
+        The decoded JSON value.
+
+    Raises
+    ------
+    InputFileError
+        The file is missing, unreadable or not valid JSON; the message names the file, line and column.
+    """
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: no such {what} file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputFileError(f"{path}: cannot read the {what} file: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise InputFileError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise InputFileError(f"{path}: JSON nested too deeply") from None
+
+
+def validation_messages(
+    exc: ValidationError, *, raw: object = None, ident: Callable[[object], object] | None = None
+) -> list[str]:
+    """One line per problem of a pydantic error: ``dotted.path (id X): message``.
+
+    Parameters
+    ----------
+    exc
+        The validation error.
+    raw
+        The document that was validated; with ``ident``, items on the path are named by id.
+    ident
+        Returns an item's id (or None), e.g. ``lambda item: item.get("id")``.
+
+    Returns
+    -------
+    list of str
+        At most :data:`MAX_LISTED` lines, and a last line saying how many more there were.
+    """
+    errors = exc.errors()
+    lines = []
+    for err in errors[:MAX_LISTED]:
+        loc = [str(p) for p in err["loc"]]
+        where = ".".join(loc) or "(document)"
+        name = _item_id(raw, err["loc"], ident) if ident is not None else None
+        if name is not None:
+            where += f" (id {name})"
+        lines.append(f"{where}: {err['msg']}")
+    if len(errors) > MAX_LISTED:
+        lines.append(f"… and {len(errors) - MAX_LISTED} more")
+    return lines
+
+
+def _item_id(raw: object, loc: Sequence, ident: Callable[[object], object]) -> object:
+    """The id of the innermost list item on the path that has one."""
+    found, node = None, raw
+    for part in loc:
+        if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+            if isinstance(node, dict):
+                found = ident(node) if ident(node) is not None else found
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            break
+    return found
+
+
+def validated(model, raw: object, *, source: str, ident: Callable[[object], object] | None = None):
+    """``model.model_validate(raw)``, or an :class:`InputFileError` listing every bad field of ``source``."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise InputFileError(f"{source}: " + "; ".join(validation_messages(exc, raw=raw, ident=ident))) from None

@@ -1,0 +1,316 @@
+"""What a plan is handed over as: plan.json, GeoJSON, per-truck route sheets, a map PNG.
+
+Road geometry for every leg comes from the network (``routing.network.matrix.road_path`` between
+the snapped places), so drawn routes follow real streets. :func:`plan_geojson` and
+:func:`route_sheet_rows` build the data once for every consumer — the CLI writes it to files,
+the service stores it with the plan. Route sheets are UTF-8 CSV (with a byte-order mark so
+spreadsheet programs on Chinese Windows open them correctly) with bilingual headers a driver
+can use: truck, sequence, local times, site name and address, stream, expected kg.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import warnings
+from pathlib import Path
+
+from routing.planning.plan import Plan, Route, Stop
+from routing.planning.problem import Problem
+from routing.planning.scenario import STREAM_LABELS_ZH
+
+ROUTE_COLOURS = (  # distinguishable on a light map, colour-blind friendly order first
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#ff7f0e",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+    "#7f7f7f",
+    "#393b79",
+    "#ad494a",
+    "#637939",
+    "#e6550d",
+    "#7b4173",
+    "#3182bd",
+)
+KIND_LABELS = {
+    "depot": "车场 / depot",
+    "site": "收集点 / site",
+    "facility": "处置设施 / facility",
+    "break": "午休 / break",
+}
+BREAK_NAME = "午休 / meal break"
+SHEET_HEADER = [
+    "车辆 vehicle",
+    "序号 seq",
+    "类型 kind",
+    "到达 arrival",
+    "开始 start",
+    "离开 departure",
+    "编号 id",
+    "名称 name",
+    "地址 address",
+    "品类 stream",
+    "预计重量(kg) expected_kg",
+    "车上重量(kg) load_kg",
+    "卸下重量(kg) unloaded_kg",
+    "经度 lon",
+    "纬度 lat",
+]
+
+
+def route_colour(index: int) -> str:
+    """The colour of the plan's ``index``-th route, so map, list and GeoJSON agree on each truck."""
+    return ROUTE_COLOURS[index % len(ROUTE_COLOURS)]
+
+
+class LegGeometry:
+    """Road geometry of legs between snapped places, computed once per pair."""
+
+    def __init__(self, network, snapped) -> None:
+        self.network = network
+        self.points = {p.id: p for p in snapped}
+        self._cache: dict[tuple[str, str], object] = {}
+
+    def path(self, a: str, b: str):
+        from routing.network.matrix import road_path
+
+        key = (a, b)
+        if key not in self._cache:
+            self._cache[key] = road_path(self.network, origin=self.points[a], destination=self.points[b])
+        return self._cache[key]
+
+    def route_paths(self, route) -> list:
+        places = [s.id for s in route.stops if s.kind != "break"]
+        return [self.path(a, b) for a, b in zip(places, places[1:]) if a != b]
+
+
+def _road_line(route: Route, legs: LegGeometry) -> list[list[float]]:
+    """The route's legs joined into one line (each leg starts where the previous one ended); 6 decimals ≈ 0.1 m."""
+    line: list[list[float]] = []
+    for leg in legs.route_paths(route):
+        part = [[round(x, 6), round(y, 6)] for x, y in leg.geometry.coords]
+        line.extend(part[1:] if line else part)
+    return line
+
+
+def _route_feature(route: Route, problem: Problem, *, legs: LegGeometry, colour: str) -> dict:
+    """One truck's road path with its totals (the map's route list and a GIS attribute table)."""
+    return {
+        "type": "Feature",
+        "geometry": {"type": "LineString", "coordinates": _road_line(route, legs)},
+        "properties": {
+            "kind": "route",
+            "vehicle_id": route.vehicle_id,
+            "colour": colour,
+            "distance_km": round(route.distance_m / 1000.0, 3),
+            "duration_h": round((route.end - route.start) / 3600.0, 3),
+            "stops": sum(1 for s in route.stops if s.kind == "site"),
+            "start": problem.at(route.start).isoformat(),
+            "end": problem.at(route.end).isoformat(),
+        },
+    }
+
+
+def _stop_features(route: Route, problem: Problem, *, colour: str) -> list[dict]:
+    """The route's stops as Points; sites numbered 1..n in visiting order, as the driver sees them."""
+    features, number = [], 0
+    for seq, stop in enumerate(route.stops):
+        if stop.node is None:
+            continue
+        number += stop.kind == "site"
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {
+                    "type": "Point",
+                    "coordinates": [float(problem.lon[stop.node]), float(problem.lat[stop.node])],
+                },
+                "properties": {
+                    "kind": stop.kind,
+                    "kind_label": KIND_LABELS[stop.kind],
+                    "id": stop.id,
+                    "vehicle_id": route.vehicle_id,
+                    "colour": colour,
+                    "number": number if stop.kind == "site" else None,
+                    "seq": seq,
+                    "arrival": problem.at(stop.arrival).isoformat(),
+                    "departure": problem.at(stop.departure).isoformat(),
+                    "load_kg": round(sum(stop.load_kg.values()), 1),
+                },
+            }
+        )
+    return features
+
+
+def plan_geojson(plan: Plan, problem: Problem, *, legs: LegGeometry) -> dict:
+    """Routes as road-following LineStrings and numbered stops as Points (WGS-84), one colour per truck."""
+    features = []
+    for index, route in enumerate(plan.routes):
+        colour = route_colour(index)
+        features.append(_route_feature(route, problem, legs=legs, colour=colour))
+        features.extend(_stop_features(route, problem, colour=colour))
+    return {"type": "FeatureCollection", "name": plan.scenario, "features": features}
+
+
+def write_geojson(plan: Plan, problem: Problem, legs: LegGeometry, path: Path) -> None:
+    """:func:`plan_geojson` as a file."""
+    Path(path).write_text(json.dumps(plan_geojson(plan, problem, legs=legs), ensure_ascii=False), encoding="utf-8")
+
+
+def _place_names(problem: Problem) -> dict[tuple[str, str], str]:
+    """Names by (kind, id): depot and facility ids may repeat a site's."""
+    names = {("site", s.id): s.name for s in problem.sites}
+    names.update({("facility", f.id): f.name for f in problem.facilities})
+    names.update({("depot", d.id): d.name for d in problem.depots})
+    names[("break", "break")] = BREAK_NAME
+    return names
+
+
+def _sheet_row(vehicle_id: str, seq: int, stop: Stop, *, problem: Problem, names: dict, sites: dict) -> list[str]:
+    """One stop as a driver reads it: local clock times, place, stream, weights, position."""
+    site = sites.get(stop.id) if stop.kind == "site" else None
+
+    def clock(seconds: int) -> str:
+        return problem.at(seconds).strftime("%H:%M")
+
+    def coordinate(values) -> str:
+        return "" if stop.node is None else str(round(float(values[stop.node]), 6))
+
+    return [
+        vehicle_id,
+        str(seq),
+        KIND_LABELS[stop.kind],
+        clock(stop.arrival),
+        clock(stop.start),
+        clock(stop.departure),
+        stop.id,
+        names.get((stop.kind, stop.id), ""),
+        site.address if site else "",
+        f"{STREAM_LABELS_ZH[site.stream]} {site.stream}" if site else "",
+        str(round(site.demand_kg, 1)) if site else "",
+        str(round(sum(stop.load_kg.values()), 1)),
+        str(round(sum(stop.unloaded_kg.values()), 1)) if stop.unloaded_kg else "",
+        coordinate(problem.lon),
+        coordinate(problem.lat),
+    ]
+
+
+def route_sheet_rows(plan: Plan, problem: Problem, *, vehicle_id: str | None = None) -> list[list[str]]:
+    """Rows under :data:`SHEET_HEADER`: every stop of every truck, or of ``vehicle_id`` only."""
+    names = _place_names(problem)
+    sites = {s.id: s for s in problem.sites}
+    return [
+        _sheet_row(route.vehicle_id, seq, stop, problem=problem, names=names, sites=sites)
+        for route in plan.routes
+        if vehicle_id is None or route.vehicle_id == vehicle_id
+        for seq, stop in enumerate(route.stops)
+    ]
+
+
+def sheet_csv(rows: list[list[str]]) -> str:
+    """Rows as CSV text for spreadsheets: byte-order mark first, CRLF line ends."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    csv.writer(out, lineterminator="\r\n").writerows(rows)
+    return out.getvalue()
+
+
+def write_route_sheets(plan: Plan, problem: Problem, folder: Path) -> list[Path]:
+    """One CSV per truck: ``route_<vehicle>.csv``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for route in plan.routes:
+        out = folder / f"route_{route.vehicle_id}.csv"
+        rows = route_sheet_rows(plan, problem, vehicle_id=route.vehicle_id)
+        out.write_text(sheet_csv([SHEET_HEADER, *rows]), encoding="utf-8", newline="")
+        written.append(out)
+    return written
+
+
+CJK_FONT_GLOBS = (
+    "/usr/share/fonts/**/wqy-*.tt[cf]",
+    "/usr/share/fonts/**/NotoSansCJK*.tt[cf]",
+    "/usr/share/fonts/**/*CJK*.otf",
+)
+
+
+def _use_chinese_font(matplotlib) -> None:
+    """Register a system CJK font if one exists (the labels are bilingual either way)."""
+    import glob
+
+    from matplotlib import font_manager
+
+    for pattern in CJK_FONT_GLOBS:
+        for path in sorted(glob.glob(pattern, recursive=True)):
+            font_manager.fontManager.addfont(path)
+            name = font_manager.FontProperties(fname=path).get_name()
+            matplotlib.rcParams["font.sans-serif"] = [name, "DejaVu Sans"]
+            return
+
+
+def write_map_png(plan: Plan, problem: Problem, legs: LegGeometry, path: Path, *, title: str = "") -> None:
+    """All routes over the road network (UTM metres), depot, facilities and sites."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import shapely
+    from matplotlib.collections import LineCollection
+
+    _use_chinese_font(matplotlib)
+    network = legs.network
+    fig, ax = plt.subplots(figsize=(12, 12), dpi=110)
+
+    def lines(geometries) -> list:
+        xy, index = shapely.get_coordinates(np.asarray(geometries), return_index=True)
+        return np.split(xy, np.flatnonzero(np.diff(index)) + 1) if len(xy) else []
+
+    ax.add_collection(LineCollection(lines(network.edge_geometry), colors="#cccccc", linewidths=0.4, zorder=1))
+    cmap = plt.get_cmap("tab20")
+    for k, route in enumerate(plan.routes):
+        paths = [leg.geometry_xy for leg in legs.route_paths(route)]
+        ax.add_collection(LineCollection(lines(paths), colors=[cmap(k % 20)], linewidths=1.3, alpha=0.85, zorder=2))
+    ax.autoscale_view()
+    site_pts = np.array([[legs.points[s.id].x, legs.points[s.id].y] for s in problem.sites])
+    ax.scatter(site_pts[:, 0], site_pts[:, 1], s=4, color="#333333", zorder=3, label="收集点 sites")
+    for f in problem.facilities:
+        p = legs.points[f.id]
+        ax.scatter([p.x], [p.y], marker="s", s=90, color="#d62728", edgecolor="black", zorder=4)
+        ax.annotate(f.name or f.id, (p.x, p.y), fontsize=8, xytext=(4, 4), textcoords="offset points")
+    for d in problem.depots:
+        p = legs.points[d.id]
+        ax.scatter([p.x], [p.y], marker="*", s=220, color="#ffbf00", edgecolor="black", zorder=5)
+        ax.annotate(d.name or d.id, (p.x, p.y), fontsize=8, xytext=(4, -10), textcoords="offset points")
+    kpi = plan.kpi
+    ax.set_title(
+        title
+        or f"{problem.name}: {kpi.get('vehicles_used', 0)} 车 trucks, {kpi.get('distance_km', 0):.0f} km, 清运率 clearance {kpi.get('clearance_rate', 0) * 100:.1f} %"
+    )
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # missing CJK glyphs on machines without a Chinese font
+        fig.savefig(path, bbox_inches="tight")
+    plt.close(fig)
+
+
+def write_all(plan: Plan, problem: Problem, *, network, snapped, out: Path) -> dict[str, Path]:
+    """plan.json, routes.geojson, route sheets and map.png in ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    legs = LegGeometry(network, snapped)
+    files = {"plan": out / "plan.json", "geojson": out / "routes.geojson", "map": out / "map.png"}
+    plan.write_json(files["plan"], problem)
+    write_geojson(plan, problem, legs, files["geojson"])
+    files["sheets"] = out / "route_sheets"
+    write_route_sheets(plan, problem, files["sheets"])
+    write_map_png(plan, problem, legs, files["map"])
+    return files

@@ -1,0 +1,325 @@
+"""The plan: timed routes per truck, KPIs, and the ``plan.json`` contract.
+
+:func:`evaluate_routes` turns visit sequences (site and facility ids per truck) into a timed
+plan under the conventions of :mod:`routing.planning.problem`: earliest service start inside a window,
+full unload at facilities, the meal break placed on the first leg where it fits. The solver
+uses it to report its routes and the benchmark runner uses it to time published solutions;
+neither certifies anything — :mod:`routing.planning.check` does, with its own arithmetic.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from routing.planning.problem import Problem, VehicleSpec
+
+STANDARD_SHIFT_H = 8.0  # statutory working day; hours beyond it count as overtime in the KPIs
+
+
+@dataclass
+class Stop:
+    kind: str  # depot | site | facility | break
+    id: str
+    node: int | None
+    arrival: int
+    start: int
+    departure: int
+    load_kg: dict[str, float]
+    unloaded_kg: dict[str, float]
+    leg_distance_m: int = 0
+    leg_duration_s: int = 0
+    load_l: float = 0.0
+
+
+@dataclass
+class Route:
+    vehicle_id: str
+    stops: list[Stop]
+
+    @property
+    def start(self) -> int:
+        return self.stops[0].departure
+
+    @property
+    def end(self) -> int:
+        return self.stops[-1].arrival
+
+    @property
+    def distance_m(self) -> int:
+        return sum(s.leg_distance_m for s in self.stops)
+
+    def visits(self) -> list[str]:
+        """The site and facility ids in order (the input form of :func:`evaluate_routes`)."""
+        return [s.id for s in self.stops if s.kind in ("site", "facility")]
+
+
+@dataclass
+class Plan:
+    scenario: str
+    routes: list[Route]
+    unserved: list[tuple[str, str]] = field(default_factory=list)  # (site id, reason)
+    objective: dict = field(default_factory=dict)
+    kpi: dict = field(default_factory=dict)
+    search: dict = field(default_factory=dict)  # how it was found: strategy, time, cost history
+
+    def route_map(self) -> dict[str, list[str]]:
+        return {r.vehicle_id: r.visits() for r in self.routes}
+
+    def to_dict(self, problem: Problem) -> dict:
+        """The ``plan.json`` document (times ISO 8601 with the scenario's offset)."""
+
+        def iso(seconds: int) -> str:
+            return problem.at(seconds).isoformat()
+
+        routes = []
+        for route in self.routes:
+            stops = []
+            for s in route.stops:
+                lon = float(problem.lon[s.node]) if s.node is not None else None
+                lat = float(problem.lat[s.node]) if s.node is not None else None
+                stops.append(
+                    {
+                        "kind": s.kind,
+                        "id": s.id,
+                        "lon": lon,
+                        "lat": lat,
+                        "arrival": iso(s.arrival),
+                        "start": iso(s.start),
+                        "departure": iso(s.departure),
+                        "load_kg": {k: round(v, 3) for k, v in s.load_kg.items()},
+                        "unloaded_kg": {k: round(v, 3) for k, v in s.unloaded_kg.items()},
+                        "leg_distance_m": s.leg_distance_m,
+                        "leg_duration_s": s.leg_duration_s,
+                    }
+                )
+            routes.append({"vehicle_id": route.vehicle_id, "stops": stops})
+        return {
+            "scenario": self.scenario,
+            "objective": self.objective,
+            "kpi": self.kpi,
+            "routes": routes,
+            "unserved": [{"site_id": sid, "reason": reason} for sid, reason in self.unserved],
+            "search": self.search,
+        }
+
+    def write_json(self, path: Path, problem: Problem) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(problem), ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+# --- evaluation ------------------------------------------------------------------------
+def _service_start(arrival: int, windows: Sequence[tuple[int, int]]) -> tuple[int, int]:
+    """(start, lateness): earliest start in a window at or after arrival, else arrival and how late."""
+    for open_, close in windows:
+        if arrival <= close:
+            return max(arrival, open_), 0
+    return arrival, arrival - windows[-1][1]
+
+
+def _simulate(
+    problem: Problem, vehicle: VehicleSpec, visits: list[tuple[str, int]], start_time: int, break_leg: int | None
+):
+    """Time one route; returns (stops, violation seconds). ``break_leg`` k: break on leg k."""
+    depot = problem.depots[vehicle.depot]
+    streams = sorted(vehicle.streams)
+    load = {s: 0.0 for s in streams}
+    load_l = 0.0
+    stops = [Stop("depot", depot.id, depot.node, start_time, start_time, start_time, dict(load), {})]
+    time, here, bad = start_time, depot.node, 0
+    rule = problem.break_rule
+    legs = [*visits, ("depot", -1)]
+    for k, (kind, index) in enumerate(legs):
+        node = (
+            depot.node
+            if kind == "depot"
+            else (problem.sites[index].node if kind == "site" else problem.facilities[index].node)
+        )
+        duration, distance = problem.travel(here, node)
+        arrival = time + duration
+        if break_leg == k and rule is not None:
+            begin = max(time, rule.earliest_start_s)
+            bad += max(0, begin - rule.latest_start_s)
+            arrival = max(arrival, begin) + rule.duration_s
+            stops.append(
+                Stop("break", "break", here, begin, begin, begin + rule.duration_s, dict(load), {}, load_l=load_l)
+            )
+        if kind == "depot":
+            stops.append(
+                Stop(
+                    "depot", depot.id, depot.node, arrival, arrival, arrival, dict(load), {}, distance, duration, load_l
+                )
+            )
+            bad += max(0, arrival - vehicle.shift_end)
+            break
+        if kind == "site":
+            site = problem.sites[index]
+            begin, late = _service_start(arrival, site.windows)
+            load[site.stream] = load.get(site.stream, 0.0) + site.demand_kg
+            load_l += site.demand_l
+            departure = begin + site.service_s
+            stops.append(
+                Stop("site", site.id, node, arrival, begin, departure, dict(load), {}, distance, duration, load_l)
+            )
+        else:
+            facility = problem.facilities[index]
+            begin, late = _service_start(arrival, facility.windows)
+            unloaded = dict(load)
+            load = {s: 0.0 for s in load}
+            load_l = 0.0
+            departure = begin + facility.unload_s
+            stops.append(
+                Stop(
+                    "facility",
+                    facility.id,
+                    node,
+                    arrival,
+                    begin,
+                    departure,
+                    dict(load),
+                    unloaded,
+                    distance,
+                    duration,
+                    0.0,
+                )
+            )
+        bad += late
+        time, here = departure, node
+    span = stops[-1].arrival - start_time
+    if vehicle.max_shift_s is not None:
+        bad += max(0, span - vehicle.max_shift_s)
+    return stops, bad
+
+
+def _resolve(problem: Problem, vehicle_id: str, visit_ids: Sequence[str]) -> list[tuple[str, int]]:
+    visits = []
+    for vid in visit_ids:
+        if vid in problem.site_index:
+            visits.append(("site", problem.site_index[vid]))
+        elif vid in problem.facility_index:
+            visits.append(("facility", problem.facility_index[vid]))
+        else:
+            from routing.errors import QingyunError
+
+            raise QingyunError(
+                f"route of vehicle {vehicle_id}: {vid!r} is neither a site nor a facility of {problem.name}"
+            )
+    return visits
+
+
+def time_route(
+    problem: Problem, vehicle: VehicleSpec, visit_ids: Sequence[str], *, start_time: int | None = None
+) -> Route:
+    """Schedule one truck's visits: earliest feasible times, the break where it fits, late start if it saves waiting."""
+    visits = _resolve(problem, vehicle.id, visit_ids)
+    first = vehicle.shift_start
+    rule = problem.break_rule
+    best = None
+    candidates = [first]
+    plain, _ = _simulate(problem, vehicle, visits, first, None)
+    waiting = sum(s.start - s.arrival for s in plain)
+    if waiting > 0:
+        first_wait = plain[1].start - plain[1].arrival if len(plain) > 2 else 0
+        candidates = [first + waiting, first + first_wait, first]
+    # The caller's start (the solver's own) is tried first; the solver's break placement may
+    # differ from this one's, so when it does not time cleanly the usual candidates follow.
+    if start_time is not None:
+        candidates = [start_time, *(c for c in candidates if c != start_time)]
+    for begin in candidates:
+        stops, bad = _simulate(problem, vehicle, visits, begin, None)
+        if rule is not None and rule.due(stops[0].departure, stops[-1].arrival):
+            options = []
+            for leg in range(len(visits) + 1):
+                with_break, bad_b = _simulate(problem, vehicle, visits, begin, leg)
+                options.append((bad_b, with_break))
+                if bad_b == 0:
+                    break
+            bad, stops = min(options, key=lambda o: o[0])
+        if best is None or (bad, stops[-1].arrival) < (best[0], best[1][-1].arrival):
+            best = (bad, stops)
+        if bad == 0:
+            break
+    return Route(vehicle_id=vehicle.id, stops=best[1])
+
+
+def evaluate_routes(
+    problem: Problem,
+    routes: Mapping[str, Sequence[str]],
+    *,
+    start_times: Mapping[str, int] | None = None,
+    unserved_reasons: Mapping[str, str] | None = None,
+    search: dict | None = None,
+) -> Plan:
+    """Turn ``{vehicle_id: [site/facility ids in order]}`` into a timed :class:`Plan` with KPIs.
+
+    Vehicles with an empty sequence stay home. Sites in no route are unserved, with the
+    reason from ``unserved_reasons`` when given.
+    """
+    timed = []
+    for vehicle_id, visit_ids in routes.items():
+        if not visit_ids:
+            continue
+        if vehicle_id not in problem.vehicle_index:
+            from routing.errors import QingyunError
+
+            raise QingyunError(f"route for unknown vehicle {vehicle_id!r} in {problem.name}")
+        vehicle = problem.vehicles[problem.vehicle_index[vehicle_id]]
+        start = None if start_times is None else start_times.get(vehicle_id)
+        timed.append(time_route(problem, vehicle, visit_ids, start_time=start))
+    served = {s.id for r in timed for s in r.stops if s.kind == "site"}
+    reasons = unserved_reasons or {}
+    unserved = [(s.id, reasons.get(s.id, "未安排 / not in any route")) for s in problem.sites if s.id not in served]
+    plan = Plan(scenario=problem.name, routes=timed, unserved=unserved, search=dict(search or {}))
+    plan.objective = plan_cost(problem, plan)
+    plan.kpi = plan_kpis(problem, plan)
+    return plan
+
+
+def plan_cost(problem: Problem, plan: Plan) -> dict:
+    """Money cost of the plan: fixed per truck used, per km driven, per shift hour."""
+    fixed = distance = hours = 0.0
+    for route in plan.routes:
+        v = problem.vehicles[problem.vehicle_index[route.vehicle_id]]
+        fixed += v.fixed_cost
+        distance += v.cost_per_km * route.distance_m / 1000.0
+        hours += v.cost_per_hour * (route.end - route.start) / 3600.0
+    return {
+        "total_cost": round(fixed + distance + hours, 2),
+        "fixed_cost": round(fixed, 2),
+        "distance_cost": round(distance, 2),
+        "time_cost": round(hours, 2),
+        "distance": sum(r.distance_m for r in plan.routes),
+        "vehicles": len(plan.routes),
+        "unserved": len(plan.unserved),
+    }
+
+
+def plan_kpis(problem: Problem, plan: Plan, *, standard_shift_h: float = STANDARD_SHIFT_H) -> dict:
+    """清运率 clearance rate, km, hours, tonnes, stops, utilisation, overtime, shift spread."""
+    total = sum(s.demand_kg for s in problem.sites)
+    served = {s.id for r in plan.routes for s in r.stops if s.kind == "site"}
+    collected = sum(s.demand_kg for s in problem.sites if s.id in served)
+    shifts = [(r.end - r.start) / 3600.0 for r in plan.routes]
+    loads, capacity = 0.0, 0.0
+    for route in plan.routes:
+        v = problem.vehicles[problem.vehicle_index[route.vehicle_id]]
+        for stop in route.stops:
+            if stop.kind == "facility":
+                loads += sum(stop.unloaded_kg.values())
+                capacity += v.capacity_kg
+    return {
+        "clearance_rate": round(collected / total, 6) if total else 1.0,
+        "collected_t": round(collected / 1000.0, 3),
+        "demand_t": round(total / 1000.0, 3),
+        "distance_km": round(sum(r.distance_m for r in plan.routes) / 1000.0, 3),
+        "hours": round(sum(shifts), 3),
+        "stops": len(served),
+        "unload_visits": sum(1 for r in plan.routes for s in r.stops if s.kind == "facility"),
+        "vehicles_used": len(plan.routes),
+        "vehicles_available": len(problem.vehicles),
+        "utilisation": round(loads / capacity, 4) if capacity else 0.0,
+        "overtime_h": round(sum(max(0.0, h - standard_shift_h) for h in shifts), 3),
+        "longest_shift_h": round(max(shifts), 3) if shifts else 0.0,
+        "shortest_shift_h": round(min(shifts), 3) if shifts else 0.0,
+    }

@@ -1,0 +1,288 @@
+"""The planning scenario a dispatcher writes: sites, depots, facilities, fleet, break rule.
+
+This is the user-facing input (``scenario.json``), validated by pydantic so that every bad
+field is named with its place (``sites[12] (id R-0012).demand_kg``) before any solving
+starts. ``qingyun plan --schema`` prints :func:`scenario_json_schema`. Times of day are local
+``HH:MM`` strings (``24:00`` allowed as an end) on ``date`` in the scenario's UTC offset
+(default ``+08:00``); coordinates are WGS-84 lon/lat. The numeric, indexed form the solver
+works on is :class:`routing.planning.problem.Problem`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date as Date
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from routing.errors import InputFileError, QingyunError
+
+Stream = Literal["kitchen", "recyclable", "hazardous", "other"]
+STREAMS: tuple[str, ...] = ("kitchen", "recyclable", "hazardous", "other")
+STREAM_LABELS_ZH = {"kitchen": "厨余垃圾", "recyclable": "可回收物", "hazardous": "有害垃圾", "other": "其他垃圾"}
+
+# Vehicle size classes, smallest first: a site marked "small" (narrow lane) takes only small trucks.
+AccessClass = Literal["small", "medium", "large"]
+ACCESS_RANK = {"small": 0, "medium": 1, "large": 2}
+
+_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
+
+
+class ScenarioError(QingyunError):
+    """A scenario that fails validation; the message lists every bad field with its place."""
+
+    def __init__(self, problems: list[str], *, source: str = "scenario") -> None:
+        self.problems = list(problems)
+        shown = "; ".join(self.problems[:30])
+        more = f" (and {len(self.problems) - 30} more)" if len(self.problems) > 30 else ""
+        super().__init__(f"{source}: {len(self.problems)} problem(s): {shown}{more}")
+
+
+def clock_to_seconds(value: str) -> int:
+    """``"06:30"`` -> 23400 seconds after local midnight; ``"24:00"`` is allowed (end of day)."""
+    match = _CLOCK.match(value.strip())
+    if not match:
+        raise ValueError(f"time {value!r} is not HH:MM")
+    hours, minutes = int(match.group(1)), int(match.group(2))
+    if minutes > 59 or hours > 24 or (hours == 24 and minutes > 0):
+        raise ValueError(f"time {value!r} is not a time of day between 00:00 and 24:00")
+    return hours * 3600 + minutes * 60
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Window(_Strict):
+    """A local time interval ``[start, end]``; for a site, when service may START."""
+
+    start: str = Field(description="HH:MM local time")
+    end: str = Field(description="HH:MM local time, 24:00 allowed")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _is_clock(cls, value: str) -> str:
+        clock_to_seconds(value)
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if clock_to_seconds(self.end) < clock_to_seconds(self.start):
+            raise ValueError(f"window ends ({self.end}) before it starts ({self.start})")
+        return self
+
+    @property
+    def seconds(self) -> tuple[int, int]:
+        return clock_to_seconds(self.start), clock_to_seconds(self.end)
+
+
+class Site(_Strict):
+    """A collection point: a restaurant's kitchen-waste bins or one stream at a community point."""
+
+    id: str = Field(min_length=1)
+    name: str = ""
+    address: str = ""
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    stream: Stream
+    demand_kg: float = Field(ge=0, description="expected weight to collect today")
+    demand_l: float = Field(default=0.0, ge=0, description="expected volume on the truck, litres")
+    service_s: float = Field(default=40.0, ge=0, description="time at the stop (bin lifts)")
+    windows: list[Window] = Field(
+        default_factory=lambda: [Window(start="00:00", end="24:00")],
+        min_length=1,
+        description="one or more intervals in which service may start",
+    )
+    access: AccessClass = Field(default="large", description="largest truck class the street admits")
+
+
+class Depot(_Strict):
+    """Where trucks are parked overnight; every route starts and ends at its truck's depot."""
+
+    id: str = Field(min_length=1)
+    name: str = ""
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+
+
+class Facility(_Strict):
+    """A disposal facility (treatment plant, transfer station …) where trucks unload."""
+
+    id: str = Field(min_length=1)
+    name: str = ""
+    kind: str = Field(
+        default="transfer_station",
+        description="treatment_plant, transfer_station, recycling_centre, hazardous_depot, landfill …",
+    )
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    streams: list[Stream] = Field(min_length=1, description="streams accepted")
+    opening_hours: list[Window] = Field(default_factory=lambda: [Window(start="00:00", end="24:00")], min_length=1)
+    unload_min: float = Field(default=15.0, ge=0, description="time to weigh and unload")
+    daily_capacity_t: float | None = Field(
+        default=None, gt=0, description="tonnes it can receive today (none = unlimited)"
+    )
+
+
+class VehicleType(_Strict):
+    """A class of truck: what it carries, how much, where it fits, what it costs."""
+
+    id: str = Field(min_length=1)
+    name: str = ""
+    streams: list[Stream] = Field(min_length=1, description="streams it is built for (one body: unloads all at once)")
+    capacity_kg: float = Field(gt=0)
+    capacity_m3: float | None = Field(default=None, gt=0, description="body volume; none = weight binds")
+    access: AccessClass = "large"
+    fixed_cost: float = Field(default=300.0, ge=0, description="per truck used per day")
+    cost_per_km: float = Field(default=3.0, ge=0)
+    cost_per_hour: float = Field(default=60.0, ge=0, description="crew cost per shift hour")
+    max_shift_h: float | None = Field(default=None, gt=0, description="longest shift from leaving to returning")
+    max_stops: int | None = Field(default=None, gt=0, description="most sites per shift")
+    max_daily_kg: float | None = Field(default=None, gt=0, description="most weight collected per shift")
+    ends_empty: bool = Field(default=True, description="unload at a facility before returning to the depot")
+
+
+class Vehicle(_Strict):
+    """One truck (a licence plate) of a type, based at a depot, with its shift."""
+
+    id: str = Field(min_length=1)
+    type: str
+    depot: str
+    shift_start: str = "06:00"
+    shift_end: str = "18:00"
+
+    @field_validator("shift_start", "shift_end")
+    @classmethod
+    def _is_clock(cls, value: str) -> str:
+        clock_to_seconds(value)
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Vehicle:
+        if clock_to_seconds(self.shift_end) <= clock_to_seconds(self.shift_start):
+            raise ValueError(f"shift ends ({self.shift_end}) before it starts ({self.shift_start})")
+        return self
+
+
+class BreakRule(_Strict):
+    """The crew's meal break: ``duration_min`` starting between the two times (default 11:00–13:00)."""
+
+    duration_min: float = Field(default=60.0, gt=0)
+    earliest_start: str = "11:00"
+    latest_start: str = "13:00"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BreakRule:
+        if clock_to_seconds(self.latest_start) < clock_to_seconds(self.earliest_start):
+            raise ValueError(f"latest_start {self.latest_start} is before earliest_start {self.earliest_start}")
+        return self
+
+
+class Scenario(_Strict):
+    """One day of collection in one city: the input of ``qingyun plan``."""
+
+    name: str = "scenario"
+    date: Date = Field(description="the service day, local")
+    utc_offset: str = Field(default="+08:00", pattern=r"^[+-]\d{2}:\d{2}$")
+    osm: str | None = Field(
+        default=None,
+        description="road network file; relative paths are relative to the scenario file; none = shipped Shenzhen",
+    )
+    depots: list[Depot] = Field(min_length=1)
+    facilities: list[Facility] = Field(default_factory=list)
+    vehicle_types: list[VehicleType] = Field(min_length=1)
+    vehicles: list[Vehicle] = Field(min_length=1)
+    break_rule: BreakRule | None = Field(default_factory=BreakRule)
+    sites: list[Site] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        problems: list[str] = []
+        for field_name in ("depots", "facilities", "vehicle_types", "vehicles", "sites"):
+            seen: set[str] = set()
+            for i, item in enumerate(getattr(self, field_name)):
+                if item.id in seen:
+                    problems.append(f"{field_name}[{i}] (id {item.id}).id: duplicate id")
+                seen.add(item.id)
+        all_ids: dict[str, str] = {}
+        for field_name in ("depots", "facilities", "sites"):
+            for i, item in enumerate(getattr(self, field_name)):
+                if item.id in all_ids and all_ids[item.id] != field_name:
+                    problems.append(f"{field_name}[{i}] (id {item.id}).id: also used in {all_ids[item.id]}")
+                all_ids.setdefault(item.id, field_name)
+        types = {t.id: t for t in self.vehicle_types}
+        depots = {d.id for d in self.depots}
+        for i, v in enumerate(self.vehicles):
+            if v.type not in types:
+                problems.append(f"vehicles[{i}] (id {v.id}).type: unknown vehicle type {v.type!r}")
+            if v.depot not in depots:
+                problems.append(f"vehicles[{i}] (id {v.id}).depot: unknown depot {v.depot!r}")
+        carried = {s for v in self.vehicles if v.type in types for s in types[v.type].streams}
+        accepted = {s for f in self.facilities for s in f.streams}
+        must_unload = {
+            s for v in self.vehicles if v.type in types and types[v.type].ends_empty for s in types[v.type].streams
+        }
+        for stream in sorted({s.stream for s in self.sites}):
+            first = next(i for i, s in enumerate(self.sites) if s.stream == stream)
+            if stream not in carried:
+                problems.append(
+                    f"sites[{first}] (id {self.sites[first].id}).stream: no truck carries stream {stream!r}"
+                )
+            elif stream in must_unload and stream not in accepted:
+                problems.append(
+                    f"sites[{first}] (id {self.sites[first].id}).stream: no facility accepts stream {stream!r}"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def _describe(errors: list[dict], raw: object) -> list[str]:
+    """Pydantic error list -> ``sites[3] (id R-3).demand_kg: Input should be >= 0``."""
+    out = []
+    for err in errors:
+        parts: list[str] = []
+        node = raw
+        for key in err["loc"]:
+            if isinstance(key, int):
+                parts[-1:] = [f"{parts[-1] if parts else ''}[{key}]"]
+                node = node[key] if isinstance(node, list) and key < len(node) else None
+                if isinstance(node, dict) and "id" in node and len(parts) <= 1:
+                    parts[-1] += f" (id {node['id']})"
+            else:
+                parts.append(str(key))
+                node = node.get(key) if isinstance(node, dict) else None
+        message = err["msg"].removeprefix("Value error, ")
+        prefix = f"{'.'.join(parts)}: " if parts else ""
+        out.extend(f"{prefix}{m}" for m in message.split("; "))
+    return out
+
+
+def parse_scenario(raw: object, *, source: str = "scenario") -> Scenario:
+    """Validate a decoded JSON document; raises :class:`ScenarioError` naming every bad field."""
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as exc:
+        raise ScenarioError(_describe(exc.errors(), raw), source=source) from None
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and validate a scenario JSON file."""
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: no such scenario file") from None
+    except json.JSONDecodeError as exc:
+        raise InputFileError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    return parse_scenario(raw, source=str(path))
+
+
+def scenario_json_schema() -> dict:
+    """The published JSON Schema of scenario files (``qingyun plan --schema``)."""
+    schema = Scenario.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Qingyun collection-planning scenario (清运规划场景)"
+    return schema
