@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from api.tables import ApiKeyRow, utc_now
-from routing.errors import QingyunError
+from routing.errors import InvalidInputError
 
 Role = Literal["dispatcher", "supervisor", "planner", "device", "admin"]
 ROLES: tuple[str, ...] = ("dispatcher", "supervisor", "planner", "device", "admin")
@@ -55,7 +55,7 @@ def hash_key(key: str) -> str:
 def check_roles(roles: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     bad = [r for r in roles if r not in ROLES]
     if bad or not roles:
-        raise QingyunError(
+        raise InvalidInputError(
             f"unknown role(s) {', '.join(map(repr, bad)) or '(none given)'}; roles are {', '.join(ROLES)}"
         )
     return tuple(dict.fromkeys(roles))

@@ -1,16 +1,26 @@
 """The ``qingyun`` command: one CLI, a sub-command group per area.
 
 The CLI is a thin shell: each area's commands live next to its library code and
-are mounted here. User errors (``QingyunError``) print one clear line, no traceback.
+are mounted here. User errors (``QingyunError``) print one clear line, no traceback. The
+root resolves the one ``api.settings.Settings`` (on first use) and hands it to the commands
+as ``ctx.obj.settings``, with ``ctx.obj.engine_for(url)``: a database engine whose schema the
+Alembic migrations brought up (library packages such as ``fleet`` never import ``api``).
 """
 
 from __future__ import annotations
 
 import sys
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import typer
 
 from routing.errors import QingyunError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from api.settings import Settings
 
 app = typer.Typer(
     name="qingyun",
@@ -18,6 +28,47 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+class CliState:
+    """What the root hands every command (``ctx.obj``): the settings, and migrated database engines.
+
+    The settings are resolved on first use, which keeps commands that need none (``qingyun jt808
+    decode``) fast; a command that does reads ``ctx.obj.settings`` and passes it down, never reading
+    the environment itself. A command that opens the database calls :meth:`engine_for`.
+    """
+
+    @cached_property
+    def settings(self) -> Settings:
+        from api.settings import get_settings
+
+        return get_settings()
+
+    @staticmethod
+    def engine_for(url: str) -> Engine:
+        """The engine for ``url`` with the schema migrated to the latest (``api.db.engine_for``).
+
+        Handed to every command (fleet's ``jt808 serve``, ``jt808 export``, ``audit --from-db``) so
+        they get their tables from the Alembic migrations without importing ``api``.
+
+        Parameters
+        ----------
+        url
+            The database URL (``settings.service.database_url`` or a command's override).
+
+        Returns
+        -------
+        sqlalchemy.engine.Engine
+        """
+        from api.db import engine_for
+
+        return engine_for(url)
+
+
+@app.callback()
+def _root(ctx: typer.Context) -> None:
+    ctx.obj = CliState()
+
 
 # --- area command groups (each area adds its own line) -------------------------
 from routing.network.cli import network_app  # noqa: E402

@@ -1,4 +1,8 @@
-"""Shared by the routes: a database session, the job queue, the settings, a cache of immutable answers."""
+"""What the routes share, as FastAPI dependencies: a database session, the job queue, the settings, cached answers.
+
+Everything here reads the objects ``api.app.create_app`` put on ``app.state`` (one engine, one
+queue, one :class:`~api.settings.Settings`), so a route never builds its own.
+"""
 
 from __future__ import annotations
 
@@ -9,42 +13,73 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 from fastapi.responses import Response
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
-from api.jobs.engine import JobQueue
-from api.settings import ApiSettings
+from api.jobs.queues import JobQueue
+from api.settings import Settings
 from api.tables import Job
+from routing.errors import NotFoundError
 
 Row = TypeVar("Row", bound=SQLModel)
 
 
+def db_engine(request: Request) -> Engine:
+    """The service's database engine (for the library functions that open their own sessions)."""
+    return request.app.state.engine
+
+
 def db_session(request: Request) -> Iterator[Session]:
+    """A session for the request, closed when the answer is sent."""
     with Session(request.app.state.engine) as session:
         yield session
 
 
+def job_queue(request: Request) -> JobQueue:
+    """The queue jobs are dispatched to (in-process threads or Celery)."""
+    return request.app.state.jobs
+
+
+def app_settings(request: Request) -> Settings:
+    """The one settings object the app was created with."""
+    return request.app.state.settings
+
+
 def job_and_row(session: Session, *, model: type[Row], row_id: str, what: str) -> tuple[Job, Row]:
-    """A job and the row its result is written to, the job read first; 404 naming ``what`` when either is missing.
+    """A job and the row its result is written to, the job read first.
 
     The worker commits the row's result and the job's "succeeded" in one transaction. Under READ COMMITTED
     (PostgreSQL) each statement sees what was committed before it began, so reading the job first means a
     "succeeded" job always comes with its result; the other order can pair the old row with the new status.
+
+    Parameters
+    ----------
+    session
+        The request's session.
+    model
+        The table of the job's result row (``PlanRow``, ``StationStudyRow``); it shares the job's id.
+    row_id
+        The id the request named.
+    what
+        The object's name in the error ("plan", "station study").
+
+    Returns
+    -------
+    tuple[Job, Row]
+        The job and its row.
+
+    Raises
+    ------
+    NotFoundError
+        Either is missing (answered 404 naming ``what`` and the id).
     """
     job = session.get(Job, row_id)
     row = session.get(model, row_id) if job is not None else None
     if row is None:
-        raise HTTPException(404, f"{what} {row_id!r} does not exist")
+        raise NotFoundError(f"{what} {row_id!r} does not exist")
     return job, row
-
-
-def job_queue(request: Request) -> JobQueue:
-    return request.app.state.jobs
-
-
-def settings(request: Request) -> ApiSettings:
-    return request.app.state.settings
 
 
 class _Cache:

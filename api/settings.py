@@ -1,17 +1,38 @@
-"""Service settings (pydantic-settings, env prefix ``QINGYUN_``); every default works on a fresh machine."""
+"""The one settings object of the service, the job workers and the ``qingyun`` CLI.
+
+:class:`Settings` is a plain model composed of one pydantic-settings class per area; each area
+reads its own environment prefix, so a variable's name says which part of Qingyun it tunes:
+
+- ``QINGYUN_`` — :class:`ServiceSettings` (``settings.service``): database, job queue, request
+  limits (``QINGYUN_DATABASE_URL``, ``QINGYUN_REDIS_URL``, ``QINGYUN_JOB_LEASE_S`` …).
+- ``QINGYUN_NETWORK_`` — ``routing.network.settings.NetworkSettings`` (``settings.network``): the
+  road network the service plans on (``QINGYUN_NETWORK_OSM``) and the build cache.
+- ``QINGYUN_PLANNING_`` — ``routing.planning.settings.PlanningSettings`` (``settings.planning``):
+  solve defaults shared by ``qingyun plan`` and ``POST /plans`` (``QINGYUN_PLANNING_TIME_LIMIT_S``).
+- ``QINGYUN_TRACK_``, ``QINGYUN_MATCH_``, ``QINGYUN_COMPLIANCE_``, ``QINGYUN_COVERAGE_``,
+  ``QINGYUN_SCORE_``, ``QINGYUN_JT808_`` — ``fleet.settings.FleetSettings`` (``settings.fleet``):
+  supervision thresholds and the JT/T 808 gateway.
+
+The object is resolved once per process (:func:`get_settings`) and passed down explicitly:
+``create_app(settings)`` keeps it on ``app.state`` (routes read it through ``api.deps``), the job
+queues hand it to every runner (``JobContext.settings``), and the CLI passes it to its commands.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from fleet.tracks.store import DEFAULT_DATABASE_URL
+from fleet.settings import FleetSettings
+from fleet.tracks.settings import DEFAULT_DATABASE_URL
+from routing.network.settings import NetworkSettings
+from routing.planning.settings import PlanningSettings
 
 
-class ApiSettings(BaseSettings):
-    """Database, job queue and server knobs. Read once per process (``api_settings()``)."""
+class ServiceSettings(BaseSettings):
+    """Database, job queue and request limits (``QINGYUN_*``); every default works on a fresh machine."""
 
     model_config = SettingsConfigDict(env_prefix="QINGYUN_")
 
@@ -19,21 +40,30 @@ class ApiSettings(BaseSettings):
     redis_url: str | None = Field(
         None, description="when set, jobs go to Celery workers over this Redis (`qingyun worker`)"
     )
-    celery_queue: str = Field(
-        "qingyun", min_length=1, description="Celery queue the API sends jobs to and workers consume"
-    )
-    osm: str | None = Field(None, description="road network file the service plans on; none = shipped Shenzhen")
+    celery_queue: str = Field("qingyun", min_length=1, description="Celery queue the API feeds and workers consume")
     job_workers: int = Field(1, ge=1, description="in-process job threads (each solve itself uses both cores)")
-    job_lease_s: float = Field(
-        60.0, gt=0, description="a running job not heartbeating for this long is failed (its worker died)"
-    )
+    job_lease_s: float = Field(60.0, gt=0, description="a running job silent this long is failed (its worker died)")
     job_max_attempts: int = Field(3, ge=1, description="a failed job may be retried until it has run this many times")
-    plan_time_limit_s: float = Field(30.0, gt=0, description="default solve time limit of POST /plans")
-    plan_time_limit_max_s: float = Field(900.0, gt=0, description="largest time limit a request may ask for")
+    plan_time_limit_max_s: float = Field(900.0, gt=0, description="most solve seconds a POST /plans may ask for")
     max_positions_per_request: int = Field(10_000, ge=1, description="POST /positions batch limit")
-    page_size_max: int = Field(1000, ge=1, description="largest `limit` of list endpoints")
+
+
+class Settings(BaseModel):
+    """Every area's settings, resolved together once and passed down (never read again from the environment)."""
+
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+    network: NetworkSettings = Field(default_factory=NetworkSettings)
+    planning: PlanningSettings = Field(default_factory=PlanningSettings)
+    fleet: FleetSettings = Field(default_factory=FleetSettings)
 
 
 @lru_cache(maxsize=1)
-def api_settings() -> ApiSettings:
-    return ApiSettings()
+def get_settings() -> Settings:
+    """The process's settings, read from the environment on first use.
+
+    Returns
+    -------
+    Settings
+        The same object on every call, so the API, its job runners and the CLI agree.
+    """
+    return Settings()

@@ -200,7 +200,7 @@ class CompanyRow(SQLModel, table=True):
 
 
 class PermitRow(SQLModel, table=True):
-    """A construction-waste transport permit (核准证); ``document`` is the ``fleet.audit.rules.Permit``."""
+    """A construction-waste transport permit (核准证); ``document`` is the ``fleet.audit.inputs.Permit``."""
 
     __tablename__ = "permit"
 
@@ -213,7 +213,7 @@ class PermitRow(SQLModel, table=True):
 
 
 class ZoneRow(SQLModel, table=True):
-    """A geofence; ``document`` is the ``fleet.audit.rules.ZoneFeature``."""
+    """A geofence; ``document`` is the ``fleet.audit.inputs.ZoneFeature``."""
 
     __tablename__ = "zone"
 

@@ -52,6 +52,7 @@ def create_postgres_database(admin_url: str) -> str:
 
 def seed(service, *, folder: Path) -> dict[str, str]:
     """A solved Shenzhen plan, an audited truck with violations, stored sites: what the GETs read."""
+    from fleet.settings import FleetSettings
     from fleet.simulate.tracks import simulate_haul
     from routing.network.graph import load_network
     from routing.planning.generate import generate_scenario
@@ -59,7 +60,7 @@ def seed(service, *, folder: Path) -> dict[str, str]:
 
     network = load_network()
     scenario = json.loads(generate_scenario(network, restaurants=120, communities=60, seed=11).model_dump_json())
-    haul = simulate_haul(network, violation="speeding", seed=1, interval_s=10)
+    haul = simulate_haul(network, violation="speeding", seed=1, interval_s=10, settings=FleetSettings())
     device = str(haul.positions["device"].iloc[0])
     with service.client("dispatcher") as client:
         for site in scenario["sites"]:

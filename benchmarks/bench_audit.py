@@ -23,12 +23,15 @@ from datetime import datetime
 
 import pandas as pd
 
-from fleet.audit.rules import ComplianceSettings, audit_fleet, compile_permits, compile_zones
+from fleet.audit.geometry import compile_permits, compile_zones
+from fleet.audit.rules.engine import audit_fleet
+from fleet.settings import FleetSettings
 from fleet.simulate.tracks import VIOLATION_TYPES, simulate_drive, simulate_haul, truck_day
 from fleet.tracks.matching import MapMatcher, correct_length_share
-from fleet.tracks.track import TrackSettings, UtmProjector, build_tracks, read_positions
+from fleet.tracks.track import UtmProjector, build_tracks, read_positions
 from routing.network.graph import load_network
 
+SETTINGS = FleetSettings()  # resolved once; every function below passes its parts down
 _WORKER: dict = {}
 
 
@@ -36,7 +39,7 @@ def _init_worker(epsg: int) -> None:
     from pyproj import CRS
 
     _WORKER["projector"] = UtmProjector(CRS.from_epsg(epsg))
-    _WORKER["settings"] = (ComplianceSettings(), TrackSettings())
+    _WORKER["settings"] = (SETTINGS.compliance, SETTINGS.track)
 
 
 def _audit_frames(job: tuple[pd.DataFrame, list]) -> tuple[int, int]:
@@ -51,7 +54,7 @@ def _audit_frames(job: tuple[pd.DataFrame, list]) -> tuple[int, int]:
 
 
 def one_day_seconds(net, day, repeats: int = 5) -> float:
-    settings, track_settings = ComplianceSettings(), TrackSettings()
+    settings, track_settings = SETTINGS.compliance, SETTINGS.track
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
@@ -80,8 +83,8 @@ def many_days(net, days: list, *, total: int, workers: int, per_job: int = 10) -
 
 
 def matching_speed(net, days: list) -> tuple[float, float, int]:
-    matcher = MapMatcher(net)
-    tracks = [build_tracks(read_positions(d.positions)[0], projector=net)[0] for d in days]
+    matcher = MapMatcher(net, settings=SETTINGS.matching)
+    tracks = [build_tracks(read_positions(d.positions)[0], projector=net, settings=SETTINGS.track)[0] for d in days]
     started = time.perf_counter()
     matcher.match(tracks[0])
     cold = len(tracks[0]) / (time.perf_counter() - started)
@@ -93,12 +96,12 @@ def matching_speed(net, days: list) -> tuple[float, float, int]:
 
 
 def matching_accuracy(net, *, noise_m: float, interval_s: float, drives: int) -> tuple[float, float, float, int]:
-    matcher = MapMatcher(net)
+    matcher = MapMatcher(net, settings=SETTINGS.matching)
     got = truth_len = matched_len = right_len = 0.0
     points, elapsed = 0, 0.0
     for seed in range(drives):
         sc = simulate_drive(net, seed=1000 + seed, km=30.0, interval_s=interval_s, noise_m=noise_m, matcher=matcher)
-        track = build_tracks(read_positions(sc.positions)[0], projector=net)[0]
+        track = build_tracks(read_positions(sc.positions)[0], projector=net, settings=SETTINGS.track)[0]
         started = time.perf_counter()
         result = matcher.match(track)
         elapsed += time.perf_counter() - started
@@ -116,14 +119,20 @@ def matching_accuracy(net, *, noise_m: float, interval_s: float, drives: int) ->
 
 def detection(net, *, seeds: int, interval_s: float, noise_m: float) -> tuple[int, int, list[str]]:
     """Hauls with one injected violation each: how many are found exactly once within ± one interval."""
-    matcher = MapMatcher(net)
-    settings = ComplianceSettings()
+    matcher = MapMatcher(net, settings=SETTINGS.matching)
+    settings = SETTINGS.compliance
     exact = total = 0
     misses = []
     for violation in VIOLATION_TYPES:
         for seed in range(seeds):
             sc = simulate_haul(
-                net, violation=violation, seed=seed, interval_s=interval_s, noise_m=noise_m, matcher=matcher
+                net,
+                violation=violation,
+                seed=seed,
+                interval_s=interval_s,
+                noise_m=noise_m,
+                matcher=matcher,
+                settings=SETTINGS,
             )
             found = _audit_one(net, sc, settings)
             total += 1
@@ -140,24 +149,32 @@ def detection(net, *, seeds: int, interval_s: float, noise_m: float) -> tuple[in
 
 def false_alarms(net, *, hauls: int) -> int:
     """Violations raised on compliant hauls at 15 m / 30 s with terminal artefacts (should be none)."""
-    matcher = MapMatcher(net)
-    settings = ComplianceSettings()
+    matcher = MapMatcher(net, settings=SETTINGS.matching)
+    settings = SETTINGS.compliance
     found = 0
     for seed in range(hauls):
         sc = simulate_haul(
-            net, violation=None, seed=500 + seed, interval_s=30.0, noise_m=15.0, matcher=matcher, artefacts=True
+            net,
+            violation=None,
+            seed=500 + seed,
+            interval_s=30.0,
+            noise_m=15.0,
+            matcher=matcher,
+            artefacts=True,
+            settings=SETTINGS,
         )
         found += len(_audit_one(net, sc, settings))
     return found
 
 
 def _audit_one(net, sc, settings):
-    tracks = build_tracks(read_positions(sc.positions)[0], projector=net)
+    tracks = build_tracks(read_positions(sc.positions)[0], projector=net, settings=SETTINGS.track)
     return audit_fleet(
         tracks,
         permits=compile_permits(sc.permits, projector=net, settings=settings),
         zones=compile_zones(sc.zones, projector=net),
         settings=settings,
+        track_settings=SETTINGS.track,
     )
 
 
@@ -172,7 +189,7 @@ def main() -> None:
     args = parser.parse_args()
 
     net = load_network()
-    matcher = MapMatcher(net)
+    matcher = MapMatcher(net, settings=SETTINGS.matching)
     started = time.perf_counter()
     days = [truck_day(net, seed=s, matcher=matcher) for s in range(args.distinct)]
     sim_s = time.perf_counter() - started

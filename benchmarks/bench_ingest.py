@@ -35,9 +35,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fleet.jt808.frame import FrameSplitter, decode_escaped  # noqa: E402
-from fleet.jt808.location import BEIJING, decode_location  # noqa: E402
+from fleet.jt808.location import decode_location  # noqa: E402
 from fleet.jt808.messages import encode_message  # noqa: E402
 from fleet.simulate.terminals import Drive, SimulatedTerminal, TerminalSpec, road_drives, simulate, terminal_specs  # noqa: E402
+from routing.localtime import CHINA_TZ  # noqa: E402
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -51,7 +52,7 @@ def bench_decode(frames: int = 200_000) -> None:
             drive=drive,
             fixes=0,
             interval_s=1,
-            start_time=datetime(2026, 11, 21, 8, tzinfo=BEIJING),
+            start_time=datetime(2026, 11, 21, 8, tzinfo=CHINA_TZ),
         )
         sim = SimulatedTerminal(spec, host="", port=0)
         wires.extend(encode_message(sim.fix(n), phone=spec.phone, serial=n) for n in range(frames // 100))

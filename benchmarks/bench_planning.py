@@ -1,7 +1,7 @@
 """Daily collection planning at city scale (issue 3).
 
 Generated days of about 500, 2,000 and 5,000 stops on the shipped Shenzhen network and one
-on Dalian (../shared/osm), each planned with ``routing.planning.search.solver.solve`` and certified by the
+on Dalian (../shared/osm), each planned with ``routing.planning.search.driver.solve`` and certified by the
 independent checker. Reports wall time (matrices + solve), solve time, peak memory of this
 process and its search workers, clearance rate, checker violations and the best cost over
 time. Run: ``.venv/bin/python benchmarks/bench_planning.py [--only 500,2000] [--scale 1.0]``.
@@ -15,12 +15,15 @@ import resource
 import time
 from pathlib import Path
 
-from routing.network.graph import DEFAULT_OSM, PROJECT_ROOT, load_network
+from routing.network.graph import load_network
+from routing.network.settings import SOURCE_OSM_DIR, shipped_osm
 from routing.planning.check import check_plan
 from routing.planning.generate import generate_scenario
 from routing.planning.problem import problem_from_scenario
-from routing.planning.search.solver import SolveParams, solve
+from routing.planning.search.driver import solve
+from routing.planning.search.params import SolveParams
 
+DEFAULT_OSM, PROJECT_ROOT = shipped_osm(), SOURCE_OSM_DIR.parents[1]
 DALIAN = PROJECT_ROOT.parent / "shared" / "osm" / "dalian_zhongshan_drive.osm.bz2"
 
 # (label, osm, restaurants, community points, time limit s); ~3.2 stops per community point

@@ -1,6 +1,6 @@
 """Which search settings help the product solver on Solomon? Measured, not guessed.
 
-Runs the product solver (``routing.planning.search.solver.solve``) on a subset of Solomon instances once per
+Runs the product solver (``routing.planning.search.driver.solve``) on a subset of Solomon instances once per
 configuration; a configuration is ``SolveParams`` fields (strategies, workers, the ruin's
 sizes and temperature) plus
 overrides of OR-Tools' routing search parameters applied on top of the solver's own
@@ -80,7 +80,7 @@ NEIGHBOURS = {"ls_operator_neighbors_ratio": 0.2, "ls_operator_min_neighbors": 1
 LNS_100MS = {"lns_time_limit.nanos": 100_000_000, "lns_time_limit.seconds": 0}
 
 
-from routing.planning.search.ruin import RuinParams  # noqa: E402  (after the sys.path line)
+from routing.planning.search.params import RuinParams  # noqa: E402  (after the sys.path line)
 
 # OR-Tools metaheuristic settings act on "+gls" searches (the GLS era's defaults)
 GLS = {"strategies": ("CONSTRUCT_URGENT+gls", "PARALLEL_CHEAPEST_INSERTION+gls")}
@@ -140,17 +140,17 @@ def apply_overrides(params, overrides: dict) -> None:
 
 def install(overrides: dict) -> None:
     """Wrap the solver's search parameters (inherited by its forked workers)."""
-    from routing.planning.search.solver import RoutingModel
+    from routing.planning.search.searcher import Searcher
 
-    original = getattr(RoutingModel, "_original_search_parameters", RoutingModel.search_parameters)
-    RoutingModel._original_search_parameters = original
+    original = getattr(Searcher, "_original_search_parameters", Searcher.search_parameters)
+    Searcher._original_search_parameters = original
 
     def patched(self, strategy, time_limit_s):
         params = original(self, strategy, time_limit_s)
         apply_overrides(params, overrides)
         return params
 
-    RoutingModel.search_parameters = patched
+    Searcher.search_parameters = patched
 
 
 def main() -> None:
@@ -162,7 +162,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from routing.bench.runner import run_vrplib, write_rows
-    from routing.planning.search.solver import SolveParams
+    from routing.planning.search.params import SolveParams
 
     all_rows = []
     for name in args.configs:

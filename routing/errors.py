@@ -21,6 +21,28 @@ class InputFileError(InvalidInputError):
     """A missing, unreadable or malformed input file."""
 
 
+class ScenarioError(InvalidInputError):
+    """A scenario (or its sites, or the problem built from it) that breaks a rule; lists every bad field.
+
+    Parameters
+    ----------
+    problems
+        One line per problem, each naming its place (``sites.3.windows.0.end (id R3): …``).
+    source
+        The file or record the problems are in.
+    """
+
+    def __init__(self, problems: list[str], *, source: str = "scenario") -> None:
+        self.problems = list(problems)
+        shown = "; ".join(self.problems[:30])
+        more = f" (and {len(self.problems) - 30} more)" if len(self.problems) > 30 else ""
+        super().__init__(f"{source}: {len(self.problems)} problem(s): {shown}{more}")
+
+
+class InfeasibleError(InvalidInputError):
+    """The input admits no solution at all (e.g. no station plan serves every community): change the input."""
+
+
 class NotFoundError(QingyunError):
     """A record the request names (plan, job, vehicle, study …) does not exist."""
 
@@ -64,6 +86,23 @@ class UnreachableError(InvalidInputError):
         shown = ", ".join(f"{a}→{b}" for a, b in pairs[:20])
         more = f" and {len(pairs) - 20} more" if len(pairs) > 20 else ""
         super().__init__(f"{len(pairs)} pair(s) with no road path: {shown}{more}")
+
+
+class DecodeError(InvalidInputError):
+    """A JT/T 808 frame that cannot be decoded.
+
+    Parameters
+    ----------
+    offset
+        The bad byte's index in the wire frame as received (0 = the opening 0x7E).
+    reason
+        What is wrong there.
+    """
+
+    def __init__(self, offset: int, reason: str) -> None:
+        self.offset = offset
+        self.reason = reason
+        super().__init__(f"JT/T 808 frame byte {offset}: {reason}")
 
 
 HTTP_STATUS: dict[type[QingyunError], int] = {NotFoundError: 404, ConflictError: 409}

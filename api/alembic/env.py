@@ -1,4 +1,8 @@
-"""Alembic environment: migrations run programmatically (api.db.upgrade) or via `alembic -c api/alembic.ini`."""
+"""Alembic environment: migrations run programmatically (``api.db.upgrade``) or via ``alembic -c api/alembic.ini``.
+
+The database is the one ``api.db.upgrade`` was given, else ``settings.service.database_url``
+(``QINGYUN_DATABASE_URL``). The migrations are the only way tables are created.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +20,9 @@ def _url() -> str:
     if "database_url" in config.attributes:
         return config.attributes["database_url"]
     from api.db import normalised_url
-    from api.settings import ApiSettings
+    from api.settings import get_settings
 
-    return normalised_url(ApiSettings().database_url)
+    return normalised_url(get_settings().service.database_url)
 
 
 def run_migrations_offline() -> None:

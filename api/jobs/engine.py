@@ -1,13 +1,15 @@
-"""Background jobs: solves, audits and station studies run outside the request.
+"""Job rows, leases and heartbeats: how one background job is claimed, run and finished.
 
 A job row moves queued → running → succeeded | failed. The worker that claims it holds a
 lease (``lease_expires_at``) that a heartbeat thread renews every third of the lease; a
 worker killed mid-solve stops renewing, and :func:`reap_expired` (run periodically by the
-API and by every worker) marks the job failed and retryable. ``POST …/retry`` queues it again.
+API and by every worker) marks the job failed and retryable. ``POST …/retry`` queues it again
+(:func:`requeue`).
 
-Where jobs run: an in-process thread pool by default (:class:`InProcessQueue`); Celery
-workers over Redis when ``QINGYUN_REDIS_URL`` is set (:class:`CeleryQueue`, ``qingyun worker``).
-Both call the same :func:`run_job`, so behaviour does not depend on the transport.
+This module knows no job kind: :func:`run_job` is given the runners by its caller (the queues,
+from ``api.jobs.registry``), so the services that define runners import this module and
+nothing here imports them. A failed job stores a message for the user; a crash's traceback
+goes to the server log only.
 """
 
 from __future__ import annotations
@@ -17,35 +19,34 @@ import os
 import socket
 import threading
 import time
-import traceback
 import uuid
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Protocol
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from api.settings import Settings
 from api.tables import Job, utc_now
-from routing.errors import QingyunError
+from routing.errors import ConflictError, NotFoundError, QingyunError
 
 log = logging.getLogger(__name__)
 
 Writer = Callable[[Session], None]
+"""Stores a finished job's result rows; called in the transaction that marks the job succeeded."""
 
 
 @dataclass
 class JobContext:
-    """What a runner gets: its parameters, the engine, and a throttled progress reporter."""
+    """What a runner gets: its parameters, the engine, the settings and a throttled progress reporter."""
 
     job_id: str
     params: dict
     engine: Engine
+    settings: Settings
     worker: str
-    lease_s: float
     _last_write: float = field(default=0.0)
 
     def progress(self, **values: object) -> None:
@@ -54,34 +55,35 @@ class JobContext:
         if now - self._last_write < 1.0:
             return
         self._last_write = now
-        _renew(self.engine, self.job_id, self.worker, self.lease_s, progress=dict(values))
+        _renew(self.engine, self.job_id, self.worker, self.settings.service.job_lease_s, progress=dict(values))
 
 
 Runner = Callable[[JobContext], tuple[dict, Writer]]
-RUNNERS: dict[str, Runner] = {}
-
-
-def runner(kind: str) -> Callable[[Runner], Runner]:
-    """Register the function that does ``kind`` jobs; it returns (result summary, row writer)."""
-
-    def register(function: Runner) -> Runner:
-        RUNNERS[kind] = function
-        return function
-
-    return register
-
-
-def _load_runners() -> None:
-    import api.services.audits  # noqa: F401
-    import api.services.planning  # noqa: F401
-    import api.services.stations  # noqa: F401
+"""Does one job: returns (result summary stored on the job, writer of the result rows)."""
 
 
 def worker_name(kind: str) -> str:
+    """A worker's name in job rows: host, process, transport and thread."""
     return f"{socket.gethostname()}:{os.getpid()}:{kind}:{threading.get_ident()}"
 
 
 def new_job(*, kind: str, params: dict, max_attempts: int) -> Job:
+    """A queued job row (not yet added to a session).
+
+    Parameters
+    ----------
+    kind
+        The job kind, a key of ``api.jobs.registry.RUNNERS`` ("plan", "audit", "stations").
+    params
+        JSON parameters the runner reads from ``JobContext.params``.
+    max_attempts
+        How many times the job may run in all (retries included).
+
+    Returns
+    -------
+    Job
+        The row, with a fresh UUID as its id.
+    """
     return Job(id=str(uuid.uuid4()), kind=kind, params=params, max_attempts=max_attempts, created_at=utc_now())
 
 
@@ -150,34 +152,62 @@ def _fail(engine: Engine, job_id: str, worker: str, *, error: str, retryable: bo
         )
 
 
-def run_job(engine: Engine, job_id: str, *, worker: str, lease_s: float) -> str:
-    """Claim and run one queued job; returns its final status ("skipped" when not claimable)."""
-    if not RUNNERS:
-        _load_runners()
+def crash_message(job_id: str, exc: BaseException) -> str:
+    """What a job that crashed tells its user: the kind of failure, never a traceback or a server path."""
+    return (
+        f"内部错误 / internal error ({type(exc).__name__}) while running job {job_id}; "
+        "详情见服务器日志 / the details are in the server log; retry with POST …/retry"
+    )
+
+
+def run_job(engine: Engine, job_id: str, *, runners: Mapping[str, Runner], settings: Settings, worker: str) -> str:
+    """Claim and run one queued job.
+
+    Parameters
+    ----------
+    engine
+        The service database.
+    job_id
+        The job to run; a job another worker claimed first is skipped.
+    runners
+        Job kind → runner (``api.jobs.registry.RUNNERS``).
+    settings
+        The process's settings, handed to the runner (lease length from ``settings.service``).
+    worker
+        This worker's name (:func:`worker_name`); only the lease holder may finish the job.
+
+    Returns
+    -------
+    str
+        The final status: "succeeded", "failed", or "skipped" when the job was not claimable.
+    """
+    lease_s = settings.service.job_lease_s
     job = _claim(engine, job_id, worker, lease_s)
     if job is None:
         return "skipped"
+    run = runners.get(job.kind)
+    if run is None:
+        _fail(engine, job_id, worker, error=f"job kind {job.kind!r} is not one of {sorted(runners)}", retryable=False)
+        return "failed"
     beat = _Heartbeat(engine, job_id, worker, lease_s)
     beat.start()
     try:
-        result, write = RUNNERS[job.kind](
-            JobContext(job_id=job_id, params=job.params, engine=engine, worker=worker, lease_s=lease_s)
+        result, write = run(
+            JobContext(job_id=job_id, params=job.params, engine=engine, settings=settings, worker=worker)
         )
     except QingyunError as exc:  # the input is wrong: running it again gives the same answer
         _fail(engine, job_id, worker, error=str(exc), retryable=False)
         return "failed"
     except Exception as exc:  # noqa: BLE001 - anything else may be transient: retryable
-        log.exception("job %s failed", job_id)
-        _fail(
-            engine,
-            job_id,
-            worker,
-            error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}",
-            retryable=True,
-        )
+        log.exception("job %s (%s) failed", job_id, job.kind)  # the traceback stays in the server log
+        _fail(engine, job_id, worker, error=crash_message(job_id, exc), retryable=True)
         return "failed"
     finally:
         beat.stopped.set()
+    return _finish(engine, job_id, worker=worker, result=result, write=write)
+
+
+def _finish(engine: Engine, job_id: str, *, worker: str, result: dict, write: Writer) -> str:
     with Session(engine) as session:
         current = session.exec(select(Job).where(Job.id == job_id).with_for_update()).one()
         if current.status != "running" or current.worker != worker:
@@ -216,138 +246,40 @@ def reap_expired(engine: Engine) -> int:
 
 
 def requeue(engine: Engine, job_id: str) -> Job:
-    """Queue a failed, retryable job again; raises ``JobStateError`` otherwise."""
+    """Queue a failed, retryable job again.
+
+    Parameters
+    ----------
+    engine
+        The service database.
+    job_id
+        The job to queue again.
+
+    Returns
+    -------
+    Job
+        The job, queued.
+
+    Raises
+    ------
+    NotFoundError
+        No job has this id.
+    ConflictError
+        The job is not failed, or it failed on its input, or it used all its attempts.
+    """
     with Session(engine) as session:
         job = session.exec(select(Job).where(Job.id == job_id).with_for_update()).first()
         if job is None:
-            raise JobStateError(f"job {job_id} does not exist")
+            raise NotFoundError(f"job {job_id!r} does not exist")
         if job.status != "failed" or not job.retryable:
             why = (
                 "it has used all its attempts or failed on its input"
                 if job.status == "failed"
                 else f"it is {job.status}"
             )
-            raise JobStateError(f"job {job_id} cannot be retried: {why}")
+            raise ConflictError(f"job {job_id} cannot be retried: {why}")
         job.status, job.error, job.retryable, job.worker, job.finished_at = "queued", None, False, None, None
         session.add(job)
         session.commit()
         session.refresh(job)
         return job
-
-
-class JobStateError(QingyunError):
-    """A job operation that its current state does not allow."""
-
-
-class JobQueue(Protocol):
-    def dispatch(self, job_id: str) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class _Reaper(threading.Thread):
-    def __init__(self, engine: Engine, every_s: float) -> None:
-        super().__init__(name="job-reaper", daemon=True)
-        self.engine, self.every_s = engine, every_s
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        while not self.stopped.wait(self.every_s):
-            try:
-                reap_expired(self.engine)
-            except Exception:  # noqa: BLE001
-                log.exception("reaping expired jobs failed")
-
-
-class InProcessQueue:
-    """Jobs on a thread pool inside the API process; queued jobs left from a previous run start again."""
-
-    def __init__(self, engine: Engine, *, workers: int, lease_s: float) -> None:
-        self.engine, self.lease_s = engine, lease_s
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
-        self.reaper = _Reaper(engine, every_s=max(0.5, lease_s / 3))
-        self.reaper.start()
-        reap_expired(engine)
-        with Session(engine) as session:
-            for job_id in session.exec(select(Job.id).where(Job.status == "queued").order_by(Job.created_at)):
-                self.dispatch(job_id)
-
-    def dispatch(self, job_id: str) -> None:
-        self.pool.submit(self._run, job_id)
-
-    def _run(self, job_id: str) -> None:
-        run_job(self.engine, job_id, worker=worker_name("thread"), lease_s=self.lease_s)
-
-    def close(self) -> None:
-        self.reaper.stopped.set()
-        self.pool.shutdown(wait=False, cancel_futures=True)
-
-
-# --- Celery over Redis --------------------------------------------------------------------
-TASK_NAME = "qingyun.run_job"
-
-
-def celery_app(redis_url: str, *, queue: str):
-    """The Celery app shared by the API (sender) and ``qingyun worker`` (consumer)."""
-    from celery import Celery
-
-    app = Celery("qingyun", broker=redis_url)
-    app.conf.update(
-        task_default_queue=queue,
-        task_acks_late=True,  # a message is removed only once its job ran
-        worker_prefetch_multiplier=1,
-        task_reject_on_worker_lost=False,  # a lost worker's job is failed by its lease, retried on request
-        broker_connection_retry_on_startup=True,
-        worker_hijack_root_logger=False,
-    )
-
-    @app.task(name=TASK_NAME, ignore_result=True)
-    def run(job_id: str) -> str:
-        from api.db import engine_for
-        from api.settings import api_settings
-
-        settings = api_settings()
-        return run_job(
-            engine_for(settings.database_url), job_id, worker=worker_name("celery"), lease_s=settings.job_lease_s
-        )
-
-    return app
-
-
-class CeleryQueue:
-    """Jobs sent to Celery workers over Redis; the API process still reaps expired leases."""
-
-    def __init__(self, engine: Engine, *, redis_url: str, queue: str, lease_s: float) -> None:
-        self.app = celery_app(redis_url, queue=queue)
-        self.reaper = _Reaper(engine, every_s=max(0.5, lease_s / 3))
-        self.reaper.start()
-
-    def dispatch(self, job_id: str) -> None:
-        self.app.send_task(TASK_NAME, args=[job_id])
-
-    def close(self) -> None:
-        self.reaper.stopped.set()
-
-
-def run_worker(*, redis_url: str, queue: str, database_url: str, lease_s: float, concurrency: int = 1) -> None:
-    """``qingyun worker``: consume jobs until stopped (one solve at a time per process by default)."""
-    from api.db import engine_for
-
-    _load_runners()
-    engine = engine_for(database_url)
-    reaper = _Reaper(engine, every_s=max(0.5, lease_s / 3))
-    reaper.start()
-    app = celery_app(redis_url, queue=queue)
-    # solo pool: the solver forks its own search processes, which Celery's daemonic prefork children may not
-    pool = ["--pool=solo"] if concurrency == 1 else ["--pool=threads", f"--concurrency={concurrency}"]
-    app.worker_main(
-        [
-            "worker",
-            "--loglevel=INFO",
-            "--without-gossip",
-            "--without-mingle",
-            f"--queues={queue}",
-            *pool,
-            f"--hostname=qingyun-{os.getpid()}@{socket.gethostname()}",
-        ]
-    )

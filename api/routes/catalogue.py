@@ -4,13 +4,14 @@ Records are validated by ``routing.planning.scenario`` itself, so what the API a
 the planner can solve.
 """
 
-from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile
 from pydantic import BaseModel, Field
-from sqlmodel import Session, SQLModel, func, select
+from sqlmodel import Session, SQLModel, select
 
 from api import auth
 from api.deps import db_session
 from api.services.imports import parse_upload
+from api.services.records import create_record, delete_record, get_record, page, replace_record, store_records
 from api.tables import DepotRow, FacilityRow, SiteRow, VehicleRow, VehicleTypeRow
 from routing.planning import scenario as model
 
@@ -34,61 +35,41 @@ class Page(BaseModel):
 def _catalogue(path: str, *, table: type[SQLModel], schema: type[BaseModel], label: str) -> APIRouter:
     router = APIRouter(prefix=f"/{path}", tags=[label], dependencies=[auth.dispatcher])
 
-    def to_row(record: BaseModel) -> SQLModel:
-        return table(**record.model_dump(mode="json"))
-
     @router.get("", response_model=Page, summary=f"list {path}")
     def list_items(
-        request: Request,
         session: Session = Depends(db_session),
         limit: int = Query(100, ge=1, le=1000),
         offset: int = Query(0, ge=0, le=10**9),
     ) -> Page:
-        total = session.exec(select(func.count()).select_from(table)).one()
-        rows = session.exec(select(table).order_by(table.id).offset(offset).limit(limit))
+        total, rows = page(session, select(table), order_by=(table.id,), limit=limit, offset=offset)
         return Page(total=total, items=[r.model_dump() for r in rows])
 
     @router.post("", status_code=201, response_model=schema, summary=f"create one of {path}")
     def create(record: schema, session: Session = Depends(db_session)):  # type: ignore[valid-type]
-        if session.get(table, record.id) is not None:
-            raise HTTPException(409, f"{path}: id {record.id!r} already exists; PUT /{path}/{record.id} replaces it")
-        session.add(to_row(record))
-        session.commit()
+        create_record(session, table, record, what=path)
         return record
 
     @router.get("/{item_id}", response_model=schema, summary=f"one of {path}")
     def read(item_id: str, session: Session = Depends(db_session)):
-        row = session.get(table, item_id)
-        if row is None:
-            raise HTTPException(404, f"{path}: no id {item_id!r}")
-        return row.model_dump()
+        return get_record(session, table, item_id, what=path).model_dump()
 
     @router.put("/{item_id}", response_model=schema, summary=f"create or replace one of {path}")
     def replace(item_id: str, record: schema, session: Session = Depends(db_session)):  # type: ignore[valid-type]
-        if record.id != item_id:
-            raise HTTPException(422, f"{path}: body id {record.id!r} differs from the path id {item_id!r}")
-        session.merge(to_row(record))
-        session.commit()
+        replace_record(session, table, item_id, record, what=path)
         return record
 
     @router.delete("/{item_id}", status_code=204, summary=f"delete one of {path}")
     def remove(item_id: str, session: Session = Depends(db_session)) -> None:
-        row = session.get(table, item_id)
-        if row is None:
-            raise HTTPException(404, f"{path}: no id {item_id!r}")
-        session.delete(row)
-        session.commit()
+        delete_record(session, table, item_id, what=path)
 
     @router.post(
         "/import", response_model=ImportResult, summary=f"import {path} from CSV or GeoJSON (create or replace by id)"
     )
     async def import_file(file: UploadFile = File(...), session: Session = Depends(db_session)) -> ImportResult:
         records, rejected = parse_upload(filename=file.filename or "upload", content=await file.read(), schema=schema)
-        for record in records:
-            session.merge(to_row(record))
-        session.commit()
+        store_records(session, table, records)
         result = ImportResult(imported=len(records), rejected=[r.__dict__ for r in rejected])
-        if rejected and not records:
+        if rejected and not records:  # nothing usable: the rejections, each naming its row and field
             raise HTTPException(422, result.model_dump())
         return result
 

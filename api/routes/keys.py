@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
+from sqlalchemy.engine import Engine
 
 from api import auth
+from api.deps import db_engine
+from routing.errors import NotFoundError
 
 router = APIRouter(prefix="/keys", tags=["密钥 / keys"], dependencies=[auth.admin])
 
@@ -16,13 +19,13 @@ class KeyRequest(BaseModel):
 
 
 @router.post("", status_code=201, summary="issue a key (the plain key is in this answer only)")
-def create(body: KeyRequest, request: Request) -> dict:
-    issued = auth.create_key(request.app.state.engine, roles=body.roles, name=body.name)
+def create(body: KeyRequest, engine: Engine = Depends(db_engine)) -> dict:
+    issued = auth.create_key(engine, roles=body.roles, name=body.name)
     return {"id": issued.id, "key": issued.key, "roles": list(issued.roles), "name": issued.name}
 
 
 @router.get("", summary="list keys (never the keys themselves)")
-def list_keys(request: Request) -> dict:
+def list_keys(engine: Engine = Depends(db_engine)) -> dict:
     return {
         "items": [
             {
@@ -32,12 +35,12 @@ def list_keys(request: Request) -> dict:
                 "created_at": k.created_at.isoformat(),
                 "revoked": k.revoked_at is not None,
             }
-            for k in auth.list_keys(request.app.state.engine)
+            for k in auth.list_keys(engine)
         ]
     }
 
 
 @router.delete("/{key_id}", status_code=204, summary="revoke a key")
-def revoke(key_id: str, request: Request) -> None:
-    if not auth.revoke_key(request.app.state.engine, key_id=key_id):
-        raise HTTPException(404, f"no active key {key_id!r}")
+def revoke(key_id: str, engine: Engine = Depends(db_engine)) -> None:
+    if not auth.revoke_key(engine, key_id=key_id):
+        raise NotFoundError(f"no active key {key_id!r}")

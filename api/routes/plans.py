@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
-from sqlmodel import Session, func, select
+from sqlmodel import Session
 
 from api import auth
-from api.deps import cached_json, cached_only, db_session, job_and_row, job_queue, settings
-from api.jobs.engine import JobQueue, requeue
+from api.deps import app_settings, cached_json, cached_only, db_session, job_and_row, job_queue
+from api.jobs.engine import requeue
+from api.jobs.queues import JobQueue
 from api.services import planning
-from api.settings import ApiSettings
-from api.tables import Job, PlanRow
+from api.settings import Settings
+from api.tables import PlanRow
+from routing.errors import ConflictError, NotFoundError
 
 router = APIRouter(prefix="/plans", tags=["规划 / plans"], dependencies=[auth.dispatcher])
 
@@ -21,7 +23,7 @@ router = APIRouter(prefix="/plans", tags=["规划 / plans"], dependencies=[auth.
 def _finished(session: Session, plan_id: str) -> PlanRow:
     job, plan = job_and_row(session, model=PlanRow, row_id=plan_id, what="plan")
     if job.status != "succeeded":
-        raise HTTPException(409, f"plan {plan_id} is {job.status}, not solved yet: follow GET /plans/{plan_id}")
+        raise ConflictError(f"plan {plan_id} is {job.status}, not solved yet: follow GET /plans/{plan_id}")
     return plan
 
 
@@ -30,15 +32,9 @@ def submit(
     request: planning.PlanRequest,
     session: Session = Depends(db_session),
     queue: JobQueue = Depends(job_queue),
-    config: ApiSettings = Depends(settings),
+    settings: Settings = Depends(app_settings),
 ) -> dict:
-    limit = request.time_limit_s or config.plan_time_limit_s
-    if limit > config.plan_time_limit_max_s:
-        raise HTTPException(
-            422, f"time_limit_s: {limit:g} s is above this service's limit of {config.plan_time_limit_max_s:g} s"
-        )
-    scenario = planning.validated_scenario(request, session=session, service_osm=config.osm)
-    plan = planning.create_plan(session, scenario=scenario, time_limit_s=limit, max_attempts=config.job_max_attempts)
+    plan = planning.submit_plan(session, request=request, settings=settings)
     queue.dispatch(plan.id)
     return {"id": plan.id, "status": "queued", "url": f"/plans/{plan.id}"}
 
@@ -49,20 +45,7 @@ def list_plans(
     limit: int = Query(50, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=10**9),
 ) -> dict:
-    total = session.exec(select(func.count()).select_from(PlanRow)).one()
-    # the listed columns only: a plan row also holds its GeoJSON and route sheets (large)
-    rows = session.exec(
-        select(PlanRow.id, PlanRow.name, Job.status, PlanRow.created_at, PlanRow.kpi)
-        .join(Job, Job.id == PlanRow.id)
-        .order_by(PlanRow.created_at.desc())
-        .offset(offset)
-        .limit(limit)
-    )
-    items = [
-        {"id": plan_id, "name": name, "status": status, "created_at": created.isoformat(), "kpi": kpi}
-        for plan_id, name, status, created, kpi in rows
-    ]
-    return {"total": total, "items": items}
+    return planning.list_plans(session, limit=limit, offset=offset)
 
 
 @router.get("/{plan_id}", summary="status, progress (best cost so far) and, when done, the plan (plan.json)")
@@ -108,7 +91,7 @@ def sheets(plan_id: str, session: Session = Depends(db_session)) -> Response:
 def sheet(plan_id: str, vehicle_id: str, session: Session = Depends(db_session)) -> Response:
     text = planning.stored_sheet_csv(_finished(session, plan_id), vehicle_id=vehicle_id)
     if text is None:
-        raise HTTPException(404, f"plan {plan_id} has no route for vehicle {vehicle_id!r}")
+        raise NotFoundError(f"plan {plan_id} has no route for vehicle {vehicle_id!r}")
     return Response(
         text,
         media_type="text/csv; charset=utf-8",

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile
+from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
 from api import auth
-from api.deps import db_session, job_and_row, job_queue, settings
-from api.jobs.engine import JobQueue, requeue
+from api.deps import app_settings, db_session, job_and_row, job_queue
+from api.jobs.engine import requeue
+from api.jobs.queues import JobQueue
 from api.services.stations import create_study, upload_text
-from api.settings import ApiSettings
+from api.settings import Settings
 from api.tables import Job, StationStudyRow
+from routing.errors import ConflictError
 
 router = APIRouter(prefix="/stations/plans", tags=["转运站 / stations"], dependencies=[auth.planner])
 
@@ -26,7 +28,7 @@ async def submit(
     sweep: bool = Form(False, description="also solve q 0.8/1.0/1.2 × growth years"),
     session: Session = Depends(db_session),
     queue: JobQueue = Depends(job_queue),
-    config: ApiSettings = Depends(settings),
+    settings: Settings = Depends(app_settings),
 ) -> dict:
     files = {
         "communities": upload_text(
@@ -40,7 +42,7 @@ async def submit(
         files["params"] = upload_text(
             filename=params.filename or "params.json", content=await params.read(), what="params"
         )
-    study = create_study(session, files=files, sweep=sweep, max_attempts=config.job_max_attempts)
+    study = create_study(session, files=files, sweep=sweep, max_attempts=settings.service.job_max_attempts)
     queue.dispatch(study.id)
     return {"id": study.id, "status": "queued", "url": f"/stations/plans/{study.id}"}
 
@@ -48,6 +50,15 @@ async def submit(
 def _study(session: Session, study_id: str) -> tuple[StationStudyRow, Job]:
     job, study = job_and_row(session, model=StationStudyRow, row_id=study_id, what="station study")
     return study, job
+
+
+def _finished(session: Session, study_id: str) -> StationStudyRow:
+    study, job = _study(session, study_id)
+    if job.status != "succeeded":
+        raise ConflictError(
+            f"station study {study_id} is {job.status}, not finished: follow GET /stations/plans/{study_id}"
+        )
+    return study
 
 
 @router.get("/{study_id}", summary="status and, when done, the chosen stations, assignments and costs")
@@ -68,18 +79,12 @@ def read(study_id: str, session: Session = Depends(db_session)) -> dict:
 
 @router.get("/{study_id}/catchments.geojson", summary="stations, catchments, communities (GeoJSON)")
 def geojson(study_id: str, session: Session = Depends(db_session)) -> dict:
-    study, job = _study(session, study_id)
-    if job.status != "succeeded":
-        raise HTTPException(409, f"station study {study_id} is {job.status}")
-    return study.result["geojson"]
+    return _finished(session, study_id).result["geojson"]
 
 
 @router.get("/{study_id}/report.html", response_class=HTMLResponse, summary="printable summary (zh-CN / English)")
 def report(study_id: str, session: Session = Depends(db_session)) -> str:
-    study, job = _study(session, study_id)
-    if job.status != "succeeded":
-        raise HTTPException(409, f"station study {study_id} is {job.status}")
-    return study.result["report_html"]
+    return _finished(session, study_id).result["report_html"]
 
 
 @router.post("/{study_id}/retry", status_code=202, summary="queue a failed, retryable study again")

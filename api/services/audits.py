@@ -1,7 +1,8 @@
 """Audits in the service: stored positions against stored permits and zones, as a background job.
 
-The rules are ``fleet.audit.rules`` and the scores ``fleet.audit.scores``; this module reads the
-inputs from the database, runs the library, and stores violations (re-auditing a period
+The audit is the one pipeline of the CLI (``fleet.audit.pipeline.run_audit``, positions from
+``fleet.tracks.sources.db_positions``); this module reads permits and zones from the database,
+runs it, and stores violations (re-auditing a period
 replaces that period's violations of the audited trucks, so nothing is counted twice) and
 the companies' scores for every period touched.
 """
@@ -14,11 +15,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import delete
 from sqlmodel import Session, select
 
-from api.jobs.engine import JobContext, runner
+from api.jobs.engine import JobContext
+from api.settings import Settings
 from api.tables import CompanyRow, CompanyScoreRow, PermitRow, ViolationRow, ZoneRow, utc_now
-from fleet.audit.rules import Permit, Violation, ZoneFeature
-from fleet.tracks.store import Position, normalise_phone
+from fleet.audit.geometry import compile_permits, compile_zones
+from fleet.audit.inputs import Permit, ZoneFeature
+from fleet.audit.scores import company_scores, period_of
+from fleet.audit.settings import ScoreSettings
+from fleet.audit.violations import Violation
+from fleet.tracks.store import normalise_phone
 from routing.errors import QingyunError
+from routing.localtime import CHINA_TZ
 
 
 class AuditRequest(BaseModel):
@@ -42,30 +49,27 @@ class AuditRequest(BaseModel):
         return value
 
 
-def _compiles(items: list, compile_one, what) -> None:
+def _compiles(items: list, compile_one, what, *, settings: Settings) -> None:
     """Refuse at the door what the audit could not use later (one bad permit or zone must not stop every audit)."""
-    from api.services.planning import service_network
-    from api.settings import api_settings
-    from fleet.audit.rules import ComplianceSettings
+    from api.services.network import service_network
 
-    network, settings = service_network(api_settings().osm), ComplianceSettings()
+    network = service_network(settings.network)
     for i, item in enumerate(items):
         try:
-            compile_one(item, network, settings)
+            compile_one(item, network, settings.fleet.compliance)
         except QingyunError as exc:
             raise QingyunError(f"{what(i, item)}: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - shapely/pyproj raise many types for absurd coordinates
             raise QingyunError(f"{what(i, item)}: geometry cannot be used ({type(exc).__name__}: {exc})") from None
 
 
-def store_permits(session: Session, permits: list[Permit]) -> int:
+def store_permits(session: Session, permits: list[Permit], *, settings: Settings) -> int:
     """Create or replace permits by id; their companies are registered."""
-    from fleet.audit.rules import compile_permits
-
     _compiles(
         permits,
         lambda p, net, st: compile_permits([p], projector=net, settings=st, network=net),
         lambda i, p: f"permits[{i}] (id {p.permit_id})",
+        settings=settings,
     )
     for permit in permits:
         if session.get(CompanyRow, permit.company) is None:
@@ -86,18 +90,15 @@ def store_permits(session: Session, permits: list[Permit]) -> int:
 
 
 def _aware(moment: datetime) -> datetime:
-    from fleet.tracks.track import LOCAL_TZ
-
-    return moment if moment.tzinfo else moment.replace(tzinfo=LOCAL_TZ)
+    return moment if moment.tzinfo else moment.replace(tzinfo=CHINA_TZ)
 
 
-def store_zones(session: Session, zones: list[ZoneFeature]) -> int:
-    from fleet.audit.rules import compile_zones
-
+def store_zones(session: Session, zones: list[ZoneFeature], *, settings: Settings) -> int:
     _compiles(
         zones,
         lambda z, net, st: compile_zones([z], projector=net),
         lambda i, z: f"features[{i}] (id {z.properties.id})",
+        settings=settings,
     )
     for zone in zones:
         session.merge(
@@ -112,69 +113,41 @@ def store_zones(session: Session, zones: list[ZoneFeature]) -> int:
     return len(zones)
 
 
-@runner("audit")
 def run_audit(ctx: JobContext):
-    """Audit the requested trucks over the period; the writer stores violations and scores."""
-    import pandas as pd
+    """Audit the requested trucks over the period with the one pipeline; the writer stores violations and scores.
 
-    from api.services.planning import service_network
-    from api.settings import api_settings
-    from fleet.audit.rules import ComplianceSettings, audit_fleet, compile_permits, compile_zones
-    from fleet.audit.scores import ScoreSettings, period_of
-    from fleet.tracks.track import TrackSettings, build_tracks, read_positions
+    The trucks are the request's devices, or every truck with a permit; devices that never reported
+    (no terminal) have no positions to audit.
+    """
+    from api.services.network import service_network
+    from fleet.audit.pipeline import run_audit as audit
+    from fleet.tracks.sources import Period, db_positions
+    from fleet.tracks.store import unknown_terminals
 
-    start, end = datetime.fromisoformat(ctx.params["from"]), datetime.fromisoformat(ctx.params["to"])
+    period = Period(datetime.fromisoformat(ctx.params["from"]), datetime.fromisoformat(ctx.params["to"]))
+    start, end = period.start, period.end
     with Session(ctx.engine) as session:
-        permit_rows = list(session.exec(select(PermitRow)))
-        zone_rows = list(session.exec(select(ZoneRow)))
-        devices = ctx.params.get("devices") or sorted({p.device for p in permit_rows})
-        devices = [normalise_phone(d) for d in devices]
-        query = (
-            select(Position)
-            .where(Position.terminal_phone.in_(devices), Position.gps_time >= start, Position.gps_time < end)
-            .order_by(Position.terminal_phone, Position.gps_time)
-        )
-        fixes = list(session.exec(query))
-    ctx.progress(stage="auditing", positions=len(fixes), devices=len(devices))
-    permits = [Permit.model_validate(p.document) for p in permit_rows]
-    zones = [ZoneFeature.model_validate(z.document) for z in zone_rows]
-    frame = pd.DataFrame(
-        {
-            "device": [f.terminal_phone for f in fixes],
-            "time": [f.gps_time.isoformat() for f in fixes],
-            "lon": [f.lon for f in fixes],
-            "lat": [f.lat for f in fixes],
-            "speed_kmh": [f.speed_kmh for f in fixes],
-            "heading": [f.heading for f in fixes],
-            "status": [f.status for f in fixes],
-        },
-        columns=["device", "time", "lon", "lat", "speed_kmh", "heading", "status"],
-    )
-    positions, rejected = read_positions(frame)
-    network = service_network(api_settings().osm)
-    settings, track_settings, score_settings = ComplianceSettings(), TrackSettings(), ScoreSettings()
+        permits = [Permit.model_validate(p.document) for p in session.exec(select(PermitRow))]
+        zones = [ZoneFeature.model_validate(z.document) for z in session.exec(select(ZoneRow))]
     permits = [p.model_copy(update={"device": normalise_phone(p.device)}) for p in permits]
-    tracks = build_tracks(positions, projector=network, settings=track_settings)
-    compiled = compile_permits(permits, projector=network, settings=settings, network=network)
-    violations = audit_fleet(
-        tracks,
-        permits=compiled,
-        zones=compile_zones(zones, projector=network),
-        settings=settings,
-        track_settings=track_settings,
+    devices = sorted({normalise_phone(d) for d in ctx.params.get("devices") or [p.device for p in permits]})
+    silent = set(unknown_terminals(ctx.engine, devices))
+    positions = db_positions(ctx.engine, period=period, devices=[d for d in devices if d not in silent])
+    ctx.progress(stage="auditing", positions=positions.rows_read, devices=len(devices))
+    permits = [p for p in permits if p.device in devices]
+    fleet = ctx.settings.fleet
+    result = audit(
+        positions=positions,
+        permits=permits,
+        zones=zones,
+        network=service_network(ctx.settings.network),
+        settings=fleet,
+        period=period,
+        progress=ctx.progress,
     )
-    companies = sorted({p.company for p in permits if p.device in devices})
-    by_type: dict[str, int] = {}
-    for v in violations:
-        by_type[v.type] = by_type.get(v.type, 0) + 1
-    summary = {
-        "devices": len(devices),
-        "positions": len(fixes),
-        "rows_rejected": len(rejected),
-        "trucks": len(tracks),
-        "violations": len(violations),
-        "violations_by_type": by_type,
-    }
+    violations = result.violations
+    companies = sorted({p.company for p in permits})
+    summary = {"devices": len(devices), **result.summary().model_dump(mode="json")}
 
     def write(session: Session) -> None:
         session.exec(
@@ -199,19 +172,14 @@ def run_audit(ctx: JobContext):
                 )
             )
         session.flush()
-        periods = sorted(
-            {period_of(start, score_settings.period), period_of(end, score_settings.period)}
-            | {period_of(v.start, score_settings.period) for v in violations}
-        )
-        _rescore(session, companies=companies, periods=periods, settings=score_settings)
+        periods = sorted(set(result.periods) | {period_of(v.start, fleet.scores.period) for v in violations})
+        _rescore(session, companies=companies, periods=periods, settings=fleet.scores)
 
     return summary, write
 
 
-def _rescore(session: Session, *, companies: list[str], periods: list[str], settings) -> None:
+def _rescore(session: Session, *, companies: list[str], periods: list[str], settings: ScoreSettings) -> None:
     """Recompute the stored scores of these companies for these periods from every stored violation."""
-    from fleet.audit.scores import company_scores, period_of
-
     if not companies:
         return
     stored = [

@@ -1,22 +1,24 @@
 """Plans in the service: a scenario from the request or the stored catalogue, solved as a job.
 
-The solve itself is ``routing`` (``problem_from_scenario`` → ``solve``); this module only moves
-data between the database and the library: scenario rows in, ``plan.json`` rows out, plus the
-GeoJSON and route sheets ``routing.planning.exports`` builds at solve time, so reading them needs no network.
+The planning itself is ``routing.planning.pipeline.plan_day`` (the same pipeline as ``qingyun plan``:
+network → matrices → solve → independent check); this module only moves data between the database
+and the library: scenario rows in, ``plan.json`` rows out (:class:`routing.planning.document.PlanDocument`),
+plus the GeoJSON and route sheets ``routing.planning.exports`` builds at solve time, so reading them
+needs no network. A plan the checker rejects fails its job with the violations and is never stored.
 """
 
 from __future__ import annotations
 
 from datetime import date as Date
-from datetime import datetime, timedelta, timezone
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
-from api.jobs.engine import JobContext, JobStateError, runner
+from api.jobs.engine import JobContext
+from api.services.network import service_network
+from api.settings import Settings
 from api.tables import (
     DepotRow,
     FacilityRow,
@@ -30,8 +32,10 @@ from api.tables import (
     VehicleTypeRow,
     utc_now,
 )
-from routing.errors import QingyunError
-from routing.planning.exports import SHEET_HEADER, LegGeometry, plan_geojson, route_colour, route_sheet_rows, sheet_csv
+from routing.errors import ConflictError, InvalidInputError, NotFoundError
+from routing.localtime import parse_utc_offset
+from routing.planning.document import PlanDocument, PlanRoute, PlanStop, route_colour
+from routing.planning.exports import plan_exports, sheet_csv
 from routing.planning.scenario import BreakRule, Scenario, parse_scenario
 
 
@@ -49,14 +53,6 @@ class PlanRequest(BaseModel):
         default_factory=BreakRule, description="meal break when built from the catalogue"
     )
     time_limit_s: float | None = Field(None, gt=0, description="solve time limit; default from settings")
-
-
-@lru_cache(maxsize=4)
-def service_network(osm: str | None):
-    """The road network the service plans on (loaded once per process)."""
-    from routing.network.graph import load_network
-
-    return load_network(Path(osm)) if osm else load_network()
 
 
 def catalogue_scenario(session: Session, *, name: str, day: Date, break_rule: BreakRule | None) -> dict:
@@ -82,16 +78,64 @@ def validated_scenario(request: PlanRequest, *, session: Session, service_osm: s
     """The request's scenario, validated; raises ``QingyunError`` naming every bad field."""
     if request.scenario is None:
         if request.date is None:
-            raise QingyunError("date: required when no scenario is given (the day to plan from the stored catalogue)")
+            raise InvalidInputError("date: required when no scenario is given (the day to plan from the stored catalogue)")
         raw = catalogue_scenario(session, name=request.name, day=request.date, break_rule=request.break_rule)
         scenario = parse_scenario(raw, source="stored catalogue (sites, vehicles, depots, facilities)")
     else:
         scenario = parse_scenario(request.scenario, source="scenario")
     if scenario.osm is not None and Path(scenario.osm).name != Path(service_osm or "").name:
-        raise QingyunError(
+        raise InvalidInputError(
             f"scenario.osm: {scenario.osm!r} — this service plans on {service_osm or 'the shipped Shenzhen network'}; leave osm empty"
         )
     return scenario
+
+
+def submit_plan(session: Session, *, request: PlanRequest, settings: Settings) -> PlanRow:
+    """Validate a ``POST /plans`` request and store its scenario and queued job (dispatch separately).
+
+    Parameters
+    ----------
+    session
+        The request's database session.
+    request
+        The scenario (or the catalogue day) and the time limit asked for.
+    settings
+        The service's settings: default and largest time limit, attempts, road network.
+
+    Returns
+    -------
+    PlanRow
+        The new plan, its job queued.
+
+    Raises
+    ------
+    InvalidInputError
+        A time limit above the service's, or a bad scenario (every bad field named).
+    """
+    limit = request.time_limit_s or settings.planning.time_limit_s
+    most = settings.service.plan_time_limit_max_s
+    if limit > most:
+        raise InvalidInputError(f"time_limit_s: {limit:g} s is above this service's limit of {most:g} s")
+    scenario = validated_scenario(request, session=session, service_osm=settings.network.osm)
+    return create_plan(session, scenario=scenario, time_limit_s=limit, max_attempts=settings.service.job_max_attempts)
+
+
+def list_plans(session: Session, *, limit: int, offset: int) -> dict:
+    """A page of plans, newest first: ``{"total": n, "items": [{id, name, status, created_at, kpi}, …]}``."""
+    total = session.exec(select(func.count()).select_from(PlanRow)).one()
+    # the listed columns only: a plan row also holds its GeoJSON and route sheets (large)
+    rows = session.exec(
+        select(PlanRow.id, PlanRow.name, Job.status, PlanRow.created_at, PlanRow.kpi)
+        .join(Job, Job.id == PlanRow.id)
+        .order_by(PlanRow.created_at.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    items = [
+        {"id": plan_id, "name": name, "status": status, "created_at": created.isoformat(), "kpi": kpi}
+        for plan_id, name, status, created, kpi in rows
+    ]
+    return {"total": total, "items": items}
 
 
 def create_plan(session: Session, *, scenario: Scenario, time_limit_s: float, max_attempts: int) -> PlanRow:
@@ -114,64 +158,71 @@ def create_plan(session: Session, *, scenario: Scenario, time_limit_s: float, ma
     return plan
 
 
-def _offset(text: str) -> timezone:
-    sign = -1 if text.startswith("-") else 1
-    hours, minutes = (int(x) for x in text[1:].split(":"))
-    return timezone(sign * timedelta(hours=hours, minutes=minutes))
-
-
-@runner("plan")
 def run_plan(ctx: JobContext):
-    """Solve a stored scenario; the writer stores routes, stops and KPIs."""
-    from api.settings import api_settings
-    from routing.planning.problem import problem_from_scenario
-    from routing.planning.search.solver import SolveParams, solve
+    """Plan a stored scenario with the planning pipeline; only a plan the independent checker passed is stored.
+
+    Parameters
+    ----------
+    ctx
+        The job: ``params["scenario_id"]`` and ``params["time_limit_s"]``; ``ctx.settings.planning`` gives the
+        other search settings, ``ctx.settings.network`` the road network.
+
+    Returns
+    -------
+    tuple of (dict, callable)
+        The job's summary (routes, unserved, KPIs) and the writer of the plan's rows.
+
+    Raises
+    ------
+    PlanCheckError
+        The checker rejected the plan: the job fails with a message naming the violations, nothing is stored.
+    """
+    from routing.planning.pipeline import plan_day, solve_params  # loads OR-Tools: only in the job
 
     with Session(ctx.engine) as session:
         stored = session.get(ScenarioRow, ctx.params["scenario_id"])
         if stored is None:
-            raise QingyunError(f"scenario {ctx.params['scenario_id']} of job {ctx.job_id} no longer exists")
+            raise NotFoundError(f"scenario {ctx.params['scenario_id']} of job {ctx.job_id} no longer exists")
         scenario = parse_scenario(stored.document, source=f"scenario {stored.id}")
-    network = service_network(api_settings().osm)
-    problem, snapped = problem_from_scenario(scenario, network=network)
     ctx.progress(stage="solving", best_cost=None, elapsed_s=0.0)
-    plan = solve(
-        problem,
-        SolveParams(time_limit_s=float(ctx.params["time_limit_s"])),
+    outcome = plan_day(
+        scenario,
+        params=solve_params(ctx.settings.planning, time_limit_s=float(ctx.params["time_limit_s"])),
+        network=service_network(ctx.settings.network),
         progress=lambda p: ctx.progress(
             stage="solving", best_cost=round(p.best_cost, 2), elapsed_s=round(p.elapsed_s, 1)
         ),
     )
-    document = plan.to_dict(problem)
-    geojson = plan_geojson(plan, problem, legs=LegGeometry(network, snapped))
-    sheets = [SHEET_HEADER, *route_sheet_rows(plan, problem)]
+    document = outcome.document
+    geojson, sheets = plan_exports(outcome)
 
     def write(session: Session) -> None:
         write_plan_rows(session, plan_id=ctx.job_id, document=document, geojson=geojson, sheets=sheets)
 
-    summary = {"routes": len(document["routes"]), "unserved": len(document["unserved"]), "kpi": document["kpi"]}
+    summary = {"routes": len(document.routes), "unserved": len(document.unserved), "kpi": document.kpi}
     return summary, write
 
 
-def write_plan_rows(session: Session, *, plan_id: str, document: dict, geojson: dict, sheets: list[list[str]]) -> None:
+def write_plan_rows(
+    session: Session, *, plan_id: str, document: PlanDocument, geojson: dict, sheets: list[list[str]]
+) -> None:
     """Replace the plan's routes, stops and exports (idempotent: a retried job writes the same rows once)."""
     route_ids = select(PlanRouteRow.id).where(PlanRouteRow.plan_id == plan_id)
     session.exec(delete(PlanStopRow).where(PlanStopRow.route_id.in_(route_ids)))
     session.exec(delete(PlanRouteRow).where(PlanRouteRow.plan_id == plan_id))
     plan = session.get(PlanRow, plan_id)
-    plan.kpi, plan.objective, plan.search = document["kpi"], document["objective"], document.get("search", {})
-    plan.unserved, plan.geojson, plan.sheets = document["unserved"], geojson, sheets
+    plan.kpi, plan.objective, plan.search = document.kpi, document.objective, document.search
+    plan.unserved = [u.model_dump(mode="json") for u in document.unserved]
+    plan.geojson, plan.sheets = geojson, sheets
     session.add(plan)
-    for seq, route in enumerate(document["routes"]):
-        stops = route["stops"]
+    for seq, route in enumerate(document.routes):
+        stops = route.stops
         row = PlanRouteRow(
             plan_id=plan_id,
             seq=seq,
-            vehicle_id=route["vehicle_id"],
-            distance_m=float(sum(s["leg_distance_m"] for s in stops)),
-            duration_s=(
-                datetime.fromisoformat(stops[-1]["arrival"]) - datetime.fromisoformat(stops[0]["departure"])
-            ).total_seconds(),
+            vehicle_id=route.vehicle_id,
+            distance_m=float(sum(s.leg_distance_m for s in stops)),
+            duration_s=(stops[-1].arrival - stops[0].departure).total_seconds(),
         )
         session.add(row)
         session.flush()
@@ -180,17 +231,17 @@ def write_plan_rows(session: Session, *, plan_id: str, document: dict, geojson: 
                 PlanStopRow(
                     route_id=row.id,
                     seq=k,
-                    kind=s["kind"],
-                    place_id=s["id"],
-                    lon=s["lon"],
-                    lat=s["lat"],
-                    arrival=datetime.fromisoformat(s["arrival"]),
-                    start=datetime.fromisoformat(s["start"]),
-                    departure=datetime.fromisoformat(s["departure"]),
-                    load_kg=s["load_kg"],
-                    unloaded_kg=s["unloaded_kg"],
-                    leg_distance_m=s["leg_distance_m"],
-                    leg_duration_s=s["leg_duration_s"],
+                    kind=s.kind,
+                    place_id=s.id,
+                    lon=s.lon,
+                    lat=s.lat,
+                    arrival=s.arrival,
+                    start=s.start,
+                    departure=s.departure,
+                    load_kg=s.load_kg,
+                    unloaded_kg=s.unloaded_kg,
+                    leg_distance_m=s.leg_distance_m,
+                    leg_duration_s=s.leg_duration_s,
                 )
             )
 
@@ -210,45 +261,46 @@ def _routes(session: Session, plan_id: str) -> list[tuple[PlanRouteRow, list[Pla
 
 
 def plan_document(session: Session, plan: PlanRow) -> dict:
-    """The stored plan as the ``plan.json`` contract (times with the scenario's UTC offset)."""
-    tz = _offset(plan.utc_offset)
-    routes = []
-    for route, stops in _routes(session, plan.id):
-        routes.append(
-            {
-                "vehicle_id": route.vehicle_id,
-                "colour": route_colour(route.seq),
-                "stops": [
-                    {
-                        "kind": s.kind,
-                        "id": s.place_id,
-                        "lon": s.lon,
-                        "lat": s.lat,
-                        "arrival": s.arrival.astimezone(tz).isoformat(),
-                        "start": s.start.astimezone(tz).isoformat(),
-                        "departure": s.departure.astimezone(tz).isoformat(),
-                        "load_kg": s.load_kg,
-                        "unloaded_kg": s.unloaded_kg,
-                        "leg_distance_m": s.leg_distance_m,
-                        "leg_duration_s": s.leg_duration_s,
-                    }
-                    for s in stops
-                ],
-            }
+    """The stored plan as the ``plan.json`` contract (:class:`PlanDocument`), times with the scenario's UTC offset."""
+    tz = parse_utc_offset(plan.utc_offset)
+    routes = [
+        PlanRoute(
+            vehicle_id=route.vehicle_id,
+            colour=route_colour(route.seq),
+            stops=[
+                PlanStop(
+                    kind=s.kind,
+                    id=s.place_id,
+                    lon=s.lon,
+                    lat=s.lat,
+                    arrival=s.arrival.astimezone(tz),
+                    start=s.start.astimezone(tz),
+                    departure=s.departure.astimezone(tz),
+                    load_kg=s.load_kg,
+                    unloaded_kg=s.unloaded_kg,
+                    leg_distance_m=round(s.leg_distance_m),
+                    leg_duration_s=round(s.leg_duration_s),
+                )
+                for s in stops
+            ],
         )
-    return {
-        "scenario": plan.name,
-        "objective": plan.objective,
-        "kpi": plan.kpi,
-        "routes": routes,
-        "unserved": plan.unserved,
-    }
+        for route, stops in _routes(session, plan.id)
+    ]
+    document = PlanDocument(
+        scenario=plan.name,
+        objective=plan.objective,
+        kpi=plan.kpi,
+        routes=routes,
+        unserved=plan.unserved,
+        search=plan.search or {},
+    )
+    return document.to_json()
 
 
 def _exported(plan: PlanRow) -> PlanRow:
     """The plan, if its exports were stored when it was solved (every plan solved since migration 0002)."""
     if plan.geojson is None or plan.sheets is None:
-        raise JobStateError(
+        raise ConflictError(
             f"plan {plan.id} was solved before GeoJSON and route sheets were stored with plans: submit its scenario again"
         )
     return plan

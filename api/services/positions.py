@@ -8,15 +8,17 @@ named by index and field; the rest of the batch is stored.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
+from api.tables import VehicleRow
 from fleet.jt808.location import LOAD_STATES
 from fleet.tracks.store import POSITION_COLUMNS, Position, Terminal, insert_positions, normalise_phone, track
-
-CHINA = timezone(timedelta(hours=8))
+from routing.errors import InvalidInputError, NotFoundError
+from routing.localtime import CHINA_TZ
 
 
 class PositionIn(BaseModel):
@@ -37,7 +39,7 @@ class PositionIn(BaseModel):
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
-            value = value.replace(tzinfo=CHINA)
+            value = value.replace(tzinfo=CHINA_TZ)
         if not 2000 <= value.astimezone(UTC).year <= 2099:
             raise ValueError(f"time {value.isoformat()} is outside 2000–2099")
         return value
@@ -125,7 +127,7 @@ def playback(engine: Engine, *, device: str, start: datetime | None, end: dateti
     rows: list[Position] = track(engine, phone=normalise_phone(device), start=start, end=end)[:limit]
     return [
         {
-            "time": p.gps_time.astimezone(CHINA).isoformat(),
+            "time": p.gps_time.astimezone(CHINA_TZ).isoformat(),
             "lon": p.lon,
             "lat": p.lat,
             "speed_kmh": p.speed_kmh,
@@ -136,3 +138,44 @@ def playback(engine: Engine, *, device: str, start: datetime | None, end: dateti
         }
         for p in rows
     ]
+
+
+def vehicle_track(
+    session: Session, *, vehicle_id: str, start: datetime | None, end: datetime | None, limit: int
+) -> dict:
+    """A truck's fixes for playback: the vehicle's linked terminal, or a terminal named directly.
+
+    Parameters
+    ----------
+    session
+        The request's session.
+    vehicle_id
+        A catalogue vehicle id (its ``terminal`` is played back) or a terminal phone.
+    start, end
+        The period [start, end), aware datetimes; None = open.
+    limit
+        At most this many fixes, the earliest first.
+
+    Returns
+    -------
+    dict
+        ``{"vehicle_id", "device", "points"}`` (points as :func:`playback` gives them).
+
+    Raises
+    ------
+    InvalidInputError
+        ``start`` or ``end`` has no UTC offset.
+    NotFoundError
+        Neither a vehicle nor a terminal has this id.
+    """
+    for name, value in (("from", start), ("to", end)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidInputError(
+                f"{name}: {value.isoformat()} has no UTC offset; write e.g. 2026-11-22T06:00:00+08:00"
+            )
+    vehicle = session.get(VehicleRow, vehicle_id)
+    device = vehicle.terminal if vehicle is not None and vehicle.terminal else vehicle_id
+    points = playback(session.get_bind(), device=device, start=start, end=end, limit=limit)
+    if not points and vehicle is None and session.get(Terminal, normalise_phone(device)) is None:
+        raise NotFoundError(f"no vehicle or terminal {vehicle_id!r}")
+    return {"vehicle_id": vehicle_id, "device": device, "points": points}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from api.jobs.engine import JobContext, runner
+from api.jobs.engine import JobContext
 from api.tables import StationStudyRow, utc_now
 from routing.errors import InputFileError
 
@@ -108,13 +108,11 @@ def _plan_summary(plan) -> dict:
     }
 
 
-@runner("stations")
 def run_study(ctx: JobContext):
     """Plan the stations (base case, and the sweep when asked); the writer stores the result."""
     import json
 
-    from api.services.planning import service_network
-    from api.settings import api_settings
+    from api.services.network import service_network
     from routing.stations.workflow import run_planning
 
     with Session(ctx.engine) as session:
@@ -123,7 +121,7 @@ def run_study(ctx: JobContext):
     ctx.progress(stage="solving", communities=len(communities), candidates=len(sites))
     with tempfile.TemporaryDirectory(prefix="qingyun-stations-out-") as tmp:
         run = run_planning(
-            service_network(api_settings().osm),
+            service_network(ctx.settings.network),
             communities=communities,
             sites=sites,
             params=params,

@@ -1,0 +1,31 @@
+"""Audit stage: tracks → compliance rules → plan coverage → company scores → report.
+
+``inputs`` reads permits and zones, ``geometry`` projects them, ``rules`` (one module per rule
+family) finds violations (``violations``), ``coverage`` checks a collection plan, ``scores``
+deducts points per company, ``pipeline`` runs them all for the CLI (``cli``) and the API, and
+``report`` writes the files and the HTML page; ``settings`` holds the coverage and score thresholds.
+
+Public API: :func:`run_audit`, :class:`AuditResult`, :class:`AuditSummary`, :func:`write_report`,
+:func:`read_permits`, :func:`read_zones`, :func:`read_plan`, :class:`Permit`, :class:`ZoneFeature`,
+:class:`Violation`, :class:`CompanyScore`, :class:`CoverageReport`.
+"""
+
+from routing._exports import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "run_audit": "fleet.audit.pipeline",
+        "AuditResult": "fleet.audit.pipeline",
+        "AuditSummary": "fleet.audit.pipeline",
+        "write_report": "fleet.audit.report",
+        "read_permits": "fleet.audit.inputs",
+        "read_zones": "fleet.audit.inputs",
+        "read_plan": "routing.planning.document",
+        "Permit": "fleet.audit.inputs",
+        "ZoneFeature": "fleet.audit.inputs",
+        "Violation": "fleet.audit.violations",
+        "CompanyScore": "fleet.audit.scores",
+        "CoverageReport": "fleet.audit.coverage",
+    },
+)

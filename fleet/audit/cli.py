@@ -1,7 +1,10 @@
-"""``qingyun audit``: audit trucks' tracks against permits, zones and a collection plan.
+"""``qingyun audit``: audit trucks' positions against permits, zones and a collection plan.
 
-A thin shell: reading inputs, calling the library, writing violations.json,
-coverage.json, scores.json, matched.json, summary.json and report.html.
+A thin shell: it resolves the inputs — positions from a CSV file (``--tracks``) or from the
+database for a period and devices (``--from-db``, through the migrated engine the CLI root hands
+over as ``ctx.obj.engine_for``) — calls the one pipeline
+(``fleet.audit.pipeline.run_audit``) and writes violations.json, coverage.json, scores.json,
+matched.json, summary.json and report.html (``fleet.audit.report.write_report``).
 """
 
 from __future__ import annotations
@@ -11,138 +14,82 @@ from pathlib import Path
 
 import typer
 
-from routing.errors import QingyunError
+from routing.errors import InvalidInputError
 
 
 def input_schemas() -> dict:
     """JSON Schemas of every input and output file of the audit."""
     from pydantic import TypeAdapter
 
-    from fleet.audit.coverage import CoverageReport, PlanFile
-    from fleet.audit.rules import PermitsFile, Violation, ZonesFile
+    from fleet.audit.coverage import CoverageReport
+    from fleet.audit.inputs import PermitsFile, ZonesFile
+    from fleet.audit.pipeline import AuditSummary
     from fleet.audit.scores import CompanyScore
+    from fleet.audit.violations import Violation
     from fleet.tracks.track import PositionRow
+    from routing.planning.document import PlanDocument
 
     return {
         "positions.csv (one row)": PositionRow.model_json_schema(),
         "permits.json": PermitsFile.model_json_schema(),
         "zones.geojson": ZonesFile.model_json_schema(),
-        "plan.json": PlanFile.model_json_schema(),
+        "plan.json": PlanDocument.model_json_schema(),
         "violations.json": TypeAdapter(list[Violation]).json_schema(),
         "coverage.json": CoverageReport.model_json_schema(),
         "scores.json": TypeAdapter(list[CompanyScore]).json_schema(),
+        "summary.json": AuditSummary.model_json_schema(),
     }
 
 
-def run_audit(
-    *,
-    osm: Path | None,
-    tracks_csv: Path,
-    permits_json: Path,
-    zones_geojson: Path | None,
-    plan_json: Path | None,
-    out: Path,
-    match: bool = True,
-    workers: int = 1,
-) -> dict:
-    """The whole audit from files to files; returns the summary written to summary.json."""
-    import numpy as np
+def _check_source(
+    *, tracks: Path | None, from_db: bool, since: str | None, until: str | None, devices: str | None
+) -> None:
+    """Exactly one positions source, and a period with (only with) ``--from-db``."""
+    if tracks is not None and from_db:
+        raise InvalidInputError("give the positions as --tracks FILE or --from-db, not both")
+    if tracks is None and not from_db:
+        raise InvalidInputError("qingyun audit needs --tracks (a positions CSV) or --from-db with --since/--until")
+    if from_db and (since is None or until is None):
+        raise InvalidInputError("--from-db needs --since and --until (ISO 8601, e.g. 2026-11-21T00:00:00+08:00)")
+    if not from_db and (since is not None or until is not None or devices is not None):
+        raise InvalidInputError("--since/--until/--devices select stored positions: use them with --from-db")
 
-    from fleet.audit.coverage import plan_coverage, read_plan
-    from fleet.audit.report import render_report
-    from fleet.audit.rules import (
-        ComplianceSettings,
-        audit_fleet,
-        compile_permits,
-        compile_zones,
-        read_permits,
-        read_zones,
-    )
-    from fleet.audit.scores import ScoreSettings, company_scores, period_of
-    from fleet.tracks.matching import MapMatcher
-    from fleet.tracks.track import TrackSettings, build_tracks, read_positions
-    from routing.network.graph import load_network
 
-    settings, track_settings, score_settings = ComplianceSettings(), TrackSettings(), ScoreSettings()
-    permits = read_permits(permits_json)
-    zones_in = read_zones(zones_geojson) if zones_geojson else []
-    plan = read_plan(plan_json) if plan_json else None
-    positions, rejected = read_positions(tracks_csv)
-    network = load_network(osm)
-    tracks = build_tracks(positions, projector=network, settings=track_settings)
-    by_device = {t.device: t for t in tracks}
-    compiled = compile_permits(permits, projector=network, settings=settings, network=network)
-    zones = compile_zones(zones_in, projector=network)
-    collection = {r.vehicle_id for r in plan.routes} if plan else set()
-    audited = [t for t in tracks if t.device not in collection]
-    violations = audit_fleet(
-        audited, permits=compiled, zones=zones, settings=settings, track_settings=track_settings, workers=workers
-    )
-    matcher = MapMatcher(network) if (match or plan) else None
-    coverage = (
-        plan_coverage(plan, tracks=by_device, projector=network, network=network, matcher=matcher) if plan else None
-    )
-    periods = sorted(
-        {period_of(float(t), score_settings.period) for tr in audited for t in (tr.t[0], tr.t[-1]) if len(tr)}
-    )
-    companies = sorted({p.company for p in permits})
-    scores = company_scores(violations, companies=companies, periods=periods, settings=score_settings)
+def _print_summary(summary, out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
 
-    out.mkdir(parents=True, exist_ok=True)
-    dump = lambda name, items: (out / name).write_text(
-        json.dumps(items, ensure_ascii=False, indent=1), encoding="utf-8"
-    )  # noqa: E731
-    dump("violations.json", [v.model_dump(mode="json") for v in violations])
-    dump("scores.json", [s.model_dump(mode="json") for s in scores])
-    if coverage is not None:
-        dump("coverage.json", coverage.model_dump(mode="json"))
-    if match and matcher is not None:
-        dump("matched.json", [matcher.match(t).summary(network) for t in tracks])
-    unpermitted = sorted(t.device for t in audited if t.device not in compiled)
-    notes = [f"{r.where}: {r.reason}" for r in rejected[:50]]
-    if len(rejected) > 50:
-        notes.append(f"… {len(rejected) - 50} more rejected rows (summary.json)")
-    notes += [f"{d}: 无核准证 / no permit on file" for d in unpermitted if not by_device[d].has_load]
-    (out / "report.html").write_text(
-        render_report(
-            violations=violations,
-            scores=scores,
-            coverage=coverage,
-            tracks=by_device,
-            projector=network,
-            permits=compiled,
-            zones=zones,
-            network=network,
-            notes=notes,
-        ),
-        encoding="utf-8",
-    )
-    by_type: dict[str, int] = {}
-    for v in violations:
-        by_type[v.type] = by_type.get(v.type, 0) + 1
-    summary = {
-        "rows_read": int(len(positions) + len(rejected)),
-        "rows_rejected": [{"where": r.where, "reason": r.reason} for r in rejected],
-        "trucks": len(tracks),
-        "audited_trucks": len(audited),
-        "collection_trucks": sorted(collection),
-        "fixes_dropped": {t.device: t.dropped for t in tracks if t.dropped},
-        "violations": len(violations),
-        "violations_by_type": by_type,
-        "blacklisted": [f"{s.company} {s.period}" for s in scores if s.blacklisted],
-        "achieved_clearance_rate": None if coverage is None else coverage.achieved_clearance_rate,
-        "fixes_per_truck_median": float(np.median([len(t) for t in tracks])) if tracks else 0.0,
-    }
-    dump("summary.json", summary)
-    return summary
+    from fleet.audit.violations import TYPE_LABELS
+
+    table = Table(title="稽查结果 / audit result")
+    table.add_column("项目 / item")
+    table.add_column("数值 / value", justify="right")
+    table.add_row("车辆 / trucks", str(summary.trucks))
+    table.add_row("剔除行 / rejected rows", str(len(summary.rows_rejected)))
+    for kind, n in sorted(summary.violations_by_type.items()):
+        table.add_row(" / ".join(TYPE_LABELS[kind]), str(n))
+    table.add_row("黑榜 / blacklisted", ", ".join(summary.blacklisted) or "—")
+    if summary.achieved_clearance_rate is not None:
+        table.add_row("清运率 / clearance rate", f"{summary.achieved_clearance_rate:.1%}")
+    Console().print(table)
+    typer.echo(f"报告 / report: {out / 'report.html'}")
 
 
 def audit(
+    ctx: typer.Context,
     osm: Path | None = typer.Option(
         None, "--osm", help="OSM road network (.osm/.osm.bz2/.osm.pbf); default: shipped Shenzhen"
     ),
     tracks: Path | None = typer.Option(
         None, "--tracks", help="positions CSV: device,time,lon,lat[,speed_kmh,heading,load,ignition,status]"
+    ),
+    from_db: bool = typer.Option(
+        False, "--from-db", help="read the stored positions (QINGYUN_DATABASE_URL, default sqlite:///qingyun.db)"
+    ),
+    since: str | None = typer.Option(None, "--since", help="with --from-db: from this time (ISO 8601; naive = UTC+8)"),
+    until: str | None = typer.Option(None, "--until", help="with --from-db: up to this time, exclusive"),
+    devices: str | None = typer.Option(
+        None, "--devices", help="with --from-db: terminal phones A,B (default: every device in the period)"
     ),
     permits: Path | None = typer.Option(None, "--permits", help="permits.json"),
     zones: Path | None = typer.Option(None, "--zones", help="zones.geojson: restricted zones and registered sites"),
@@ -158,33 +105,40 @@ def audit(
     if schema:
         typer.echo(json.dumps(input_schemas(), ensure_ascii=False, indent=1))
         return
-    missing = [name for name, value in (("--tracks", tracks), ("--permits", permits)) if value is None]
-    if missing:
-        raise QingyunError(f"qingyun audit needs {' and '.join(missing)} (or --schema)")
-    summary = run_audit(
-        osm=osm,
-        tracks_csv=tracks,
-        permits_json=permits,
-        zones_geojson=zones,
-        plan_json=plan,
-        out=out,
+    _check_source(tracks=tracks, from_db=from_db, since=since, until=until, devices=devices)
+    if permits is None:
+        raise InvalidInputError("qingyun audit needs --permits (or --schema)")
+    from fleet.audit.inputs import read_permits, read_zones
+    from fleet.audit.pipeline import run_audit
+    from fleet.audit.report import write_report
+    from fleet.tracks.sources import Period, csv_positions, db_positions, device_list
+    from fleet.tracks.store import normalise_phone
+    from routing.network.graph import load_network
+    from routing.planning.document import read_plan
+
+    settings = ctx.obj.settings  # resolved once by the CLI root
+    permit_list = read_permits(permits)
+    zone_list = read_zones(zones) if zones else []
+    plan_file = read_plan(plan) if plan else None
+    period = None
+    if from_db:
+        period = Period.parse(since, until)
+        engine = ctx.obj.engine_for(settings.service.database_url)  # migrated by the CLI root
+        positions = db_positions(engine, period=period, devices=device_list(devices))
+        # stored positions are keyed by the normalised terminal phone; permits follow it
+        permit_list = [p.model_copy(update={"device": normalise_phone(p.device)}) for p in permit_list]
+    else:
+        positions = csv_positions(tracks)
+    network = load_network(osm, settings=settings.network)
+    result = run_audit(
+        positions=positions,
+        permits=permit_list,
+        zones=zone_list,
+        network=network,
+        settings=settings.fleet,
+        plan=plan_file,
+        period=period,
         match=match,
         workers=workers,
     )
-    from rich.console import Console
-    from rich.table import Table
-
-    from fleet.audit.rules import TYPE_LABELS
-
-    table = Table(title="稽查结果 / audit result")
-    table.add_column("项目 / item")
-    table.add_column("数值 / value", justify="right")
-    table.add_row("车辆 / trucks", str(summary["trucks"]))
-    table.add_row("剔除行 / rejected rows", str(len(summary["rows_rejected"])))
-    for kind, n in sorted(summary["violations_by_type"].items()):
-        table.add_row(" / ".join(TYPE_LABELS[kind]), str(n))
-    table.add_row("黑榜 / blacklisted", ", ".join(summary["blacklisted"]) or "—")
-    if summary["achieved_clearance_rate"] is not None:
-        table.add_row("清运率 / clearance rate", f"{summary['achieved_clearance_rate']:.1%}")
-    Console().print(table)
-    typer.echo(f"报告 / report: {out / 'report.html'}")
+    _print_summary(write_report(result, out, network=network), out)

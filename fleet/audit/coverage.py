@@ -10,81 +10,15 @@ by the share of planned demand whose stop was visited.
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
-from pathlib import Path
-from typing import Any
-
 import numpy as np
 import shapely
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field
 
+from fleet.audit.settings import CoverageSettings
 from fleet.tracks.matching import MapMatcher
-from fleet.tracks.track import Projector, Track, iso_local
-from routing.errors import InputFileError
-
-
-class CoverageSettings(BaseSettings):
-    """Coverage thresholds (env prefix ``QINGYUN_COVERAGE_``)."""
-
-    model_config = SettingsConfigDict(env_prefix="QINGYUN_COVERAGE_")
-
-    visit_radius_m: float = Field(50.0, gt=0, description="a planned stop is visited within this distance")
-    visit_min_dwell_s: float = Field(30.0, ge=0, description="… staying at least this long")
-    visit_max_speed_kmh: float = Field(5.0, ge=0, description="fixes faster than this do not count as dwelling")
-    max_fix_weight_s: float = Field(60.0, gt=0, description="one fix stands for at most this much dwell on each side")
-    street_buffer_m: float = Field(10.0, gt=0, description="DOMAIN: a street counts as driven within 10 m each side")
-    street_sample_m: float = Field(5.0, gt=0, description="spacing of the check points along planned streets")
-
-
-# --- plan.json (the subset read here) ----------------------------------------------
-class PlanStop(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    kind: str = Field(description="depot | site | facility | break")
-    id: str
-    lon: float | None = Field(None, ge=-180, le=180, description="absent for a break taken on the road")
-    lat: float | None = Field(None, ge=-90, le=90)
-    arrival: datetime | None = None
-    start: datetime | None = None
-    departure: datetime | None = None
-    load_kg: dict[str, float] = Field(default_factory=dict)
-    unloaded_kg: dict[str, float] = Field(default_factory=dict)
-
-
-class PlanRoute(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    vehicle_id: str = Field(description="matches the positions' ``device`` column")
-    stops: list[PlanStop]
-
-
-class PlanFile(BaseModel):
-    """plan.json as written by ``qingyun plan`` (fields not used here are allowed and ignored)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    scenario: str = ""
-    kpi: dict[str, Any] = Field(default_factory=dict)
-    routes: list[PlanRoute]
-    unserved: list[dict] = Field(default_factory=list)
-
-
-def read_plan(path: Path | str) -> PlanFile:
-    """plan.json → plan; an error names each bad field by its path (routes.3.stops.7.lon)."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
-        raise InputFileError(f"plan file not found: {path}") from None
-    except json.JSONDecodeError as exc:
-        raise InputFileError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    try:
-        return PlanFile.model_validate(data)
-    except ValidationError as exc:
-        msgs = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:20])
-        raise InputFileError(f"{path}: {msgs}") from None
+from fleet.tracks.track import Projector, Track
+from routing.localtime import iso_local
+from routing.planning.document import PlanDocument, PlanRoute, PlanStop
 
 
 # --- output ---------------------------------------------------------------------------
@@ -195,18 +129,33 @@ def _street_coverage(
 
 
 def plan_coverage(
-    plan: PlanFile,
+    plan: PlanDocument,
     *,
     tracks: dict[str, Track],
     projector: Projector,
     network: object | None = None,
     matcher: MapMatcher | None = None,
-    settings: CoverageSettings | None = None,
+    settings: CoverageSettings,
 ) -> CoverageReport:
-    """Stop visits, street coverage and achieved clearance of every planned route."""
-    settings = settings or CoverageSettings()
-    if network is not None and matcher is None:
-        matcher = MapMatcher(network)
+    """Stop visits, street coverage and achieved clearance of every planned route.
+
+    Parameters
+    ----------
+    plan
+        The collection plan.
+    tracks
+        Cleaned tracks by device (a route's ``vehicle_id``).
+    projector
+        WGS-84 ↔ metric conversions of the tracks.
+    network, matcher
+        The road network and a map matcher on it; without both, street coverage is None.
+    settings
+        Visit and street thresholds.
+
+    Returns
+    -------
+    CoverageReport
+    """
     routes = []
     street_num = street_den = 0.0
     for route in plan.routes:
@@ -224,8 +173,8 @@ def plan_coverage(
                     status="visited" if ok else "missed",
                     status_label="已清运 / visited" if ok else "漏收 / missed",
                     planned_arrival=stop.arrival.isoformat() if stop.arrival else None,
-                    visit_start=iso_local(track.t[found[0]]) if ok else None,
-                    visit_end=iso_local(track.t[found[1]]) if ok else None,
+                    visit_start=iso_local(float(track.t[found[0]])) if ok else None,
+                    visit_end=iso_local(float(track.t[found[1]])) if ok else None,
                     dwell_s=round(found[2], 1) if found else 0.0,
                     closest_m=round(found[3], 1)
                     if found
@@ -238,7 +187,7 @@ def plan_coverage(
                 )
             )
         streets = None
-        if network is not None and track is not None:
+        if network is not None and matcher is not None and track is not None:
             streets = _street_coverage(route, track, network=network, matcher=matcher, settings=settings)
             if streets is not None:
                 street_num += streets * len(site_stops)

@@ -7,15 +7,20 @@ so the report opens offline and prints; no tile server is contacted.
 from __future__ import annotations
 
 import html
+import json
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import shapely
 
 from fleet.audit.coverage import CoverageReport
-from fleet.audit.rules import CompiledPermit, Violation, Zone
+from fleet.audit.geometry import CompiledPermit, Zone
+from fleet.audit.pipeline import AuditResult, AuditSummary
 from fleet.audit.scores import CompanyScore
-from fleet.tracks.track import LOCAL_TZ, Projector, Track
+from fleet.audit.violations import Violation
+from fleet.tracks.track import Projector, Track
+from routing.localtime import CHINA_TZ
 
 MAP_W, MAP_H, PAD_M = 360, 240, 150.0
 CONTEXT_S = 300.0
@@ -111,6 +116,32 @@ def violation_svg(
     return f'<svg xmlns="http://www.w3.org/2000/svg" width="{MAP_W}" height="{MAP_H}" viewBox="0 0 {MAP_W} {MAP_H}">{"".join(body)}</svg>'
 
 
+def _coverage_html(coverage: CoverageReport) -> list[str]:
+    """The coverage section: achieved clearance, stops visited, street coverage, one row per planned stop."""
+    parts: list[str] = []
+    parts.append("<h2>收运覆盖 / Collection coverage</h2>")
+    rate = "—" if coverage.achieved_clearance_rate is None else f"{coverage.achieved_clearance_rate:.1%}"
+    street = "—" if coverage.street_coverage is None else f"{coverage.street_coverage:.1%}"
+    parts.append(
+        f"<p>清运率 / clearance rate achieved: <b>{rate}</b> · 到点率 / stops visited "
+        f"{coverage.stops_visited}/{coverage.stops_planned} · 道路覆盖率 / street coverage {street}</p>"
+    )
+    parts.append(
+        "<table><tr><th>车辆 / vehicle</th><th>站点 / stop</th><th>状态 / status</th><th>计划到达 / planned</th>"
+        "<th>实际 / visited</th><th>停留 s / dwell s</th><th>最近 m / closest m</th></tr>"
+    )
+    for r in coverage.routes:
+        for st in r.stops:
+            cls = "" if st.status == "visited" else " class='bad'"
+            parts.append(
+                f"<tr><td>{_e(r.vehicle_id)}</td><td>{_e(st.stop_id)}</td><td{cls}>{_e(st.status_label)}</td>"
+                f"<td>{_e(st.planned_arrival or '')}</td><td>{_e(st.visit_start or '')}</td>"
+                f"<td>{st.dwell_s:g}</td><td>{'' if st.closest_m is None else f'{st.closest_m:g}'}</td></tr>"
+            )
+    parts.append("</table>")
+    return parts
+
+
 def render_report(
     *,
     violations: list[Violation],
@@ -123,8 +154,29 @@ def render_report(
     network: object | None = None,
     notes: list[str] | None = None,
 ) -> str:
-    """The whole report as one self-contained HTML page."""
-    now = datetime.now(tz=LOCAL_TZ).isoformat(timespec="seconds")
+    """The whole report as one self-contained HTML page.
+
+    Parameters
+    ----------
+    violations, scores, coverage
+        What the audit found.
+    tracks
+        Tracks by device (drawn around each violation).
+    projector
+        WGS-84 ↔ metric conversions of the tracks.
+    permits, zones
+        Compiled permits by device and zones (approved routes and zones drawn on the maps).
+    network
+        The road network drawn under each map, if any.
+    notes
+        Lines listed under the title (rejected rows, trucks without permits).
+
+    Returns
+    -------
+    str
+        The HTML page; it contacts no server.
+    """
+    now = datetime.now(tz=CHINA_TZ).isoformat(timespec="seconds")
     parts = [
         "<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'>",
         "<title>渣土车合规稽查报告 / Compliance audit report</title>",
@@ -147,26 +199,7 @@ def render_report(
         )
     parts.append("</table>")
     if coverage is not None:
-        parts.append("<h2>收运覆盖 / Collection coverage</h2>")
-        rate = "—" if coverage.achieved_clearance_rate is None else f"{coverage.achieved_clearance_rate:.1%}"
-        street = "—" if coverage.street_coverage is None else f"{coverage.street_coverage:.1%}"
-        parts.append(
-            f"<p>清运率 / clearance rate achieved: <b>{rate}</b> · 到点率 / stops visited "
-            f"{coverage.stops_visited}/{coverage.stops_planned} · 道路覆盖率 / street coverage {street}</p>"
-        )
-        parts.append(
-            "<table><tr><th>车辆 / vehicle</th><th>站点 / stop</th><th>状态 / status</th><th>计划到达 / planned</th>"
-            "<th>实际 / visited</th><th>停留 s / dwell s</th><th>最近 m / closest m</th></tr>"
-        )
-        for r in coverage.routes:
-            for st in r.stops:
-                cls = "" if st.status == "visited" else " class='bad'"
-                parts.append(
-                    f"<tr><td>{_e(r.vehicle_id)}</td><td>{_e(st.stop_id)}</td><td{cls}>{_e(st.status_label)}</td>"
-                    f"<td>{_e(st.planned_arrival or '')}</td><td>{_e(st.visit_start or '')}</td>"
-                    f"<td>{st.dwell_s:g}</td><td>{'' if st.closest_m is None else f'{st.closest_m:g}'}</td></tr>"
-                )
-        parts.append("</table>")
+        parts += _coverage_html(coverage)
     parts.append("<h2>违规明细 / Violations</h2>")
     counts: dict[str, int] = {}
     for v in violations:
@@ -195,3 +228,62 @@ def render_report(
         )
     parts.append("<p style='font-size:10px'>道路数据 / road data © OpenStreetMap contributors (ODbL)</p></body></html>")
     return "".join(parts)
+
+
+MAX_NOTES = 50  # rejected rows listed in the report (all of them are in summary.json)
+
+
+def _notes(result: AuditResult) -> list[str]:
+    """Rejected rows (the first ``MAX_NOTES``), and trucks audited without a permit nor a load signal."""
+    notes = [f"{r.where}: {r.reason}" for r in result.rejected[:MAX_NOTES]]
+    if len(result.rejected) > MAX_NOTES:
+        notes.append(f"… {len(result.rejected) - MAX_NOTES} more rejected rows (summary.json)")
+    by_device = {t.device: t for t in result.tracks}
+    unpermitted = sorted(d for d in result.audited if d not in result.permits)
+    notes += [f"{d}: 无核准证 / no permit on file" for d in unpermitted if not by_device[d].has_load]
+    return notes
+
+
+def write_report(result: AuditResult, out: Path, *, network: object) -> AuditSummary:
+    """Write an audit's files: violations.json, scores.json, coverage.json, matched.json, summary.json, report.html.
+
+    Parameters
+    ----------
+    result
+        The audit (``fleet.audit.pipeline.run_audit``).
+    out
+        The output folder (created).
+    network
+        The road network the audit ran on (projection and the roads under each map).
+
+    Returns
+    -------
+    AuditSummary
+        What summary.json holds.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+
+    def dump(name: str, document: object) -> None:
+        (out / name).write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")
+
+    dump("violations.json", [v.model_dump(mode="json") for v in result.violations])
+    dump("scores.json", [s.model_dump(mode="json") for s in result.scores])
+    if result.coverage is not None:
+        dump("coverage.json", result.coverage.model_dump(mode="json"))
+    if result.matched is not None:
+        dump("matched.json", result.matched)
+    page = render_report(
+        violations=result.violations,
+        scores=result.scores,
+        coverage=result.coverage,
+        tracks={t.device: t for t in result.tracks},
+        projector=network,
+        permits=result.permits,
+        zones=result.zones,
+        network=network,
+        notes=_notes(result),
+    )
+    (out / "report.html").write_text(page, encoding="utf-8")
+    summary = result.summary()
+    dump("summary.json", summary.model_dump(mode="json"))
+    return summary

@@ -9,40 +9,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
-from typing import Literal
 
-from pydantic import BaseModel, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel
 
-from fleet.audit.rules import SEVERITY_LABELS, TYPE_LABELS, Violation
-from fleet.tracks.track import LOCAL_TZ
+from fleet.audit.settings import ScoreSettings
+from fleet.audit.violations import SEVERITY_LABELS, TYPE_LABELS, Violation
+from routing.localtime import CHINA_TZ
 
 UNREGISTERED = "未登记 / unregistered"
-
-# Product defaults (DOMAIN.md gives the 100-point start and the 60-point blacklist, not the table).
-DEFAULT_DEDUCTIONS: dict[str, dict[str, float]] = {
-    "off_route": {"low": 2, "medium": 5, "high": 10},
-    "restricted_zone": {"low": 5, "medium": 10, "high": 10},
-    "outside_hours": {"low": 3, "medium": 5, "high": 10},
-    "speeding": {"low": 2, "medium": 3, "high": 5},
-    "suspected_dumping": {"low": 5, "medium": 10, "high": 20},
-    "trip_not_closed": {"low": 3, "medium": 5, "high": 10},
-    "no_permit": {"low": 10, "medium": 20, "high": 20},
-    "reporting_gap": {"low": 2, "medium": 3, "high": 5},
-}
-
-
-class ScoreSettings(BaseSettings):
-    """Scoring rules (env prefix ``QINGYUN_SCORE_``; ``deductions`` as JSON)."""
-
-    model_config = SettingsConfigDict(env_prefix="QINGYUN_SCORE_")
-
-    start_points: float = Field(100.0, gt=0, description="DOMAIN: companies start at 100")
-    blacklist_below: float = Field(60.0, description="DOMAIN: below 60 points a company is blacklisted (黑榜)")
-    period: Literal["day", "week", "month"] = Field("month", description="scoring period, China time")
-    deductions: dict[str, dict[str, float]] = Field(
-        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_DEDUCTIONS.items()}
-    )
 
 
 class Deduction(BaseModel):
@@ -64,12 +38,24 @@ class CompanyScore(BaseModel):
 
 
 def period_of(moment: str | datetime | float, period: str) -> str:
-    """The period label (China time) of an ISO time, datetime or epoch seconds: 2026-11-21, 2026-W47 or 2026-11."""
+    """The period label (China time) of a moment: 2026-11-21, 2026-W47 or 2026-11.
+
+    Parameters
+    ----------
+    moment
+        ISO 8601 text, datetime (naive = China time) or epoch seconds.
+    period
+        "day", "week" or "month".
+
+    Returns
+    -------
+    str
+    """
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
     elif not isinstance(moment, datetime):
-        moment = datetime.fromtimestamp(float(moment), tz=LOCAL_TZ)
-    local = moment.astimezone(LOCAL_TZ) if moment.tzinfo else moment
+        moment = datetime.fromtimestamp(float(moment), tz=CHINA_TZ)
+    local = moment.astimezone(CHINA_TZ) if moment.tzinfo else moment
     if period == "day":
         return local.strftime("%Y-%m-%d")
     if period == "week":
@@ -83,13 +69,31 @@ def company_scores(
     *,
     companies: list[str],
     periods: list[str],
-    settings: ScoreSettings | None = None,
+    settings: ScoreSettings,
 ) -> list[CompanyScore]:
     """One score per company and period; companies without violations keep full points.
 
-    ``periods`` are the period labels the audited data covers; a violation outside them adds its own period.
+    Parameters
+    ----------
+    violations
+        The violations found.
+    companies
+        Companies scored even without violations (those of the permits).
+    periods
+        Period labels the audited data covers; a violation outside them adds its own period.
+    settings
+        Start points, blacklist threshold, period and the deduction table.
+
+    Returns
+    -------
+    list of CompanyScore
+        Sorted by (company, period).
+
+    Raises
+    ------
+    ValueError
+        The deduction table names an unknown violation type or severity.
     """
-    settings = settings or ScoreSettings()
     for kind, table in settings.deductions.items():
         if kind not in TYPE_LABELS:
             raise ValueError(f"deductions: unknown violation type {kind!r}; known: {', '.join(TYPE_LABELS)}")

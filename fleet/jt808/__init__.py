@@ -1,11 +1,28 @@
-"""JT/T 808 (2011/2013/2019) terminal ingest.
+"""JT/T 808 (2011/2013/2019) terminal ingest: the first stage of the supervision flow.
 
-- ``frame``: 0x7E framing, escaping, checksum, headers, subpackage reassembly, DecodeError.
+- ``frame``: 0x7E framing, escaping, checksum, headers, subpackage reassembly
+  (errors are ``routing.errors.DecodeError``).
 - ``location``: 0x0200 bodies, named status/alarm flags, additional items.
 - ``messages``: the other bodies (0x0100, 0x0102, 0x0002, 0x0003, 0x0704, 0x0800/0x0801,
   0x0001/0x8001, 0x8100), encoders, the CLI's JSON shape.
 - ``writer``: batched, idempotent database writes off the event loop.
-- ``gateway``: the asyncio TCP server.
-- ``simulator``: terminals driving road paths, for tests and benchmarks.
-- ``cli``: ``qingyun jt808 decode | serve | simulate``.
+- ``gateway``: the asyncio TCP server; ``settings``: its knobs (``QINGYUN_JT808_``).
+- ``cli``: ``qingyun jt808 decode | serve | simulate | export``.
+
+Public API: :func:`decode_frame`, :func:`decode_body`, :func:`encode_message`, :func:`decode_location`,
+:class:`Gateway`, :class:`GatewaySettings`.
 """
+
+from routing._exports import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "decode_frame": "fleet.jt808.frame",
+        "decode_body": "fleet.jt808.messages",
+        "encode_message": "fleet.jt808.messages",
+        "decode_location": "fleet.jt808.location",
+        "Gateway": "fleet.jt808.gateway",
+        "GatewaySettings": "fleet.jt808.settings",
+    },
+)

@@ -1,4 +1,11 @@
-"""``qingyun jt808``: decode frames, run the gateway, run the terminal simulator."""
+"""``qingyun jt808``: decode frames, run the gateway, run the terminal simulator, export stored positions.
+
+Commands that need settings read the object the CLI root resolved (``ctx.obj.settings``):
+the database URL (``settings.service.database_url``) and the gateway's knobs
+(``settings.fleet.jt808``). Commands that open the database get their engine from the root
+(``ctx.obj.engine_for(url)``), which brings the schema up with the service's Alembic migrations
+first: the gateway writes into tables it never creates, and ``fleet`` never imports ``api``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,7 @@ from pathlib import Path
 
 import typer
 
-from routing.errors import InputFileError
+from routing.errors import DecodeError, InputFileError
 
 app = typer.Typer(no_args_is_help=True, help="JT/T 808 终端接入 / GPS terminal ingest.")
 
@@ -21,7 +28,7 @@ def decode(
     file: Path = typer.Option(None, "--file", help="text file: one hex frame per line"),
 ) -> None:
     """Decode frames to one JSON object per line; exit code = number of bad frames (at most 255)."""
-    from fleet.jt808.frame import DecodeError, decode_frame
+    from fleet.jt808.frame import decode_frame
     from fleet.jt808.messages import decode_json
 
     if (hex_frame is None) == (file is None):
@@ -51,9 +58,10 @@ def decode(
 
 @app.command()
 def serve(
-    port: int = typer.Option(7611, help="TCP port"),
-    host: str = typer.Option("0.0.0.0", help="address to listen on"),
-    idle_timeout: float = typer.Option(180.0, help="close connections silent for this many seconds"),
+    ctx: typer.Context,
+    port: int = typer.Option(None, help="TCP port (default QINGYUN_JT808_PORT or 7611)"),
+    host: str = typer.Option(None, help="address to listen on (default QINGYUN_JT808_HOST or 0.0.0.0)"),
+    idle_timeout: float = typer.Option(None, help="close connections silent for this many seconds (default 180)"),
     database_url: str = typer.Option(None, help="overrides QINGYUN_DATABASE_URL (default sqlite:///qingyun.db)"),
 ) -> None:
     """Run the gateway until Ctrl-C / SIGTERM, then flush every accepted position and exit."""
@@ -61,13 +69,13 @@ def serve(
     import logging
     import signal
 
-    from fleet.jt808.gateway import GatewaySettings
     from fleet.jt808.gateway import serve as run_gateway
-    from fleet.tracks.store import make_engine
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    engine = make_engine(database_url)
-    settings = GatewaySettings(host=host, port=port, idle_timeout_s=idle_timeout)
+    root = ctx.obj.settings  # resolved once by the CLI root
+    engine = ctx.obj.engine_for(database_url or root.service.database_url)  # migrated by the CLI root
+    overrides = {"host": host, "port": port, "idle_timeout_s": idle_timeout}
+    settings = root.fleet.jt808.model_copy(update={k: v for k, v in overrides.items() if v is not None})
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -122,3 +130,21 @@ def simulate(
     )
     if acked != terminals * fixes:
         raise typer.Exit(1)
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    since: str = typer.Option(..., "--since", help="from this GPS time (ISO 8601; without offset UTC+8)"),
+    until: str = typer.Option(..., "--until", help="up to this GPS time, exclusive"),
+    devices: str = typer.Option(None, "--devices", help="terminal phones A,B (default: every device in the period)"),
+    out: Path = typer.Option(..., "--out", help="positions CSV to write (what `qingyun audit --tracks` reads)"),
+) -> None:
+    """导出定位 / write stored positions of a period as the positions CSV of ``qingyun audit --tracks``."""
+    from fleet.tracks.sources import Period, device_list, export_positions
+
+    period = Period.parse(since, until)
+    names = device_list(devices)
+    engine = ctx.obj.engine_for(ctx.obj.settings.service.database_url)  # migrated by the CLI root
+    rows = export_positions(engine, out, period=period, devices=names)
+    typer.echo(f"已导出 / exported {rows} positions → {out}")

@@ -1,7 +1,7 @@
 """JT/T 808 framing: 0x7E delimiters, escaping, checksum and the message header.
 
 A wire frame is ``7E | header | body | checksum | 7E`` with 7E/7D escaped inside.
-Decoding never raises anything but :class:`DecodeError`, whose ``offset`` is the byte
+Decoding never raises anything but :class:`routing.errors.DecodeError`, whose ``offset`` is the byte
 index in the wire frame as received (0 = the opening 0x7E), so a user can find the
 bad byte in the hex they pasted.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, replace
 
-from routing.errors import QingyunError
+from routing.errors import DecodeError
 
 FLAG = 0x7E
 ESCAPE = 0x7D
@@ -27,15 +27,6 @@ HEADER_2019 = 17
 _ID_PROPS = struct.Struct(">HH")
 _SERIAL = struct.Struct(">H")
 _SUBPACKAGE = struct.Struct(">HH")
-
-
-class DecodeError(QingyunError):
-    """A frame that cannot be decoded: ``offset`` is the bad byte's index in the wire frame."""
-
-    def __init__(self, offset: int, reason: str) -> None:
-        self.offset = offset
-        self.reason = reason
-        super().__init__(f"JT/T 808 frame byte {offset}: {reason}")
 
 
 @dataclass(slots=True)

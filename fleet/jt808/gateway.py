@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
 
-from fleet.jt808.frame import DecodeError, Frame, FrameSplitter, Reassembler, decode_escaped, encode_frame, peek_header
+from fleet.jt808.frame import Frame, FrameSplitter, Reassembler, decode_escaped, encode_frame, peek_header
 from fleet.jt808.location import Location, decode_location
 from fleet.jt808.messages import (
     AUTHENTICATE,
@@ -46,24 +46,12 @@ from fleet.jt808.messages import (
     decode_body,
     encode_body,
 )
+from fleet.jt808.settings import GatewaySettings
 from fleet.jt808.writer import PositionWriter
 from fleet.tracks.store import auth_code_of, normalise_phone, register_terminal
+from routing.errors import DecodeError
 
 log = logging.getLogger(__name__)
-
-DEFAULT_PORT = 7611
-
-
-@dataclass
-class GatewaySettings:
-    """Gateway knobs; defaults suit a city fleet on one server."""
-
-    host: str = "0.0.0.0"
-    port: int = DEFAULT_PORT
-    idle_timeout_s: float = 180.0  # 3 × the standard's default 60 s heartbeat
-    max_batch_rows: int = 5000
-    batch_gather_s: float = 0.05  # a location's reply waits at most this long for its batch to fill
-    read_size: int = 65536
 
 
 @dataclass
@@ -125,8 +113,8 @@ def position_row(
 class Gateway:
     """Run with ``await gateway.start()``; ``await gateway.stop()`` flushes every accepted position."""
 
-    def __init__(self, engine: Engine, settings: GatewaySettings | None = None) -> None:
-        self.settings = settings or GatewaySettings()
+    def __init__(self, engine: Engine, settings: GatewaySettings) -> None:
+        self.settings = settings
         self.stats = GatewayStats()
         self._engine = engine
         self._writer = PositionWriter(

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
-from fleet.jt808.frame import DecodeError
+from routing.errors import DecodeError
+from routing.localtime import CHINA_TZ
 
-BEIJING = timezone(timedelta(hours=8), "UTC+08:00")
 BASE_LENGTH = 28
 _BASE = struct.Struct(">IIIIhHH6s")
 _TIMES: dict[bytes, datetime] = {}  # BCD stamp → datetime (bounded; cleared when full)
@@ -131,7 +131,7 @@ def _bcd_datetime(stamp: bytes, error_at, index: int) -> datetime:
     try:
         if bcd[yy] < 0:  # other invalid digits (-1) fail datetime's own range checks
             raise ValueError("not BCD")
-        time = datetime(2000 + bcd[yy], bcd[mo], bcd[dd], bcd[hh], bcd[mi], bcd[ss], tzinfo=BEIJING)
+        time = datetime(2000 + bcd[yy], bcd[mo], bcd[dd], bcd[hh], bcd[mi], bcd[ss], tzinfo=CHINA_TZ)
     except ValueError:
         raise _error(error_at, index, f"GPS time BCD {stamp.hex()} is not a valid YYMMDDhhmmss") from None
     if len(_TIMES) >= _TIMES_KEPT:
@@ -151,7 +151,7 @@ def encode_location(location: Location) -> bytes:
         | (SOUTH_BIT if location.lat < 0 else 0)
         | (WEST_BIT if location.lon < 0 else 0)
     )
-    local = location.time.astimezone(BEIJING)
+    local = location.time.astimezone(CHINA_TZ)
     bcd = bytes.fromhex(local.strftime("%y%m%d%H%M%S"))
     return (
         _BASE.pack(

@@ -11,8 +11,9 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from fleet.jt808.frame import DecodeError, Frame, encode_frame, wire_offset
+from fleet.jt808.frame import Frame, encode_frame, wire_offset
 from fleet.jt808.location import Location, decode_location, encode_location, location_json
+from routing.errors import DecodeError
 
 LOCATION = 0x0200
 BATCH = 0x0704

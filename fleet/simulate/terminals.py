@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from fleet.jt808.frame import DecodeError, FrameSplitter, decode_escaped
-from fleet.jt808.location import BEIJING, Location
+from fleet.jt808.frame import FrameSplitter, decode_escaped
+from fleet.jt808.location import Location
 from fleet.jt808.messages import (
     BATCH,
     HEARTBEAT,
@@ -39,6 +39,8 @@ from fleet.jt808.messages import (
     decode_body,
     encode_message,
 )
+from routing.errors import DecodeError
+from routing.localtime import CHINA_TZ
 
 BATCH_MAX = 20  # 20 × (2 + 40) + 3 bytes stays under the 1,023-byte body limit
 EARTH_RADIUS_M = 6_371_000.0
@@ -367,7 +369,7 @@ def terminal_specs(
 ) -> list[TerminalSpec]:
     """One spec per drive; ``rate_per_s`` is the total fix rate of all terminals together."""
     count = len(drives)
-    start = start_time or datetime(2026, 11, 21, 8, 0, tzinfo=BEIJING)
+    start = start_time or datetime(2026, 11, 21, 8, 0, tzinfo=CHINA_TZ)
     return [
         TerminalSpec(
             phone=str(phone_base + i),

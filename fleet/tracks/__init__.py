@@ -1,0 +1,29 @@
+"""Tracks stage: stored or file positions → cleaned tracks per truck, and the roads they drove.
+
+``store`` keeps terminals and positions in the database (and owns the one database-URL
+normaliser), ``sources`` reads an audit's positions from a CSV file or the database (and exports
+the one to the other), ``track`` cleans fixes into tracks with trips, stops and reporting gaps,
+``matching`` map-matches a track onto the road network; ``settings`` holds their thresholds (light to import).
+
+Public API: :func:`csv_positions`, :func:`db_positions`, :func:`export_positions`, :class:`Period`,
+:func:`read_positions`, :func:`build_tracks`, :class:`Track`, :class:`MapMatcher`,
+:func:`make_engine`, :func:`normalise_database_url`.
+"""
+
+from routing._exports import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "csv_positions": "fleet.tracks.sources",
+        "db_positions": "fleet.tracks.sources",
+        "export_positions": "fleet.tracks.sources",
+        "Period": "fleet.tracks.sources",
+        "read_positions": "fleet.tracks.track",
+        "build_tracks": "fleet.tracks.track",
+        "Track": "fleet.tracks.track",
+        "MapMatcher": "fleet.tracks.matching",
+        "make_engine": "fleet.tracks.store",
+        "normalise_database_url": "fleet.tracks.store",
+    },
+)

@@ -13,34 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from fleet.tracks.settings import MatchSettings
 from fleet.tracks.track import Track
-
-
-class MatchSettings(BaseSettings):
-    """Matcher parameters (env prefix ``QINGYUN_MATCH_``)."""
-
-    model_config = SettingsConfigDict(env_prefix="QINGYUN_MATCH_")
-
-    search_radius_m: float = Field(80.0, gt=0, description="candidate edges within this distance of a fix")
-    max_candidates: int = Field(8, ge=1, description="nearest candidate edges kept per fix")
-    sigma_m: float = Field(15.0, gt=0, description="GPS noise of the emission model (Gaussian σ)")
-    beta_m: float = Field(40.0, gt=0, description="transition scale: tolerated |road distance − straight distance|")
-    max_speed_kmh: float = Field(130.0, gt=0, description="road moves faster than this between fixes are impossible")
-    route_slack_m: float = Field(
-        1000.0, gt=0, description="search bound: road distance at most straight distance + this"
-    )
-    max_route_m: float = Field(
-        6000.0, gt=0, description="hard bound of one Dijkstra search; longer silences start a new segment"
-    )
-    backtrack_m: float = Field(
-        25.0, ge=0, description="a fix this far behind the previous one on the same edge is noise, not a U-turn"
-    )
-    cache_mb: float = Field(512.0, gt=0, description="memory for cached shortest-path rows")
 
 
 @dataclass
@@ -75,10 +52,18 @@ class _Rows:
 
 @dataclass
 class MapMatcher:
-    """A matcher bound to one ``RoadNetwork``; keeps its shortest-path cache between tracks."""
+    """A matcher bound to one ``RoadNetwork``; keeps its shortest-path cache between tracks.
+
+    Parameters
+    ----------
+    network
+        The ``RoadNetwork`` to match on.
+    settings
+        Search radius, noise model and cache size.
+    """
 
     network: object
-    settings: MatchSettings = field(default_factory=MatchSettings)
+    settings: MatchSettings
     _rows: dict[int, _Rows] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:

@@ -7,11 +7,11 @@ same pair is the primary key, which keeps every terminal's track ordered by GPS 
 whatever order the points arrived in. ``phone`` is the terminal's BCD phone without
 leading zeros, so a SIM seen in 2013 (12-digit) and 2019 (20-digit) headers is one
 terminal. Times are stored in UTC and always read back timezone-aware.
+The tables themselves come from the service's Alembic migrations (``api/alembic``) only.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -20,9 +20,6 @@ from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, String, func, s
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel, create_engine
-
-DATABASE_URL_ENV = "QINGYUN_DATABASE_URL"
-DEFAULT_DATABASE_URL = "sqlite:///qingyun.db"
 
 
 class UtcDateTime(TypeDecorator):
@@ -102,21 +99,43 @@ POSITION_COLUMNS = (
 )
 
 
-def database_url() -> str:
-    """``QINGYUN_DATABASE_URL`` or the SQLite file default; plain postgresql:// uses psycopg 3."""
-    url = os.environ.get(DATABASE_URL_ENV, DEFAULT_DATABASE_URL)
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+def normalise_database_url(url: str) -> str:
+    """The SQLAlchemy URL to connect with: plain ``postgresql://`` / ``postgres://`` URLs use psycopg 3.
+
+    Parameters
+    ----------
+    url
+        A database URL as configured.
+
+    Returns
+    -------
+    str
+    """
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
 
 
-def make_engine(url: str | None = None, *, connect_args: dict | None = None) -> Engine:
-    """An engine with the tables created; SQLite gets WAL so readers never block the writer."""
-    url = url or database_url()
-    args = dict(connect_args or {})
+def make_engine(url: str) -> Engine:
+    """An engine for the positions database, nothing more: the schema is the Alembic migrations' job.
+
+    Whoever opens a database brings its schema up first (``api.db.engine_for`` in the service;
+    the ``qingyun`` CLI hands fleet's commands that function as ``ctx.obj.engine_for``).
+
+    Parameters
+    ----------
+    url
+        Database URL (normalised by :func:`normalise_database_url`).
+
+    Returns
+    -------
+    sqlalchemy.engine.Engine
+        SQLite in WAL mode (readers never block the writer) and shared across threads.
+    """
+    url = normalise_database_url(url)
+    args: dict[str, object] = {}
     if url.startswith("sqlite"):
-        args.setdefault("check_same_thread", False)
-        args.setdefault("timeout", 30)
+        args = {"check_same_thread": False, "timeout": 30}
     engine = create_engine(url, connect_args=args)
     if engine.dialect.name == "sqlite":
         from sqlalchemy import event
@@ -128,7 +147,6 @@ def make_engine(url: str | None = None, *, connect_args: dict | None = None) -> 
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
-    SQLModel.metadata.create_all(engine, tables=[Terminal.__table__, Position.__table__])
     return engine
 
 
@@ -222,3 +240,49 @@ def count_positions(engine: Engine, *, phones: Iterable[str] | None = None) -> i
         query = query.where(Position.terminal_phone.in_(list(phones)))
     with Session(engine) as session:
         return session.scalar(query) or 0
+
+
+def positions_between(
+    engine: Engine, *, start: datetime, end: datetime, phones: Sequence[str] | None = None
+) -> list[Position]:
+    """Stored positions with ``start`` ≤ GPS time < ``end``, by terminal then GPS time.
+
+    Parameters
+    ----------
+    engine
+        The positions database.
+    start, end
+        Timezone-aware bounds.
+    phones
+        Terminals to read (normalised phones); None reads every terminal.
+
+    Returns
+    -------
+    list of Position
+    """
+    query = select(Position).where(Position.gps_time >= start, Position.gps_time < end)
+    if phones is not None:
+        query = query.where(Position.terminal_phone.in_(list(phones)))
+    with Session(engine) as session:
+        return list(session.scalars(query.order_by(Position.terminal_phone, Position.gps_time)))
+
+
+def unknown_terminals(engine: Engine, phones: Iterable[str]) -> list[str]:
+    """The phones among ``phones`` that no terminal registered under.
+
+    Parameters
+    ----------
+    engine
+        The positions database.
+    phones
+        Normalised terminal phones.
+
+    Returns
+    -------
+    list of str
+        Sorted.
+    """
+    wanted = sorted(set(phones))
+    with Session(engine) as session:
+        known = set(session.scalars(select(Terminal.phone).where(Terminal.phone.in_(wanted))))
+    return [p for p in wanted if p not in known]

@@ -12,52 +12,25 @@ plain export feed the same code.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from fleet.tracks.settings import TrackSettings
 from routing.errors import InputFileError
+from routing.localtime import CHINA_OFFSET_S, CHINA_TZ
 from routing.network.projection import UtmProjector
 
-LOCAL_TZ = timezone(timedelta(hours=8))
-LOCAL_OFFSET_S = 8 * 3600
 REQUIRED_COLUMNS = ("device", "time", "lon", "lat")
 OPTIONAL_COLUMNS = ("speed_kmh", "heading", "load", "ignition", "status")
 UNKNOWN = -1  # value of ``load`` / ``ignition`` when the terminal does not send it
 STORE_ALIASES = {"terminal_phone": "device", "gps_time": "time"}  # column names of the JT/T 808 positions table
-
-
-class TrackSettings(BaseSettings):
-    """Thresholds of track cleaning and segmentation (env prefix ``QINGYUN_TRACK_``)."""
-
-    model_config = SettingsConfigDict(env_prefix="QINGYUN_TRACK_")
-
-    max_speed_kmh: float = Field(
-        120.0, gt=0, description="jump filter: a fix implying a faster move from the last good fix is dropped"
-    )
-    jump_reset_fixes: int = Field(
-        3,
-        ge=1,
-        description="this many consecutive, mutually consistent rejected fixes replace the anchor (the anchor was the jump)",
-    )
-    moving_speed_kmh: float = Field(5.0, ge=0, description="at or above this speed a fix counts as moving")
-    stop_radius_m: float = Field(50.0, gt=0, description="a stop: fixes staying within this radius of their centroid")
-    stop_min_s: float = Field(60.0, ge=0, description="shortest dwell reported as a stop")
-    trip_gap_s: float = Field(1800.0, gt=0, description="silence that ends a trip")
-    trip_stop_s: float = Field(1800.0, gt=0, description="a stop this long ends a trip (parked)")
-    gap_s: float = Field(
-        300.0, gt=0, description="DOMAIN: a reporting gap longer than 5 min while moving is a violation"
-    )
-    gap_jump_m: float = Field(
-        500.0, gt=0, description="a position jump this large across a gap means the truck moved while silent"
-    )
 
 
 class Projector(Protocol):
@@ -68,15 +41,10 @@ class Projector(Protocol):
     def to_lonlat(self, x: object, y: object) -> tuple[np.ndarray, np.ndarray]: ...
 
 
-def iso_local(epoch_s: float) -> str:
-    """Epoch seconds → ISO 8601 in China time with the +08:00 offset."""
-    return datetime.fromtimestamp(float(epoch_s), tz=LOCAL_TZ).isoformat()
-
-
 def epoch_s(moment: datetime) -> float:
     """A datetime → epoch seconds; a naive datetime is China local time."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=LOCAL_TZ)
+        moment = moment.replace(tzinfo=CHINA_TZ)
     return moment.timestamp()
 
 
@@ -232,12 +200,54 @@ def read_positions(source: Path | str | pd.DataFrame | Iterable[dict]) -> tuple[
     return out[~bad].reset_index(drop=True), rejected
 
 
+def typed_positions(
+    *,
+    device: Sequence[str],
+    time: Sequence[datetime],
+    lon: Sequence[float],
+    lat: Sequence[float],
+    speed_kmh: Sequence[float | None],
+    heading: Sequence[float | None],
+    status: Sequence[int | None],
+) -> pd.DataFrame:
+    """Positions already checked at ingest (the database's) in the typed form of :func:`read_positions`.
+
+    No text is parsed: times are converted exactly as :func:`read_positions` converts parsed
+    ISO times, so a database audit and an audit of the same rows exported to CSV agree.
+
+    Parameters
+    ----------
+    device, time, lon, lat, speed_kmh, heading, status
+        Equal-length columns; times timezone-aware.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``device, t, lon, lat, speed_kmh, heading, load, ignition, status, row``.
+    """
+    stamps = pd.Series(pd.to_datetime(list(time), utc=True), dtype="datetime64[ns, UTC]")
+    frame = pd.DataFrame(
+        {
+            "device": pd.Series(list(device), dtype=object).astype(str),
+            "t": _parse_times(stamps),
+            "lon": pd.to_numeric(pd.Series(list(lon), dtype=object)),
+            "lat": pd.to_numeric(pd.Series(list(lat), dtype=object)),
+        }
+    )
+    for name, values in (("speed_kmh", speed_kmh), ("heading", heading), ("status", status)):
+        frame[name] = pd.to_numeric(pd.Series(list(values), dtype=object))
+    frame["load"] = np.nan
+    frame["ignition"] = np.nan
+    frame["row"] = np.arange(len(frame))
+    return frame[["device", "t", "lon", "lat", *OPTIONAL_COLUMNS, "row"]]
+
+
 def _parse_times(raw: pd.Series) -> pd.Series:
     """ISO 8601 strings or datetimes → epoch seconds (float); naive values are China time."""
     if pd.api.types.is_numeric_dtype(raw):
         return raw.astype(float)
     if pd.api.types.is_datetime64_any_dtype(raw):
-        stamps = raw if raw.dt.tz is not None else raw.dt.tz_localize(LOCAL_TZ)
+        stamps = raw if raw.dt.tz is not None else raw.dt.tz_localize(CHINA_TZ)
         return (stamps - _EPOCH).dt.total_seconds()
     text = raw.astype(str)
     try:  # fast path: one format throughout (all with the same offset, or all naive)
@@ -249,7 +259,7 @@ def _parse_times(raw: pd.Series) -> pd.Series:
     text = text.str.strip()
     aware = text.str.contains(_OFFSET_RE)
     result = pd.Series(np.nan, index=raw.index, dtype=float)
-    for mask, shift in ((aware, 0.0), (~aware, -LOCAL_OFFSET_S)):
+    for mask, shift in ((aware, 0.0), (~aware, -CHINA_OFFSET_S)):
         if mask.any():
             stamps = pd.to_datetime(text[mask], format="ISO8601", utc=True, errors="coerce")
             result[mask] = (stamps - _EPOCH).dt.total_seconds() + shift
@@ -261,10 +271,24 @@ def build_tracks(
     positions: pd.DataFrame,
     *,
     projector: Projector | None = None,
-    settings: TrackSettings | None = None,
+    settings: TrackSettings,
 ) -> list[Track]:
-    """Typed positions (from ``read_positions``) → one cleaned ``Track`` per device, sorted by device."""
-    settings = settings or TrackSettings()
+    """Typed positions → one cleaned ``Track`` per device, sorted by device.
+
+    Parameters
+    ----------
+    positions
+        Typed positions (:func:`read_positions`, :func:`typed_positions`).
+    projector
+        WGS-84 ↔ metric conversions; None: a UTM zone around the positions.
+    settings
+        Jump filter and moving thresholds.
+
+    Returns
+    -------
+    list of Track
+        Duplicates, invalid fixes and jumps dropped (counted in ``Track.dropped``), whatever the arrival order.
+    """
     if positions.empty:
         return []
     if projector is None:
@@ -380,12 +404,24 @@ def _implied_speed_kmh(t: np.ndarray, x: np.ndarray, y: np.ndarray, *, half_wind
 
 
 # --- segmentation -------------------------------------------------------------
-def find_stops(track: Track, *, settings: TrackSettings | None = None, min_s: float | None = None) -> list[Stop]:
+def find_stops(track: Track, *, settings: TrackSettings, min_s: float | None = None) -> list[Stop]:
     """Dwells: runs of fixes within ``stop_radius_m`` of their running centroid for ≥ ``min_s``.
 
     One stray fix outside the radius does not break a stop (GPS noise while parked).
+
+    Parameters
+    ----------
+    track
+        A cleaned track.
+    settings
+        Stop radius, moving speed and the default shortest stop.
+    min_s
+        Shortest stop reported; None: ``settings.stop_min_s``.
+
+    Returns
+    -------
+    list of Stop
     """
-    settings = settings or TrackSettings()
     min_s = settings.stop_min_s if min_s is None else min_s
     radius2 = settings.stop_radius_m**2
     n = len(track)
@@ -430,9 +466,20 @@ def find_stops(track: Track, *, settings: TrackSettings | None = None, min_s: fl
     return stops
 
 
-def find_trips(track: Track, *, settings: TrackSettings | None = None) -> list[tuple[int, int]]:
-    """Trips as (first, last) fix indices: split where the ignition goes off, at long silences and long parks."""
-    settings = settings or TrackSettings()
+def find_trips(track: Track, *, settings: TrackSettings) -> list[tuple[int, int]]:
+    """Trips as (first, last) fix indices: split where the ignition goes off, at long silences and long parks.
+
+    Parameters
+    ----------
+    track
+        A cleaned track.
+    settings
+        ``trip_gap_s`` and ``trip_stop_s`` end a trip.
+
+    Returns
+    -------
+    list of tuple
+    """
     n = len(track)
     if n == 0:
         return []
@@ -459,9 +506,20 @@ def find_trips(track: Track, *, settings: TrackSettings | None = None) -> list[t
     return [(a, b) for a, b in segments if b > a]
 
 
-def find_gaps(track: Track, *, settings: TrackSettings | None = None) -> list[Gap]:
-    """Silences longer than ``gap_s`` while moving, or with a position jump across them."""
-    settings = settings or TrackSettings()
+def find_gaps(track: Track, *, settings: TrackSettings) -> list[Gap]:
+    """Silences longer than ``gap_s`` while moving, or with a position jump across them.
+
+    Parameters
+    ----------
+    track
+        A cleaned track.
+    settings
+        ``gap_s``, ``gap_jump_m`` and the moving speed.
+
+    Returns
+    -------
+    list of Gap
+    """
     if len(track) < 2:
         return []
     dt = np.diff(track.t)

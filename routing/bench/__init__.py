@@ -1,6 +1,25 @@
-"""Readers and writers for published routing benchmark formats (VRPLIB, Kim 2006).
+"""Benchmarks: the product solver on published instances, judged by the independent checker.
 
-Each reader turns a file into a plain instance record with its matrices built in the
-instance's own objective convention; ``routing.bench.to_problem`` turns that record into
-the product's problem model so the product solver is what gets measured.
+Flow: an instance file → a reader (``vrplib``: Solomon, Gehring & Homberger, CVRP X; ``kim``:
+Kim 2006 waste collection) → ``to_problem`` (the product's own problem model) → the product's
+:func:`routing.planning.search.driver.solve` (and optionally PyVRP and VROOM, ``peers``) →
+``runner`` (routes timed and certified by :func:`routing.planning.check.check_plan`, the
+objective recomputed in the instance's convention, the gap to the BKS of ``bks``) → ``cli``
+(``qingyun bench …``, a thin shell).
+
+The names below are re-exported lazily for users; inside the project import from the defining module.
 """
+
+from routing._exports import lazy_exports
+
+_PUBLIC = {  # module -> the names it defines for users
+    "vrplib": ("VrpInstance", "VrpSolution", "read_vrp", "read_sol", "write_sol", "first_customers"),
+    "kim": ("KimInstance", "read_kim"),
+    "bks": ("Bks", "lookup_bks"),
+    "to_problem": ("vrplib_problem", "kim_problem"),
+    "runner": ("BenchRow", "run_vrplib", "run_kim", "run_many", "summarise"),
+    "peers": ("PeerRun", "run_peer"),
+}
+__getattr__, __dir__ = lazy_exports(
+    __name__, {name: f"{__name__}.{module}" for module, names in _PUBLIC.items() for name in names}
+)

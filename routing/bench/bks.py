@@ -63,7 +63,22 @@ def load_bks_table(path: Path, *, vehicles_column: str, cost_column: str) -> dic
 
 
 def lookup_bks(name: str, *, convention: str, bks_dir: Path) -> Bks | None:
-    """The BKS of ``name`` in its convention, or None when no table lists it."""
+    """The best known solution of an instance.
+
+    Parameters
+    ----------
+    name : str
+        The instance name.
+    convention : str
+        The objective convention (a key of the BKS tables).
+    bks_dir : Path
+        The folder of the BKS tables.
+
+    Returns
+    -------
+    Bks or None
+        None when no table lists it.
+    """
     for filename, vehicles_column, cost_column in _TABLES[convention]:
         path = Path(bks_dir) / filename
         if path.exists():

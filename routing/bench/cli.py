@@ -34,7 +34,7 @@ PerCustomerOption = typer.Option(
 def _settings(strategies: str | None, workers: int | None):
     from dataclasses import replace
 
-    from routing.planning.search.solver import SolveParams
+    from routing.planning.search.params import SolveParams
 
     settings = SolveParams()
     if strategies:
@@ -109,60 +109,45 @@ def _vrplib(
     _finish(rows, out=out, title=f"{title}, {len(paths)} instances, {budget}")
 
 
-@bench_app.command("vrptw", context_settings=_MANY)
-def vrptw(
-    ctx: typer.Context,
-    instances: list[Path] = InstancesOption,
-    time_limit: float = TimeLimitOption,
-    out: Path | None = OutOption,
-    solutions: Path | None = SolutionsOption,
-    peers: bool = typer.Option(False, "--peers", help="also run PyVRP and VROOM (the 'bench' extra)"),
-    strategies: str | None = StrategiesOption,
-    workers: int | None = WorkersOption,
-    per_customer: float | None = PerCustomerOption,
-) -> None:
-    """VRPTW (Solomon, Gehring & Homberger), DIMACS convention: distance only, gap to BKS."""
-    _vrplib(
-        ctx, instances, time_limit, out, solutions, peers, strategies, workers, per_customer, title="VRPTW (DIMACS)"
-    )
+def _vrplib_command(name: str, *, title: str, doc: str) -> None:
+    """Register ``qingyun bench NAME``: one VRPLIB family, judged in its own convention."""
+
+    def command(
+        ctx: typer.Context,
+        instances: list[Path] = InstancesOption,
+        time_limit: float = TimeLimitOption,
+        out: Path | None = OutOption,
+        solutions: Path | None = SolutionsOption,
+        peers: bool = typer.Option(False, "--peers", help="also run PyVRP and VROOM (the 'bench' extra)"),
+        strategies: str | None = StrategiesOption,
+        workers: int | None = WorkersOption,
+        per_customer: float | None = PerCustomerOption,
+    ) -> None:
+        _vrplib(ctx, instances, time_limit, out, solutions, peers, strategies, workers, per_customer, title=title)
+
+    command.__doc__ = doc
+    bench_app.command(name, context_settings=_MANY)(command)
 
 
-@bench_app.command("cvrp", context_settings=_MANY)
-def cvrp(
-    ctx: typer.Context,
-    instances: list[Path] = InstancesOption,
-    time_limit: float = TimeLimitOption,
-    out: Path | None = OutOption,
-    solutions: Path | None = SolutionsOption,
-    peers: bool = typer.Option(False, "--peers", help="also run PyVRP and VROOM (the 'bench' extra)"),
-    strategies: str | None = StrategiesOption,
-    workers: int | None = WorkersOption,
-    per_customer: float | None = PerCustomerOption,
-) -> None:
-    """CVRP X (Uchoa et al.), rounded EUC_2D: distance only, gap to BKS."""
-    _vrplib(
-        ctx,
-        instances,
-        time_limit,
-        out,
-        solutions,
-        peers,
-        strategies,
-        workers,
-        per_customer,
-        title="CVRP X (EUC_2D rounded)",
-    )
+_vrplib_command(
+    "vrptw",
+    title="VRPTW (DIMACS)",
+    doc="VRPTW (Solomon, Gehring & Homberger), DIMACS convention: distance only, gap to BKS.",
+)
+_vrplib_command(
+    "cvrp", title="CVRP X (EUC_2D rounded)", doc="CVRP X (Uchoa et al.), rounded EUC_2D: distance only, gap to BKS."
+)
 
 
 @bench_app.command("kim", context_settings=_MANY)
 def kim(
     ctx: typer.Context,
     instances: list[Path] = InstancesOption,
+    strategies: str | None = StrategiesOption,
+    workers: int | None = WorkersOption,
     time_limit: float = TimeLimitOption,
     out: Path | None = OutOption,
     solutions: Path | None = SolutionsOption,
-    strategies: str | None = StrategiesOption,
-    workers: int | None = WorkersOption,
 ) -> None:
     """Kim 2006 waste collection: vehicles and miles vs Kim's best published figures."""
     from rich.table import Table

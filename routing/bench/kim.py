@@ -89,7 +89,23 @@ def hhmm_to_seconds(value: str, *, where: str, anomalies: list[str]) -> float:
 
 
 def read_kim(path: Path | str) -> KimInstance:
-    """Read a Kim 2006 instance file; every malformed value is named with file:line."""
+    """Read a Kim 2006 instance file.
+
+    Parameters
+    ----------
+    path : Path or str
+        A ``*_stop.txt`` file.
+
+    Returns
+    -------
+    KimInstance
+        The header, stops and disposal sites.
+
+    Raises
+    ------
+    InputFileError
+        If the file cannot be read or a value is malformed (named with file:line).
+    """
     path = Path(path)
     try:
         lines = path.read_text(encoding="latin-1").splitlines()

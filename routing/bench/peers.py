@@ -146,7 +146,27 @@ def run_vroom(instance: VrpInstance, *, time_limit_s: float, exploration_level: 
 
 
 def run_peer(name: str, instance: VrpInstance, *, time_limit_s: float) -> PeerRun:
-    """Run the named peer (one of ``PEER_NAMES``)."""
+    """Run a peer solver on an instance.
+
+    Parameters
+    ----------
+    name : str
+        One of ``PEER_NAMES``.
+    instance : VrpInstance
+        The instance.
+    time_limit_s : float
+        Its time budget.
+
+    Returns
+    -------
+    PeerRun
+        Its routes and wall time.
+
+    Raises
+    ------
+    QingyunError
+        If the name is unknown or the peer is not installed.
+    """
     if name == "pyvrp":
         return run_pyvrp(instance, time_limit_s=time_limit_s)
     if name == "vroom":

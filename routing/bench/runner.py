@@ -25,7 +25,8 @@ from routing.errors import InputFileError, QingyunError
 from routing.planning.check import check_plan
 from routing.planning.plan import Plan, evaluate_routes
 from routing.planning.problem import Problem
-from routing.planning.search.solver import SolveParams, solve, with_time_limit
+from routing.planning.search.driver import solve
+from routing.planning.search.params import SolveParams
 
 PRODUCT = "qingyun"
 KIM_TABLE = "kim2006_table3_partial_UNVERIFIED.csv"
@@ -71,6 +72,7 @@ def expand_instances(paths: Iterable[Path], *, pattern: str) -> list[Path]:
 
 
 def gap_pct(objective: float, bks: float | None) -> float | None:
+    """Percent above the BKS (None without one)."""
     return None if bks is None or bks <= 0 else round(100.0 * (objective - bks) / bks, 4)
 
 
@@ -92,6 +94,16 @@ def vrplib_routes_plan(problem: Problem, routes: list[list[int]]) -> Plan:
 def routes_of(plan: Plan) -> list[list[int]]:
     """A product plan's routes back in instance numbering."""
     return [[int(site) for site in route.visits()] for route in plan.routes if route.visits()]
+
+
+def _verdict(violations: list[str], unserved: int) -> dict:
+    """The checker's verdict as :class:`BenchRow` fields."""
+    return {
+        "feasible": not violations and unserved == 0,
+        "violations": len(violations),
+        "first_violation": violations[0] if violations else "",
+        "unserved": unserved,
+    }
 
 
 def _row_for_vrplib(
@@ -125,10 +137,7 @@ def _row_for_vrplib(
         customers=instance.n_customers,
         time_limit_s=time_limit_s,
         wall_s=round(wall_s, 3),
-        feasible=not violations and unserved == 0,
-        violations=len(violations),
-        first_violation=violations[0] if violations else "",
-        unserved=unserved,
+        **_verdict(violations, unserved),
         vehicles=len(used),
         objective=round(objective, 4),
         unit="distance (DIMACS)" if instance.convention == "dimacs" else "distance (EUC_2D rounded)",
@@ -151,8 +160,27 @@ def run_vrplib(
 ) -> list[BenchRow]:
     """The product solver (and the named peers) on one VRPLIB instance, each judged alike.
 
-    ``seconds_per_customer`` scales the budget with the instance (the X protocol: 2.4·n/10 s);
-    it replaces ``time_limit_s`` when given.
+    Parameters
+    ----------
+    path : Path
+        The ``.vrp`` file.
+    time_limit_s : float
+        Seconds per solver.
+    seconds_per_customer : float, optional
+        Scales the budget with the instance (the X protocol: 2.4·n/10 s); replaces ``time_limit_s``.
+    settings : SolveParams, optional
+        The product solver's settings (their time limit is replaced).
+    peers : iterable of str
+        Peer solvers to run too (``PEER_NAMES``).
+    solutions : Path, optional
+        Folder for VRPLIB ``.sol`` files.
+    bks_dir : Path, optional
+        Folder of the BKS tables (default: found beside the instance).
+
+    Returns
+    -------
+    list of BenchRow
+        The product's row first, then one per peer.
     """
     from routing.bench.peers import run_peer
 
@@ -164,7 +192,7 @@ def run_vrplib(
     problem = vrplib_problem(instance)
     base = settings or SolveParams()
     began = time.perf_counter()
-    plan = solve(problem, with_time_limit(base, time_limit_s))
+    plan = solve(problem, base.with_time_limit(time_limit_s))
     wall = time.perf_counter() - began
     common = dict(time_limit_s=time_limit_s, bks=bks, solutions=solutions)
     rows = [_row_for_vrplib(instance, problem, routes_of(plan), solver=PRODUCT, wall_s=wall, **common)]
@@ -228,12 +256,16 @@ def run_kim(
     settings: SolveParams | None = None,
     solutions: Path | None = None,
 ) -> BenchRow:
-    """The product solver on one Kim 2006 instance; compared with Kim's best published figures."""
+    """The product solver on one Kim 2006 instance (``path``), compared with Kim's best published figures.
+
+    ``settings`` default to ``SolveParams()``, their time limit replaced by ``time_limit_s``;
+    the routes go to ``solutions`` when given. Returns the judged row.
+    """
     instance = read_kim(path)
     problem = kim_problem(instance)
     base = settings or SolveParams()
     began = time.perf_counter()
-    plan = solve(problem, with_time_limit(base, time_limit_s))
+    plan = solve(problem, base.with_time_limit(time_limit_s))
     wall = time.perf_counter() - began
     violations, unserved = judge(problem, plan)
     miles = kim_route_miles(instance, plan)
@@ -253,16 +285,13 @@ def run_kim(
     return BenchRow(
         instance=instance.name,
         solver=PRODUCT,
+        unit="miles (Manhattan)",
+        objective=round(miles, 2),
+        vehicles=len(plan.routes),
+        **_verdict(violations, unserved),
         customers=len(instance.stops),
         time_limit_s=time_limit_s,
         wall_s=round(wall, 3),
-        feasible=not violations and unserved == 0,
-        violations=len(violations),
-        first_violation=violations[0] if violations else "",
-        unserved=unserved,
-        vehicles=len(plan.routes),
-        objective=round(miles, 2),
-        unit="miles (Manhattan)",
         bks_vehicles=None if best is None else best.vehicles,
         bks_objective=None if best is None else best.total_miles,
         gap_pct=None if best is None or unserved else gap_pct(miles, best.total_miles),

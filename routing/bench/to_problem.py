@@ -36,7 +36,18 @@ KIM_VEHICLE_COST_KM = 1000.0
 
 
 def vrplib_problem(instance: VrpInstance) -> Problem:
-    """A VRPLIB instance (index 0 = depot, node i = customer i) as a Problem."""
+    """A VRPLIB instance as the product's problem model.
+
+    Parameters
+    ----------
+    instance : VrpInstance
+        Index 0 the depot, index i customer i.
+
+    Returns
+    -------
+    Problem
+        Node i = instance index i, in the units of the module docstring.
+    """
     scale = instance.scale * RESOLUTION
     units = instance.arc_units * RESOLUTION
     n = instance.n_customers + 1
@@ -101,7 +112,20 @@ def kim_fleet_bound(instance: KimInstance) -> int:
 
 
 def kim_problem(instance: KimInstance, *, vehicles: int | None = None) -> Problem:
-    """A Kim 2006 instance as a Problem (node i = file row i)."""
+    """A Kim 2006 instance as the product's problem model.
+
+    Parameters
+    ----------
+    instance : KimInstance
+        The instance.
+    vehicles : int, optional
+        Trucks in the fleet (default: :func:`kim_fleet_bound`).
+
+    Returns
+    -------
+    Problem
+        Node i = file row i; seconds and metres.
+    """
     distance_ft = instance.distance_ft()
     duration = np.rint(instance.travel_s(distance_ft)).astype(np.int64)
     depot = instance.depot

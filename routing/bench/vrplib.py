@@ -58,6 +58,7 @@ class VrpInstance:
 
     @property
     def n_customers(self) -> int:
+        """Customers, the depot not counted."""
         return len(self.demand) - 1
 
     @property
@@ -109,16 +110,20 @@ def arc_units_matrix(coords: np.ndarray, *, convention: Convention) -> np.ndarra
     return np.floor(np.sqrt(squared) + 0.5).astype(np.int64)
 
 
-def read_vrp(path: Path | str, *, convention: Convention | None = None) -> VrpInstance:
-    """Read a VRPLIB instance; the convention follows TYPE unless given."""
-    path = Path(path)
+def _read_lines(path: Path) -> list[str]:
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError as exc:
         raise InputFileError(f"{path}: cannot read ({exc.strerror})") from exc
 
+
+Rows = dict[str, list[tuple[int, list[float]]]]  # section -> (line number, numbers) per row
+
+
+def _parse_sections(path: Path, lines: list[str]) -> tuple[dict[str, str], Rows]:
+    """The ``KEY : value`` header and the numeric rows of every section, up to ``EOF``."""
     header: dict[str, str] = {}
-    rows: dict[str, list[tuple[int, list[float]]]] = {}
+    rows: Rows = {}
     section: str | None = None
     for number, raw in enumerate(lines, start=1):
         line = raw.strip()
@@ -149,53 +154,78 @@ def read_vrp(path: Path | str, *, convention: Convention | None = None) -> VrpIn
         elif len(values) < _SECTIONS[section]:
             raise InputFileError(f"{path}:{number}: {section} row needs {_SECTIONS[section]} values, got {line!r}")
         rows[section].append((number, values))
+    return header, rows
 
-    def header_int(key: str) -> int:
-        if key not in header:
-            raise InputFileError(f"{path}: header field {key} is missing")
-        try:
-            return int(float(header[key]))
-        except ValueError:
-            raise InputFileError(f"{path}: header field {key} is not a number: {header[key]!r}") from None
 
-    dimension = header_int("DIMENSION")
+def _header_int(path: Path, header: dict[str, str], key: str) -> int:
+    if key not in header:
+        raise InputFileError(f"{path}: header field {key} is missing")
+    try:
+        return int(float(header[key]))
+    except ValueError:
+        raise InputFileError(f"{path}: header field {key} is not a number: {header[key]!r}") from None
+
+
+def _column(path: Path, rows: Rows, section: str, *, dimension: int, width: int, required: bool) -> np.ndarray | None:
+    """A section as a (dimension, width) table indexed by node - 1, every node exactly once."""
+    if section not in rows:
+        if required:
+            raise InputFileError(f"{path}: {section} is missing")
+        return None
+    table = np.zeros((dimension, width))
+    seen = np.zeros(dimension, dtype=bool)
+    for number, values in rows[section]:
+        node = values[0]
+        if node != int(node) or not 1 <= node <= dimension:
+            raise InputFileError(f"{path}:{number}: {section} node id {node:g} outside 1..{dimension}")
+        index = int(node) - 1
+        if seen[index]:
+            raise InputFileError(f"{path}:{number}: {section} repeats node {int(node)}")
+        seen[index] = True
+        table[index] = values[1 : 1 + width]
+    if not seen.all():
+        missing = [str(i + 1) for i in np.flatnonzero(~seen)[:10]]
+        raise InputFileError(f"{path}: {section} lacks node(s) {', '.join(missing)}")
+    return table
+
+
+def read_vrp(path: Path | str, *, convention: Convention | None = None) -> VrpInstance:
+    """Read a VRPLIB instance.
+
+    Parameters
+    ----------
+    path : Path or str
+        The ``.vrp`` file.
+    convention : {"dimacs", "euc2d_round"}, optional
+        The objective convention; by default the one of the file's TYPE.
+
+    Returns
+    -------
+    VrpInstance
+        Node 1 of the file as index 0 (the depot), distances in exact integer units.
+
+    Raises
+    ------
+    InputFileError
+        If the file cannot be read, or a header field, section or row is missing or malformed
+        (the message names the file, line and value).
+    """
+    path = Path(path)
+    header, rows = _parse_sections(path, _read_lines(path))
+    dimension = _header_int(path, header, "DIMENSION")
     problem_type = header.get("TYPE", "").upper()
     if convention is None:
         if problem_type not in _CONVENTION_BY_TYPE:
             raise InputFileError(f"{path}: TYPE {problem_type!r} is not one of {sorted(_CONVENTION_BY_TYPE)}")
         convention = _CONVENTION_BY_TYPE[problem_type]
-
-    def column(section: str, width: int, *, required: bool) -> np.ndarray | None:
-        if section not in rows:
-            if required:
-                raise InputFileError(f"{path}: {section} is missing")
-            return None
-        table = np.zeros((dimension, width))
-        seen = np.zeros(dimension, dtype=bool)
-        for number, values in rows[section]:
-            node = values[0]
-            if node != int(node) or not 1 <= node <= dimension:
-                raise InputFileError(f"{path}:{number}: {section} node id {node:g} outside 1..{dimension}")
-            index = int(node) - 1
-            if seen[index]:
-                raise InputFileError(f"{path}:{number}: {section} repeats node {int(node)}")
-            seen[index] = True
-            table[index] = values[1 : 1 + width]
-        if not seen.all():
-            missing = [str(i + 1) for i in np.flatnonzero(~seen)[:10]]
-            raise InputFileError(f"{path}: {section} lacks node(s) {', '.join(missing)}")
-        return table
-
-    coords = column("NODE_COORD_SECTION", 2, required=True)
-    demand_col = column("DEMAND_SECTION", 1, required=True)
-    windows = column("TIME_WINDOW_SECTION", 2, required=convention == "dimacs")
-    service_col = column("SERVICE_TIME_SECTION", 1, required=False)
+    coords = _column(path, rows, "NODE_COORD_SECTION", dimension=dimension, width=2, required=True)
+    demand = _column(path, rows, "DEMAND_SECTION", dimension=dimension, width=1, required=True)[:, 0]
+    windows = _column(path, rows, "TIME_WINDOW_SECTION", dimension=dimension, width=2, required=convention == "dimacs")
+    service_col = _column(path, rows, "SERVICE_TIME_SECTION", dimension=dimension, width=1, required=False)
 
     depots = [int(values[0]) for _, values in rows.get("DEPOT_SECTION", [])]
     if depots != [1]:
         raise InputFileError(f"{path}: DEPOT_SECTION must name exactly node 1 as the depot, got {depots}")
-
-    demand = demand_col[:, 0]
     if np.any(demand != np.round(demand)) or np.any(demand < 0):
         bad = int(np.flatnonzero((demand != np.round(demand)) | (demand < 0))[0]) + 1
         raise InputFileError(f"{path}: DEMAND_SECTION node {bad} has a non-integer or negative demand")
@@ -208,8 +238,7 @@ def read_vrp(path: Path | str, *, convention: Convention | None = None) -> VrpIn
         bad_windows = np.flatnonzero(windows[:, 1] < windows[:, 0])
         if bad_windows.size:
             raise InputFileError(f"{path}: TIME_WINDOW_SECTION node {int(bad_windows[0]) + 1} closes before it opens")
-
-    fleet = header_int("VEHICLES") if "VEHICLES" in header else dimension - 1
+    fleet = _header_int(path, header, "VEHICLES") if "VEHICLES" in header else dimension - 1
     return VrpInstance(
         name=header.get("NAME", path.stem).strip() or path.stem,
         source=path,
@@ -217,7 +246,7 @@ def read_vrp(path: Path | str, *, convention: Convention | None = None) -> VrpIn
         convention=convention,
         coords=coords,
         demand=demand.astype(np.int64),
-        capacity=header_int("CAPACITY"),
+        capacity=_header_int(path, header, "CAPACITY"),
         fleet_size=fleet,
         service_time=service,
         time_windows=windows,
@@ -232,10 +261,7 @@ _ROUTE_LINE = re.compile(r"^Route\s*#\s*(\d+)\s*:(.*)$", re.IGNORECASE)
 def read_sol(path: Path | str) -> VrpSolution:
     """Read a VRPLIB solution: ``Route #k: i j …`` lines and a ``Cost X`` line."""
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError as exc:
-        raise InputFileError(f"{path}: cannot read ({exc.strerror})") from exc
+    lines = _read_lines(path)
     routes: list[list[int]] = []
     cost: float | None = None
     for number, raw in enumerate(lines, start=1):

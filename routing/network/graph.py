@@ -27,19 +27,13 @@ import shapely
 from pyproj import CRS
 from shapely.geometry import LineString
 
-from routing.errors import InputFileError, OffRoadError, QingyunError
+from routing.errors import InputFileError, InvalidInputError, OffRoadError
 from routing.network.projection import UtmProjector
+from routing.network.settings import NetworkSettings
 from routing.network.speeds import SpeedProfile
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_OSM = PROJECT_ROOT / "data" / "osm" / "shenzhen_nanshan_futian_drive.osm.bz2"
 DEFAULT_SNAP_DISTANCE_M = 300.0
 _CACHE_FORMAT = 6  # bump when the cached structure changes
-
-
-def default_cache_dir() -> Path:
-    """``$QINGYUN_CACHE_DIR`` or ``~/.cache/qingyun``: where built networks are kept."""
-    return Path(os.environ.get("QINGYUN_CACHE_DIR", Path.home() / ".cache" / "qingyun"))
 
 
 @dataclass(frozen=True)
@@ -150,10 +144,10 @@ class RoadNetwork:
         lon_a = np.asarray(lon, dtype=float)
         lat_a = np.asarray(lat, dtype=float)
         if not (len(ids) == len(lon_a) == len(lat_a)):
-            raise QingyunError(f"snap: {len(ids)} ids but {len(lon_a)} lon and {len(lat_a)} lat values")
+            raise InvalidInputError(f"snap: {len(ids)} ids but {len(lon_a)} lon and {len(lat_a)} lat values")
         bad = [pid for pid, lo, la in zip(ids, lon_a, lat_a) if not (-180 <= lo <= 180 and -90 <= la <= 90)]
         if bad:
-            raise QingyunError(f"invalid WGS-84 coordinates for point(s): {', '.join(bad)}")
+            raise InvalidInputError(f"invalid WGS-84 coordinates for point(s): {', '.join(bad)}")
         if not ids:
             return []
         x, y = self.to_xy(lon_a, lat_a)
@@ -228,15 +222,38 @@ def load_network(
     path: Path | str | None = None,
     *,
     profile: SpeedProfile | None = None,
-    cache_dir: Path | None = None,
+    settings: NetworkSettings | None = None,
     use_cache: bool = True,
 ) -> RoadNetwork:
-    """Build (or load from the disk cache) the drivable network of a local OSM file."""
-    path = Path(path) if path is not None else DEFAULT_OSM
+    """Build (or load from the disk cache) the drivable network of a local OSM file.
+
+    Parameters
+    ----------
+    path
+        ``.osm``, ``.osm.bz2`` or ``.osm.pbf`` file; none = ``settings.default_osm()`` (the shipped
+        Shenzhen network unless ``QINGYUN_NETWORK_OSM`` names another).
+    profile
+        Truck speeds per road class; none = the default profile.
+    settings
+        Where the cache is kept and the default file; none = :class:`NetworkSettings` from the environment.
+    use_cache
+        Read and write the built network in ``settings.cache_dir / "networks"``.
+
+    Returns
+    -------
+    RoadNetwork
+
+    Raises
+    ------
+    InputFileError
+        The file is missing, unreadable, or holds no drivable roads.
+    """
+    settings = settings or NetworkSettings()
+    path = Path(path) if path is not None else settings.default_osm()
     profile = profile or SpeedProfile()
     if not path.exists():
         raise InputFileError(f"OSM file not found: {path}")
-    cache_file = (cache_dir or default_cache_dir()) / "networks" / f"{_cache_key(path, profile)}.pickle"
+    cache_file = settings.cache_dir / "networks" / f"{_cache_key(path, profile)}.pickle"
     if use_cache and cache_file.exists():
         try:
             with open(cache_file, "rb") as f:

@@ -27,7 +27,7 @@ from scipy.sparse.csgraph import dijkstra
 from shapely import ops
 from shapely.geometry import LineString
 
-from routing.errors import QingyunError, UnreachableError
+from routing.errors import InvalidInputError, UnreachableError
 from routing.network.graph import RoadNetwork, SnappedPoint
 
 _LENGTH_BITS = 21
@@ -62,7 +62,7 @@ def _pack(time_s: np.ndarray, length_m: np.ndarray) -> np.ndarray:
     ms = np.rint(np.asarray(time_s) * 1000.0)
     dm = np.rint(np.asarray(length_m) * 10.0)
     if np.any(dm > _MAX_DECIMETRES):
-        raise QingyunError("a single road edge is longer than 209 km; the matrix packing cannot hold it")
+        raise InvalidInputError("a single road edge is longer than 209 km; the matrix packing cannot hold it")
     return ms * _LENGTH_SCALE + dm
 
 

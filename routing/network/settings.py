@@ -1,17 +1,72 @@
-"""Road-network settings (``QINGYUN_NETWORK_*``): where OSM files and built networks are kept."""
+"""Road-network settings (``QINGYUN_NETWORK_*``): where OSM files and built networks are kept.
+
+The shipped road networks (``data/osm/*.osm.bz2`` in the source tree) are installed with the
+package as data files under ``<sys.prefix>/share/qingyun/osm/`` (pyproject
+``[tool.setuptools.data-files]``), so a non-editable ``pip install`` plans without the source
+tree. :meth:`NetworkSettings.default_osm` resolves the road network used when none is named:
+``QINGYUN_NETWORK_OSM`` if set, else the source tree's ``data/osm``, else the installed copy.
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from routing.errors import InputFileError
+
+SHENZHEN_OSM = "shenzhen_nanshan_futian_drive.osm.bz2"
+"""File name of the shipped Shenzhen Nanshan + Futian network, the default road network."""
+
+GUIXI_OSM = "guixi_jiangxi.osm.bz2"
+"""File name of the shipped Guixi (Jiangxi) network, small enough for unit tests."""
+
+SOURCE_OSM_DIR = Path(__file__).resolve().parents[2] / "data" / "osm"
+"""``data/osm`` of a source checkout (absent in an installed package)."""
+
+INSTALLED_OSM_SUBDIR = Path("share") / "qingyun" / "osm"
+"""Where ``pip install`` puts the shipped OSM files, relative to ``sys.prefix``."""
+
+
+def shipped_osm_dir() -> Path:
+    """The folder of the shipped OSM files: the source tree's ``data/osm`` if present, else the installed copy."""
+    if SOURCE_OSM_DIR.is_dir():
+        return SOURCE_OSM_DIR
+    return Path(sys.prefix) / INSTALLED_OSM_SUBDIR
+
+
+def shipped_osm(name: str = SHENZHEN_OSM) -> Path:
+    """A shipped OSM file by name.
+
+    Parameters
+    ----------
+    name
+        File name inside ``data/osm`` (:data:`SHENZHEN_OSM`, :data:`GUIXI_OSM`).
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    InputFileError
+        Neither the source tree nor the installation holds the file.
+    """
+    path = shipped_osm_dir() / name
+    if not path.exists():
+        raise InputFileError(
+            f"shipped road network {name} not found in {SOURCE_OSM_DIR} nor {Path(sys.prefix) / INSTALLED_OSM_SUBDIR}; "
+            "set QINGYUN_NETWORK_OSM to an OSM file"
+        )
+    return path
+
 
 class NetworkSettings(BaseSettings):
     """Where the road network comes from and where its build is cached."""
 
-    model_config = SettingsConfigDict(env_prefix="QINGYUN_NETWORK_")
+    model_config = SettingsConfigDict(env_prefix="QINGYUN_NETWORK_", populate_by_name=True)
 
     cache_dir: Path = Field(
         default_factory=lambda: Path.home() / ".cache" / "qingyun",
@@ -21,3 +76,7 @@ class NetworkSettings(BaseSettings):
     osm: Path | None = Field(
         None, description="road network file used when none is given; none = the shipped Shenzhen file"
     )
+
+    def default_osm(self) -> Path:
+        """The road network used when a caller names none: ``osm``, else :func:`shipped_osm` (Shenzhen)."""
+        return self.osm if self.osm is not None else shipped_osm(SHENZHEN_OSM)

@@ -3,65 +3,77 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from routing.network.graph import RoadNetwork
+    from routing.planning.scenario import Scenario
+    from routing.planning.settings import PlanningSettings
 
 scenario_app = typer.Typer(no_args_is_help=True)
 
 
 def plan(
     scenario: Path | None = typer.Argument(None, help="scenario JSON (see --schema)"),
-    time_limit: float = typer.Option(30.0, "--time-limit", help="search time in seconds"),
+    time_limit: float | None = typer.Option(
+        None, "--time-limit", help="search time in seconds; default QINGYUN_PLANNING_TIME_LIMIT_S (30)"
+    ),
     out: Path = typer.Option(Path("out"), "--out", help="folder for plan.json, GeoJSON, route sheets, map"),
     schema: bool = typer.Option(False, "--schema", help="print the scenario JSON Schema and exit"),
-    workers: int = typer.Option(2, "--workers", help="search processes"),
+    plan_schema: bool = typer.Option(False, "--plan-schema", help="print the plan.json JSON Schema and exit"),
+    workers: int | None = typer.Option(
+        None, "--workers", help="search processes; default QINGYUN_PLANNING_WORKERS (2)"
+    ),
+    max_solutions: int | None = typer.Option(
+        None, "--max-solutions", min=1, help="stop after this many improving solutions: same input, same plan"
+    ),
 ) -> None:
-    """排线 / plan a collection day: routes per truck, KPIs, exports."""
-    if schema:
+    """排线 / plan a collection day: routes per truck, KPIs, exports (every plan passes the independent checker)."""
+    if schema or plan_schema:
+        from routing.planning.document import plan_json_schema
         from routing.planning.scenario import scenario_json_schema
 
-        typer.echo(json.dumps(scenario_json_schema(), ensure_ascii=False, indent=1))
+        published = scenario_json_schema() if schema else plan_json_schema()
+        typer.echo(json.dumps(published, ensure_ascii=False, indent=1))
         return
     if scenario is None:
-        raise typer.BadParameter("give a SCENARIO file, or --schema")
+        raise typer.BadParameter("give a SCENARIO file, or --schema / --plan-schema")
     from routing.planning.scenario import load_scenario
+    from routing.planning.settings import PlanningSettings
 
+    overrides = {"workers": workers, "max_solutions": max_solutions}
+    settings = PlanningSettings(**{k: v for k, v in overrides.items() if v is not None})
     run_plan(
         load_scenario(scenario),
         scenario_dir=scenario.resolve().parent,
+        settings=settings,
         time_limit_s=time_limit,
         out=out,
-        workers=workers,
     )
 
 
-def run_plan(scenario, *, scenario_dir: Path, time_limit_s: float, out: Path, workers: int = 2) -> None:
-    """Load the network, build, solve with a progress bar, check, export, print the summary."""
+def run_plan(
+    scenario: Scenario,
+    *,
+    scenario_dir: Path,
+    settings: PlanningSettings,
+    time_limit_s: float | None,
+    out: Path,
+    network: RoadNetwork | None = None,
+) -> None:
+    """Plan the day with a progress bar (:func:`routing.planning.pipeline.plan_day`), export, print the summary."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from routing.network.graph import load_network
-    from routing.planning.check import check_plan
     from routing.planning.exports import write_all
-    from routing.planning.problem import problem_from_scenario
-    from routing.planning.search.solver import SolveParams, solve
+    from routing.planning.pipeline import plan_day, solve_params
 
     console = Console()
-    osm = (
-        None
-        if scenario.osm is None
-        else (Path(scenario.osm) if Path(scenario.osm).is_absolute() else scenario_dir / scenario.osm)
-    )
-    began = time.perf_counter()
-    network = load_network(osm)
-    problem, snapped = problem_from_scenario(scenario, network=network)
-    console.print(
-        f"{problem.name}: {len(problem.sites)} 收集点 sites, {len(problem.vehicles)} 车 trucks, "
-        f"{len(problem.facilities)} 处置设施 facilities — 矩阵 matrices ready in {time.perf_counter() - began:.1f} s"
-    )
-    settings = SolveParams(time_limit_s=time_limit_s, workers=workers)
+    params = solve_params(settings, time_limit_s=time_limit_s)
+    limit = params.time_limit_s
     with Progress(
         TextColumn("[bold]求解 solving[/bold]"),
         BarColumn(),
@@ -69,28 +81,31 @@ def run_plan(scenario, *, scenario_dir: Path, time_limit_s: float, out: Path, wo
         TimeElapsedColumn(),
         console=console,
     ) as bar:
-        task = bar.add_task("solve", total=time_limit_s, best="")
-        solve_began = time.perf_counter()
+        task = bar.add_task("solve", total=limit, best="")
 
         def report(progress) -> None:
             bar.update(
-                task,
-                completed=min(time_limit_s, progress.elapsed_s),
-                best=f"最优成本 best cost {progress.best_cost:,.0f}",
+                task, completed=min(limit, progress.elapsed_s), best=f"最优成本 best cost {progress.best_cost:,.0f}"
             )
 
-        result = solve(problem, settings, progress=report)
-        bar.update(task, completed=time_limit_s)
-    solve_s = time.perf_counter() - solve_began
-    report_check = check_plan(problem, result)
-    files = write_all(result, problem, network=network, snapped=snapped, out=out)
-    print_summary(console, problem, result, report_check, solve_s=solve_s)
+        outcome = plan_day(scenario, params=params, network=network, scenario_dir=scenario_dir, progress=report)
+        bar.update(task, completed=limit)
+    problem, timings = outcome.problem, outcome.timings
+    console.print(
+        f"{problem.name}: {len(problem.sites)} 收集点 sites, {len(problem.vehicles)} 车 trucks, "
+        f"{len(problem.facilities)} 处置设施 facilities — 路网 network {timings.network_s:.1f} s, "
+        f"矩阵 matrices {timings.matrices_s:.1f} s"
+    )
+    files = write_all(outcome, out=out)
+    print_summary(console, outcome)
     console.print(f"输出 output: {files['plan']}, {files['geojson']}, {files['sheets']}/, {files['map']}")
 
 
-def print_summary(console, problem, result, report_check, *, solve_s: float) -> None:
-    """Per-truck table and KPIs, zh-CN with English."""
+def print_summary(console, outcome) -> None:
+    """Per-truck table and KPIs of a checked plan, zh-CN with English."""
     from rich.table import Table
+
+    problem, result, solve_s = outcome.problem, outcome.plan, outcome.timings.solve_s
 
     table = Table(title="车辆排班 / routes per truck")
     for column in ("车辆 truck", "出车 start", "回场 end", "趟次 trips", "点位 sites", "里程 km", "收运 t"):
@@ -124,7 +139,7 @@ def print_summary(console, problem, result, report_check, *, solve_s: float) -> 
         ("最长/最短班次 longest/shortest shift", f"{k['longest_shift_h']:.1f} / {k['shortest_shift_h']:.1f} h"),
         ("总成本 total cost", f"{result.objective['total_cost']:,.0f}"),
         ("未清运 unserved sites", str(len(result.unserved))),
-        ("校验违规 checker violations", str(len(report_check.violations))),
+        ("校验 independent check", "通过 passed"),
         ("求解用时 solve time", f"{solve_s:.1f} s"),
     ]
     for name, value in rows:
@@ -132,8 +147,6 @@ def print_summary(console, problem, result, report_check, *, solve_s: float) -> 
     console.print(kpis)
     for sid, reason in result.unserved[:20]:
         console.print(f"  未清运 unserved {sid}: {reason}")
-    for violation in report_check.violations[:20]:
-        console.print(f"  [red]违规 violation[/red]: {violation}")
 
 
 @scenario_app.command("generate")
@@ -145,11 +158,12 @@ def generate(
     out: Path = typer.Option(Path("scenario.json"), "--out"),
 ) -> None:
     """生成场景 / generate a realistic collection day on a road network."""
-    from routing.network.graph import DEFAULT_OSM, load_network
+    from routing.network.graph import load_network
+    from routing.network.settings import NetworkSettings
     from routing.planning.generate import generate_scenario, write_scenario
 
-    network = load_network(osm)
-    path = (osm or DEFAULT_OSM).resolve()
+    path = (osm or NetworkSettings().default_osm()).resolve()
+    network = load_network(path)
     scenario = generate_scenario(network, restaurants=restaurants, communities=communities, seed=seed, osm=str(path))
     write_scenario(scenario, out)
     typer.echo(f"{len(scenario.sites)} 收集点 sites, {len(scenario.vehicles)} 车 trucks → {out}")

@@ -17,21 +17,28 @@ def demo(
     time_limit: float = typer.Option(40.0, "--time-limit", help="search seconds"),
     seed: int = typer.Option(7, help="generator seed"),
     out: Path = typer.Option(Path("out"), help="output folder"),
+    max_solutions: int | None = typer.Option(
+        None, "--max-solutions", min=1, help="stop after this many improving solutions: same seed, same plan"
+    ),
 ) -> None:
     """演示 / demo: generate and plan the Shenzhen day (plan.json, GeoJSON, route sheets, map)."""
-    from routing.network.graph import DEFAULT_OSM, load_network
+    from routing.network.graph import load_network
+    from routing.network.settings import NetworkSettings
     from routing.planning.cli import run_plan
     from routing.planning.generate import generate_scenario, write_scenario
+    from routing.planning.settings import PlanningSettings
 
-    network = load_network()
+    osm = NetworkSettings().default_osm()
+    network = load_network(osm)
     scenario = generate_scenario(
         network,
         restaurants=restaurants,
         communities=communities,
         seed=seed,
-        osm=str(DEFAULT_OSM),
+        osm=str(osm),
         name="深圳南山福田 / Shenzhen Nanshan+Futian",
     )
     out.mkdir(parents=True, exist_ok=True)
     write_scenario(scenario, out / "scenario.json")
-    run_plan(scenario, scenario_dir=out, time_limit_s=time_limit, out=out)
+    settings = PlanningSettings() if max_solutions is None else PlanningSettings(max_solutions=max_solutions)
+    run_plan(scenario, scenario_dir=out, settings=settings, time_limit_s=time_limit, out=out, network=network)

@@ -15,29 +15,16 @@ import io
 import json
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from routing.planning.document import PlanDocument, route_colour
 from routing.planning.plan import Plan, Route, Stop
 from routing.planning.problem import Problem
 from routing.planning.scenario import STREAM_LABELS_ZH
 
-ROUTE_COLOURS = (  # distinguishable on a light map, colour-blind friendly order first
-    "#1f77b4",
-    "#d62728",
-    "#2ca02c",
-    "#ff7f0e",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#17becf",
-    "#bcbd22",
-    "#7f7f7f",
-    "#393b79",
-    "#ad494a",
-    "#637939",
-    "#e6550d",
-    "#7b4173",
-    "#3182bd",
-)
+if TYPE_CHECKING:
+    from routing.planning.pipeline import PlanOutcome
+
 KIND_LABELS = {
     "depot": "车场 / depot",
     "site": "收集点 / site",
@@ -62,11 +49,6 @@ SHEET_HEADER = [
     "经度 lon",
     "纬度 lat",
 ]
-
-
-def route_colour(index: int) -> str:
-    """The colour of the plan's ``index``-th route, so map, list and GeoJSON agree on each truck."""
-    return ROUTE_COLOURS[index % len(ROUTE_COLOURS)]
 
 
 class LegGeometry:
@@ -302,13 +284,48 @@ def write_map_png(plan: Plan, problem: Problem, legs: LegGeometry, path: Path, *
     plt.close(fig)
 
 
-def write_all(plan: Plan, problem: Problem, *, network, snapped, out: Path) -> dict[str, Path]:
-    """plan.json, routes.geojson, route sheets and map.png in ``out``."""
+def plan_exports(outcome: PlanOutcome) -> tuple[dict, list[list[str]]]:
+    """``routes.geojson`` and the route-sheet rows (header first) of a checked plan, as the service stores them.
+
+    Parameters
+    ----------
+    outcome
+        The result of :func:`routing.planning.pipeline.plan_day`.
+
+    Returns
+    -------
+    tuple of (dict, list of list of str)
+    """
+    geojson = plan_geojson(outcome.plan, outcome.problem, legs=LegGeometry(outcome.network, outcome.snapped))
+    return geojson, [SHEET_HEADER, *route_sheet_rows(outcome.plan, outcome.problem)]
+
+
+def write_plan_json(document: PlanDocument, path: Path) -> None:
+    """``plan.json`` (UTF-8, Chinese text as is) from its document."""
+    Path(path).write_text(json.dumps(document.to_json(), ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def write_all(outcome: PlanOutcome, *, out: Path) -> dict[str, Path]:
+    """plan.json, routes.geojson, route sheets and map.png of a checked plan in ``out``.
+
+    Parameters
+    ----------
+    outcome
+        The result of :func:`routing.planning.pipeline.plan_day`.
+    out
+        The folder (created if missing).
+
+    Returns
+    -------
+    dict
+        Paths by kind: ``plan``, ``geojson``, ``sheets`` (a folder), ``map``.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    legs = LegGeometry(network, snapped)
+    plan, problem = outcome.plan, outcome.problem
+    legs = LegGeometry(outcome.network, outcome.snapped)
     files = {"plan": out / "plan.json", "geojson": out / "routes.geojson", "map": out / "map.png"}
-    plan.write_json(files["plan"], problem)
+    write_plan_json(outcome.document, files["plan"])
     write_geojson(plan, problem, legs, files["geojson"])
     files["sheets"] = out / "route_sheets"
     write_route_sheets(plan, problem, files["sheets"])

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from routing.errors import QingyunError, UnreachableError
+from routing.errors import InvalidInputError, UnreachableError
 from routing.planning.scenario import Scenario
 
 RESTAURANT_MIX = (  # (kind, share of producers, kg/day, windows)
@@ -76,8 +76,225 @@ def reachable_points(network, *, n: int, seed: int) -> list:
             bad.update(b if outbound else a for a, b in exc.pairs)
     usable = [candidates[hub]] + [p for p in rest if p.id not in bad]
     if len(usable) < n:
-        raise QingyunError(f"network too small or fragmented: {len(usable)} reachable places for {n} needed")
+        raise InvalidInputError(f"network too small or fragmented: {len(usable)} reachable places for {n} needed")
     return usable[:n]
+
+
+FACILITIES = [  # each opposite a different edge of the area (``_facility_points``), as plants usually are
+    {
+        "id": "F-KITCHEN",
+        "name": "餐厨垃圾处理厂 / kitchen-waste treatment plant",
+        "kind": "treatment_plant",
+        "at": "kitchen_plant",
+        "streams": ["kitchen"],
+        "opening_hours": [{"start": "05:00", "end": "23:30"}],
+        "unload_min": 15,
+        "daily_capacity_t": None,
+    },
+    {
+        "id": "F-TRANSFER",
+        "name": "生活垃圾转运站 / transfer station",
+        "kind": "transfer_station",
+        "at": "transfer",
+        "streams": ["other"],
+        "opening_hours": [{"start": "05:00", "end": "22:00"}],
+        "unload_min": 10,
+        "daily_capacity_t": None,
+    },
+    {
+        "id": "F-RECYCLE",
+        "name": "再生资源分拣中心 / recycling centre",
+        "kind": "recycling_centre",
+        "at": "recycling",
+        "streams": ["recyclable"],
+        "opening_hours": [{"start": "07:00", "end": "19:00"}],
+        "unload_min": 20,
+        "daily_capacity_t": None,
+    },
+    {
+        "id": "F-HAZARD",
+        "name": "有害垃圾暂存点 / hazardous-waste depot",
+        "kind": "hazardous_depot",
+        "at": "hazardous",
+        "streams": ["hazardous"],
+        "opening_hours": [{"start": "08:00", "end": "18:00"}],
+        "unload_min": 15,
+        "daily_capacity_t": None,
+    },
+]
+
+
+VEHICLE_TYPES = [  # the fleet a Chinese district runs: a large and a small truck per stream
+    {
+        "id": "kitchen-8t",
+        "name": "餐厨垃圾车 8 t / sealed kitchen-waste truck",
+        "streams": ["kitchen"],
+        "capacity_kg": 8000,
+        "capacity_m3": 9.5,
+        "access": "large",
+        "fixed_cost": 450,
+        "cost_per_km": 4.0,
+        "cost_per_hour": 70,
+        "max_shift_h": 10,
+    },
+    {
+        "id": "kitchen-2t",
+        "name": "小型餐厨车 2 t / small kitchen-waste truck",
+        "streams": ["kitchen"],
+        "capacity_kg": 2000,
+        "capacity_m3": 2.5,
+        "access": "small",
+        "fixed_cost": 250,
+        "cost_per_km": 2.5,
+        "cost_per_hour": 60,
+        "max_shift_h": 10,
+    },
+    {
+        "id": "compactor-9t",
+        "name": "压缩式垃圾车 9 t / compactor",
+        "streams": ["other"],
+        "capacity_kg": 9000,
+        "capacity_m3": 12,
+        "access": "large",
+        "fixed_cost": 500,
+        "cost_per_km": 4.5,
+        "cost_per_hour": 70,
+        "max_shift_h": 10,
+    },
+    {
+        "id": "compactor-3t",
+        "name": "小型压缩车 3 t / small compactor",
+        "streams": ["other"],
+        "capacity_kg": 3000,
+        "capacity_m3": 5,
+        "access": "small",
+        "fixed_cost": 280,
+        "cost_per_km": 2.8,
+        "cost_per_hour": 60,
+        "max_shift_h": 10,
+    },
+    {
+        "id": "recycle-3t",
+        "name": "可回收物车 3 t / recyclables box truck",
+        "streams": ["recyclable"],
+        "capacity_kg": 3000,
+        "capacity_m3": 18,
+        "access": "small",
+        "fixed_cost": 280,
+        "cost_per_km": 2.8,
+        "cost_per_hour": 60,
+        "max_shift_h": 10,
+    },
+    {
+        "id": "hazard-1t",
+        "name": "有害垃圾车 1 t / hazardous-waste van",
+        "streams": ["hazardous"],
+        "capacity_kg": 1000,
+        "capacity_m3": 4,
+        "access": "small",
+        "fixed_cost": 250,
+        "cost_per_km": 2.5,
+        "cost_per_hour": 60,
+        "max_shift_h": 10,
+    },
+]
+
+
+def _where(p) -> dict:
+    return {"lon": round(p.lon, 7), "lat": round(p.lat, 7)}
+
+
+def _service_s(kg: float, bin_kg: float, g: GeneratorParams) -> float:
+    """Approach plus one lift per bin the waste fills."""
+    return round(g.approach_s + g.bin_lift_s * math.ceil(max(kg, 1.0) / bin_kg))
+
+
+def _access(rng: np.random.Generator, g: GeneratorParams) -> str:
+    return "small" if rng.random() < g.narrow_lane_share else "large"
+
+
+def _facility_points(rest: list, *, centre: np.ndarray) -> tuple[dict, list]:
+    """Facilities towards four different edges of the area, as plants and stations usually are; the rest."""
+    rest_xy = np.array([[p.x, p.y] for p in rest]) - centre
+    directions = {"kitchen_plant": (1, 1), "transfer": (-1, -1), "recycling": (1, -1), "hazardous": (-1, 1)}
+    taken: set[int] = set()
+    facility_pts = {}
+    for key, (dx, dy) in directions.items():
+        score = rest_xy[:, 0] * dx + rest_xy[:, 1] * dy
+        order = [i for i in np.argsort(-score) if i not in taken]
+        pick = order[min(len(order) - 1, 2)]
+        taken.add(pick)
+        facility_pts[key] = rest[pick]
+    return facility_pts, [p for i, p in enumerate(rest) if i not in taken]
+
+
+def _restaurant_sites(points: list, rng: np.random.Generator, g: GeneratorParams) -> list[dict]:
+    """One kitchen-waste site per restaurant, canteen or hotel kitchen (``RESTAURANT_MIX``)."""
+    sites = []
+    shares = np.array([m[1] for m in RESTAURANT_MIX])
+    kinds = rng.choice(len(RESTAURANT_MIX), size=len(points), p=shares / shares.sum())
+    for i, (p, k) in enumerate(zip(points, kinds)):
+        label, _, mean_kg, windows = RESTAURANT_MIX[k]
+        kg = round(float(mean_kg * rng.uniform(0.6, 1.4)), 1)
+        sites.append(
+            {
+                "id": f"R{i + 1:04d}",
+                "name": f"{label.split(' / ')[0]} {i + 1}",
+                "address": f"餐厨收运点 R{i + 1:04d}",
+                **_where(p),
+                "stream": "kitchen",
+                "demand_kg": kg,
+                "demand_l": round(kg / g.kitchen_kg_per_l, 1),
+                "service_s": _service_s(kg, g.kitchen_bin_kg, g),
+                "windows": [{"start": a, "end": b} for a, b in windows],
+                "access": _access(rng, g),
+            }
+        )
+    return sites
+
+
+STREAM_WINDOWS = {
+    "kitchen": [("06:00", "11:00")],
+    "other": [("06:00", "11:00")],
+    "recyclable": [("08:00", "17:00")],
+    "hazardous": [("09:00", "16:00")],
+}
+
+
+def _community_sites(points: list, rng: np.random.Generator, g: GeneratorParams) -> list[dict]:
+    """Three or four sites (one per stream) at each community collection point."""
+    density = {
+        "kitchen": g.kitchen_kg_per_l,
+        "other": g.compacted_kg_per_l,
+        "recyclable": g.recyclable_kg_per_l,
+        "hazardous": g.hazardous_kg_per_l,
+    }
+    other_share = 1.0 - g.kitchen_share - g.recyclable_share - g.hazardous_share
+    sites = []
+    for i, p in enumerate(points):
+        residents = g.residents_per_point * rng.uniform(0.6, 1.4)
+        total = residents * g.kg_per_resident
+        narrow = _access(rng, g)
+        streams = {"kitchen": g.kitchen_share, "other": other_share, "recyclable": g.recyclable_share}
+        if i % g.hazardous_every == 0:
+            streams["hazardous"] = g.hazardous_share * g.hazardous_every
+        for stream, share in streams.items():
+            kg = round(total * share, 1)
+            sites.append(
+                {
+                    "id": f"C{i + 1:04d}-{stream[0].upper()}",
+                    "name": f"小区收集点 {i + 1}",
+                    "address": f"社区收集点 C{i + 1:04d}",
+                    **_where(p),
+                    "stream": stream,
+                    "demand_kg": kg,
+                    "demand_l": round(kg / density[stream], 1),
+                    "service_s": _service_s(kg, g.community_bin_kg, g),
+                    "windows": [{"start": a, "end": b} for a, b in STREAM_WINDOWS[stream]],
+                    "access": narrow,
+                }
+            )
+    return sites
 
 
 def generate_scenario(
@@ -91,217 +308,52 @@ def generate_scenario(
     name: str | None = None,
     settings: GeneratorParams = GeneratorParams(),
 ) -> Scenario:
-    """Build a plannable day of ``restaurants`` + ``communities`` points on ``network``."""
+    """A plannable day of ``restaurants`` + ``communities`` points on ``network``.
+
+    Parameters
+    ----------
+    network
+        The road network (:class:`routing.network.graph.RoadNetwork`); every place is mutually reachable on it.
+    restaurants, communities
+        How many restaurant (kitchen waste) and community (three or four streams) collection points.
+    seed
+        Generator seed: the same seed gives the same scenario.
+    day
+        The service day.
+    osm
+        The network's file, recorded in the scenario.
+    name
+        Scenario name; none = from the file name, day and seed.
+    settings
+        Demand, service-time and fleet-sizing figures.
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    QingyunError
+        No point asked for.
+    """
     if restaurants < 0 or communities < 0 or restaurants + communities == 0:
-        raise QingyunError(f"need at least one restaurant or community point (got {restaurants}, {communities})")
-    g = settings
+        raise InvalidInputError(f"need at least one restaurant or community point (got {restaurants}, {communities})")
     rng = np.random.default_rng(seed)
     wanted = restaurants + communities
     usable = reachable_points(network, n=wanted + 5, seed=seed)
-    centre = np.array([[p.x, p.y] for p in usable]).mean(axis=0)
-    depot_pt, rest = usable[0], usable[1:]
-    rest_xy = np.array([[p.x, p.y] for p in rest]) - centre
-    # facilities towards four different edges of the area, as plants and stations usually are
-    directions = {"kitchen_plant": (1, 1), "transfer": (-1, -1), "recycling": (1, -1), "hazardous": (-1, 1)}
-    taken: set[int] = set()
-    facility_pts = {}
-    for key, (dx, dy) in directions.items():
-        score = rest_xy[:, 0] * dx + rest_xy[:, 1] * dy
-        order = [i for i in np.argsort(-score) if i not in taken]
-        pick = order[min(len(order) - 1, 2)]
-        taken.add(pick)
-        facility_pts[key] = rest[pick]
-    pool = [p for i, p in enumerate(rest) if i not in taken]
-    rest_pts, comm_pts = pool[:restaurants], pool[restaurants:wanted]
-
-    def where(p) -> dict:
-        return {"lon": round(p.lon, 7), "lat": round(p.lat, 7)}
-
-    def service(kg: float, bin_kg: float) -> float:
-        return round(g.approach_s + g.bin_lift_s * math.ceil(max(kg, 1.0) / bin_kg))
-
-    def access() -> str:
-        return "small" if rng.random() < g.narrow_lane_share else "large"
-
-    sites = []
-    shares = np.array([m[1] for m in RESTAURANT_MIX])
-    kinds = rng.choice(len(RESTAURANT_MIX), size=len(rest_pts), p=shares / shares.sum())
-    for i, (p, k) in enumerate(zip(rest_pts, kinds)):
-        label, _, mean_kg, windows = RESTAURANT_MIX[k]
-        kg = round(float(mean_kg * rng.uniform(0.6, 1.4)), 1)
-        sites.append(
-            {
-                "id": f"R{i + 1:04d}",
-                "name": f"{label.split(' / ')[0]} {i + 1}",
-                "address": f"餐厨收运点 R{i + 1:04d}",
-                **where(p),
-                "stream": "kitchen",
-                "demand_kg": kg,
-                "demand_l": round(kg / g.kitchen_kg_per_l, 1),
-                "service_s": service(kg, g.kitchen_bin_kg),
-                "windows": [{"start": a, "end": b} for a, b in windows],
-                "access": access(),
-            }
-        )
-    stream_windows = {
-        "kitchen": [("06:00", "11:00")],
-        "other": [("06:00", "11:00")],
-        "recyclable": [("08:00", "17:00")],
-        "hazardous": [("09:00", "16:00")],
-    }
-    density = {
-        "kitchen": g.kitchen_kg_per_l,
-        "other": g.compacted_kg_per_l,
-        "recyclable": g.recyclable_kg_per_l,
-        "hazardous": g.hazardous_kg_per_l,
-    }
-    other_share = 1.0 - g.kitchen_share - g.recyclable_share - g.hazardous_share
-    for i, p in enumerate(comm_pts):
-        residents = g.residents_per_point * rng.uniform(0.6, 1.4)
-        total = residents * g.kg_per_resident
-        narrow = access()
-        streams = {"kitchen": g.kitchen_share, "other": other_share, "recyclable": g.recyclable_share}
-        if i % g.hazardous_every == 0:
-            streams["hazardous"] = g.hazardous_share * g.hazardous_every
-        for stream, share in streams.items():
-            kg = round(total * share, 1)
-            sites.append(
-                {
-                    "id": f"C{i + 1:04d}-{stream[0].upper()}",
-                    "name": f"小区收集点 {i + 1}",
-                    "address": f"社区收集点 C{i + 1:04d}",
-                    **where(p),
-                    "stream": stream,
-                    "demand_kg": kg,
-                    "demand_l": round(kg / density[stream], 1),
-                    "service_s": service(kg, g.community_bin_kg),
-                    "windows": [{"start": a, "end": b} for a, b in stream_windows[stream]],
-                    "access": narrow,
-                }
-            )
-    facilities = [
-        {
-            "id": "F-KITCHEN",
-            "name": "餐厨垃圾处理厂 / kitchen-waste treatment plant",
-            "kind": "treatment_plant",
-            **where(facility_pts["kitchen_plant"]),
-            "streams": ["kitchen"],
-            "opening_hours": [{"start": "05:00", "end": "23:30"}],
-            "unload_min": 15,
-            "daily_capacity_t": None,
-        },
-        {
-            "id": "F-TRANSFER",
-            "name": "生活垃圾转运站 / transfer station",
-            "kind": "transfer_station",
-            **where(facility_pts["transfer"]),
-            "streams": ["other"],
-            "opening_hours": [{"start": "05:00", "end": "22:00"}],
-            "unload_min": 10,
-            "daily_capacity_t": None,
-        },
-        {
-            "id": "F-RECYCLE",
-            "name": "再生资源分拣中心 / recycling centre",
-            "kind": "recycling_centre",
-            **where(facility_pts["recycling"]),
-            "streams": ["recyclable"],
-            "opening_hours": [{"start": "07:00", "end": "19:00"}],
-            "unload_min": 20,
-            "daily_capacity_t": None,
-        },
-        {
-            "id": "F-HAZARD",
-            "name": "有害垃圾暂存点 / hazardous-waste depot",
-            "kind": "hazardous_depot",
-            **where(facility_pts["hazardous"]),
-            "streams": ["hazardous"],
-            "opening_hours": [{"start": "08:00", "end": "18:00"}],
-            "unload_min": 15,
-            "daily_capacity_t": None,
-        },
-    ]
-    vehicle_types = [
-        {
-            "id": "kitchen-8t",
-            "name": "餐厨垃圾车 8 t / sealed kitchen-waste truck",
-            "streams": ["kitchen"],
-            "capacity_kg": 8000,
-            "capacity_m3": 9.5,
-            "access": "large",
-            "fixed_cost": 450,
-            "cost_per_km": 4.0,
-            "cost_per_hour": 70,
-            "max_shift_h": 10,
-        },
-        {
-            "id": "kitchen-2t",
-            "name": "小型餐厨车 2 t / small kitchen-waste truck",
-            "streams": ["kitchen"],
-            "capacity_kg": 2000,
-            "capacity_m3": 2.5,
-            "access": "small",
-            "fixed_cost": 250,
-            "cost_per_km": 2.5,
-            "cost_per_hour": 60,
-            "max_shift_h": 10,
-        },
-        {
-            "id": "compactor-9t",
-            "name": "压缩式垃圾车 9 t / compactor",
-            "streams": ["other"],
-            "capacity_kg": 9000,
-            "capacity_m3": 12,
-            "access": "large",
-            "fixed_cost": 500,
-            "cost_per_km": 4.5,
-            "cost_per_hour": 70,
-            "max_shift_h": 10,
-        },
-        {
-            "id": "compactor-3t",
-            "name": "小型压缩车 3 t / small compactor",
-            "streams": ["other"],
-            "capacity_kg": 3000,
-            "capacity_m3": 5,
-            "access": "small",
-            "fixed_cost": 280,
-            "cost_per_km": 2.8,
-            "cost_per_hour": 60,
-            "max_shift_h": 10,
-        },
-        {
-            "id": "recycle-3t",
-            "name": "可回收物车 3 t / recyclables box truck",
-            "streams": ["recyclable"],
-            "capacity_kg": 3000,
-            "capacity_m3": 18,
-            "access": "small",
-            "fixed_cost": 280,
-            "cost_per_km": 2.8,
-            "cost_per_hour": 60,
-            "max_shift_h": 10,
-        },
-        {
-            "id": "hazard-1t",
-            "name": "有害垃圾车 1 t / hazardous-waste van",
-            "streams": ["hazardous"],
-            "capacity_kg": 1000,
-            "capacity_m3": 4,
-            "access": "small",
-            "fixed_cost": 250,
-            "cost_per_km": 2.5,
-            "cost_per_hour": 60,
-            "max_shift_h": 10,
-        },
-    ]
-    vehicles = _size_fleet(network, depot_pt, sites, facility_pts, vehicle_types, g)
+    depot_pt = usable[0]
+    facility_pts, pool = _facility_points(usable[1:], centre=np.array([[p.x, p.y] for p in usable]).mean(axis=0))
+    sites = _restaurant_sites(pool[:restaurants], rng, settings)
+    sites += _community_sites(pool[restaurants:wanted], rng, settings)
+    facilities = [{**{k: v for k, v in f.items() if k != "at"}, **_where(facility_pts[f["at"]])} for f in FACILITIES]
+    vehicle_types = [dict(t) for t in VEHICLE_TYPES]
+    vehicles = _size_fleet(network, depot_pt, sites, facility_pts, vehicle_types, settings)
     doc = {
         "name": name or f"{Path(osm).name.split('.')[0] if osm else 'city'} {day.isoformat()} seed {seed}",
         "date": day.isoformat(),
         "utc_offset": "+08:00",
         "osm": osm,
-        "depots": [{"id": "DEPOT", "name": "环卫车辆停保场 / vehicle depot", **where(depot_pt)}],
+        "depots": [{"id": "DEPOT", "name": "环卫车辆停保场 / vehicle depot", **_where(depot_pt)}],
         "facilities": facilities,
         "vehicle_types": vehicle_types,
         "vehicles": vehicles,

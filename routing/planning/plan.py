@@ -9,11 +9,11 @@ neither certifies anything — :mod:`routing.planning.check` does, with its own 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from routing.errors import InvalidInputError
+from routing.planning.document import PlanDocument, PlanRoute, PlanStop, Unserved, route_colour
 from routing.planning.problem import Problem, VehicleSpec
 
 STANDARD_SHIFT_H = 8.0  # statutory working day; hours beyond it count as overtime in the KPIs
@@ -68,45 +68,54 @@ class Plan:
     def route_map(self) -> dict[str, list[str]]:
         return {r.vehicle_id: r.visits() for r in self.routes}
 
-    def to_dict(self, problem: Problem) -> dict:
-        """The ``plan.json`` document (times ISO 8601 with the scenario's offset)."""
+    def document(self, problem: Problem) -> PlanDocument:
+        """The ``plan.json`` document (:mod:`routing.planning.document`), times with the scenario's offset.
 
-        def iso(seconds: int) -> str:
-            return problem.at(seconds).isoformat()
+        Parameters
+        ----------
+        problem
+            The problem the plan solves: node coordinates and the day's start.
 
-        routes = []
-        for route in self.routes:
-            stops = []
-            for s in route.stops:
-                lon = float(problem.lon[s.node]) if s.node is not None else None
-                lat = float(problem.lat[s.node]) if s.node is not None else None
-                stops.append(
-                    {
-                        "kind": s.kind,
-                        "id": s.id,
-                        "lon": lon,
-                        "lat": lat,
-                        "arrival": iso(s.arrival),
-                        "start": iso(s.start),
-                        "departure": iso(s.departure),
-                        "load_kg": {k: round(v, 3) for k, v in s.load_kg.items()},
-                        "unloaded_kg": {k: round(v, 3) for k, v in s.unloaded_kg.items()},
-                        "leg_distance_m": s.leg_distance_m,
-                        "leg_duration_s": s.leg_duration_s,
-                    }
+        Returns
+        -------
+        PlanDocument
+        """
+        return PlanDocument(
+            scenario=self.scenario,
+            objective=self.objective,
+            kpi=self.kpi,
+            routes=[
+                PlanRoute(
+                    vehicle_id=route.vehicle_id,
+                    colour=route_colour(index),
+                    stops=[_document_stop(stop, problem) for stop in route.stops],
                 )
-            routes.append({"vehicle_id": route.vehicle_id, "stops": stops})
-        return {
-            "scenario": self.scenario,
-            "objective": self.objective,
-            "kpi": self.kpi,
-            "routes": routes,
-            "unserved": [{"site_id": sid, "reason": reason} for sid, reason in self.unserved],
-            "search": self.search,
-        }
+                for index, route in enumerate(self.routes)
+            ],
+            unserved=[Unserved(site_id=sid, reason=reason) for sid, reason in self.unserved],
+            search=self.search,
+        )
 
-    def write_json(self, path: Path, problem: Problem) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(problem), ensure_ascii=False, indent=1), encoding="utf-8")
+    def to_dict(self, problem: Problem) -> dict:
+        """The ``plan.json`` document as JSON-ready data (see :meth:`document`)."""
+        return self.document(problem).to_json()
+
+
+def _document_stop(stop: Stop, problem: Problem) -> PlanStop:
+    """A timed stop as the contract states it: coordinates of its node, local times, loads to the gram."""
+    return PlanStop(
+        kind=stop.kind,
+        id=stop.id,
+        lon=None if stop.node is None else float(problem.lon[stop.node]),
+        lat=None if stop.node is None else float(problem.lat[stop.node]),
+        arrival=problem.at(stop.arrival),
+        start=problem.at(stop.start),
+        departure=problem.at(stop.departure),
+        load_kg={k: round(v, 3) for k, v in stop.load_kg.items()},
+        unloaded_kg={k: round(v, 3) for k, v in stop.unloaded_kg.items()},
+        leg_distance_m=stop.leg_distance_m,
+        leg_duration_s=stop.leg_duration_s,
+    )
 
 
 # --- evaluation ------------------------------------------------------------------------
@@ -200,9 +209,7 @@ def _resolve(problem: Problem, vehicle_id: str, visit_ids: Sequence[str]) -> lis
         elif vid in problem.facility_index:
             visits.append(("facility", problem.facility_index[vid]))
         else:
-            from routing.errors import QingyunError
-
-            raise QingyunError(
+            raise InvalidInputError(
                 f"route of vehicle {vehicle_id}: {vid!r} is neither a site nor a facility of {problem.name}"
             )
     return visits
@@ -261,9 +268,7 @@ def evaluate_routes(
         if not visit_ids:
             continue
         if vehicle_id not in problem.vehicle_index:
-            from routing.errors import QingyunError
-
-            raise QingyunError(f"route for unknown vehicle {vehicle_id!r} in {problem.name}")
+            raise InvalidInputError(f"route for unknown vehicle {vehicle_id!r} in {problem.name}")
         vehicle = problem.vehicles[problem.vehicle_index[vehicle_id]]
         start = None if start_times is None else start_times.get(vehicle_id)
         timed.append(time_route(problem, vehicle, visit_ids, start_time=start))

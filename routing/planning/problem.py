@@ -23,12 +23,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from routing.planning.scenario import ACCESS_RANK, ScenarioError, clock_to_seconds
+from routing.errors import ScenarioError
+from routing.localtime import CHINA_TZ, parse_utc_offset
+from routing.planning.scenario import ACCESS_RANK, clock_to_seconds
 
 if TYPE_CHECKING:
     from routing.network.graph import RoadNetwork, SnappedPoint
@@ -116,7 +118,7 @@ class Problem:
     sites: list[SiteSpec]
     vehicles: list[VehicleSpec]
     break_rule: BreakSpec | None = None
-    day_start: datetime = field(default_factory=lambda: datetime(2026, 11, 22, tzinfo=timezone(timedelta(hours=8))))
+    day_start: datetime = field(default_factory=lambda: datetime(2026, 11, 22, tzinfo=CHINA_TZ))
 
     def __post_init__(self) -> None:
         n = len(self.ids)
@@ -174,6 +176,45 @@ def _windows(windows: Sequence, *, shrink_end: int = 0) -> tuple[tuple[int, int]
     return tuple(sorted(out))
 
 
+def _vehicle_specs(scenario: Scenario, *, depot_index: dict[str, int]) -> list[VehicleSpec]:
+    """Each truck with its type's streams, capacities, costs and limits, shift times in seconds."""
+    types = {t.id: t for t in scenario.vehicle_types}
+    vehicles = []
+    for v in scenario.vehicles:
+        t = types[v.type]
+        vehicles.append(
+            VehicleSpec(
+                id=v.id,
+                depot=depot_index[v.depot],
+                streams=frozenset(t.streams),
+                capacity_kg=t.capacity_kg,
+                capacity_l=None if t.capacity_m3 is None else t.capacity_m3 * 1000.0,
+                shift_start=clock_to_seconds(v.shift_start),
+                shift_end=clock_to_seconds(v.shift_end),
+                max_shift_s=None if t.max_shift_h is None else round(t.max_shift_h * 3600),
+                fixed_cost=t.fixed_cost,
+                cost_per_km=t.cost_per_km,
+                cost_per_hour=t.cost_per_hour,
+                access=t.access,
+                ends_empty=t.ends_empty,
+                max_stops=t.max_stops,
+                max_daily_kg=t.max_daily_kg,
+                type_id=t.id,
+            )
+        )
+    return vehicles
+
+
+def _break_spec(rule) -> BreakSpec | None:
+    if rule is None:
+        return None
+    return BreakSpec(
+        duration_s=round(rule.duration_min * 60),
+        earliest_start_s=clock_to_seconds(rule.earliest_start),
+        latest_start_s=clock_to_seconds(rule.latest_start),
+    )
+
+
 def problem_from_scenario(
     scenario: Scenario, *, network: RoadNetwork, snap_distance_m: float = 300.0
 ) -> tuple[Problem, list[SnappedPoint]]:
@@ -224,43 +265,9 @@ def problem_from_scenario(
         )
         for s in scenario.sites
     ]
-    types = {t.id: t for t in scenario.vehicle_types}
-    vehicles = []
-    for v in scenario.vehicles:
-        t = types[v.type]
-        vehicles.append(
-            VehicleSpec(
-                id=v.id,
-                depot=depot_index[v.depot],
-                streams=frozenset(t.streams),
-                capacity_kg=t.capacity_kg,
-                capacity_l=None if t.capacity_m3 is None else t.capacity_m3 * 1000.0,
-                shift_start=clock_to_seconds(v.shift_start),
-                shift_end=clock_to_seconds(v.shift_end),
-                max_shift_s=None if t.max_shift_h is None else round(t.max_shift_h * 3600),
-                fixed_cost=t.fixed_cost,
-                cost_per_km=t.cost_per_km,
-                cost_per_hour=t.cost_per_hour,
-                access=t.access,
-                ends_empty=t.ends_empty,
-                max_stops=t.max_stops,
-                max_daily_kg=t.max_daily_kg,
-                type_id=t.id,
-            )
-        )
-    rule = scenario.break_rule
-    break_rule = (
-        None
-        if rule is None
-        else BreakSpec(
-            duration_s=round(rule.duration_min * 60),
-            earliest_start_s=clock_to_seconds(rule.earliest_start),
-            latest_start_s=clock_to_seconds(rule.latest_start),
-        )
-    )
-    hours, minutes = (int(x) for x in scenario.utc_offset[1:].split(":"))
-    sign = -1 if scenario.utc_offset.startswith("-") else 1
-    tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
+    vehicles = _vehicle_specs(scenario, depot_index=depot_index)
+    break_rule = _break_spec(scenario.break_rule)
+    tz = parse_utc_offset(scenario.utc_offset)
     problem = Problem(
         name=scenario.name,
         ids=list(matrices.ids),

@@ -1,7 +1,7 @@
 """The planning scenario a dispatcher writes: sites, depots, facilities, fleet, break rule.
 
 This is the user-facing input (``scenario.json``), validated by pydantic so that every bad
-field is named with its place (``sites[12] (id R-0012).demand_kg``) before any solving
+field is named with its path and id (``sites.12.demand_kg (id R-0012)``) before any solving
 starts. ``qingyun plan --schema`` prints :func:`scenario_json_schema`. Times of day are local
 ``HH:MM`` strings (``24:00`` allowed as an end) on ``date`` in the scenario's UTC offset
 (default ``+08:00``); coordinates are WGS-84 lon/lat. The numeric, indexed form the solver
@@ -10,15 +10,18 @@ works on is :class:`routing.planning.problem.Problem`.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date as Date
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-from routing.errors import InputFileError, QingyunError
+from routing.errors import InvalidInputError, ScenarioError
+from routing.jsonfile import read_json, validation_messages
+from routing.localtime import parse_utc_offset
+from routing.planning.document import published_schema
 
 Stream = Literal["kitchen", "recyclable", "hazardous", "other"]
 STREAMS: tuple[str, ...] = ("kitchen", "recyclable", "hazardous", "other")
@@ -29,16 +32,6 @@ AccessClass = Literal["small", "medium", "large"]
 ACCESS_RANK = {"small": 0, "medium": 1, "large": 2}
 
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
-
-
-class ScenarioError(QingyunError):
-    """A scenario that fails validation; the message lists every bad field with its place."""
-
-    def __init__(self, problems: list[str], *, source: str = "scenario") -> None:
-        self.problems = list(problems)
-        shown = "; ".join(self.problems[:30])
-        more = f" (and {len(self.problems) - 30} more)" if len(self.problems) > 30 else ""
-        super().__init__(f"{source}: {len(self.problems)} problem(s): {shown}{more}")
 
 
 def clock_to_seconds(value: str) -> int:
@@ -198,6 +191,15 @@ class Scenario(_Strict):
     break_rule: BreakRule | None = Field(default_factory=BreakRule)
     sites: list[Site] = Field(min_length=1)
 
+    @field_validator("utc_offset")
+    @classmethod
+    def _is_offset(cls, value: str) -> str:
+        try:
+            parse_utc_offset(value)
+        except InvalidInputError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
         problems: list[str] = []
@@ -205,21 +207,21 @@ class Scenario(_Strict):
             seen: set[str] = set()
             for i, item in enumerate(getattr(self, field_name)):
                 if item.id in seen:
-                    problems.append(f"{field_name}[{i}] (id {item.id}).id: duplicate id")
+                    problems.append(f"{field_name}.{i}.id (id {item.id}): duplicate id")
                 seen.add(item.id)
         all_ids: dict[str, str] = {}
         for field_name in ("depots", "facilities", "sites"):
             for i, item in enumerate(getattr(self, field_name)):
                 if item.id in all_ids and all_ids[item.id] != field_name:
-                    problems.append(f"{field_name}[{i}] (id {item.id}).id: also used in {all_ids[item.id]}")
+                    problems.append(f"{field_name}.{i}.id (id {item.id}): also used in {all_ids[item.id]}")
                 all_ids.setdefault(item.id, field_name)
         types = {t.id: t for t in self.vehicle_types}
         depots = {d.id for d in self.depots}
         for i, v in enumerate(self.vehicles):
             if v.type not in types:
-                problems.append(f"vehicles[{i}] (id {v.id}).type: unknown vehicle type {v.type!r}")
+                problems.append(f"vehicles.{i}.type (id {v.id}): unknown vehicle type {v.type!r}")
             if v.depot not in depots:
-                problems.append(f"vehicles[{i}] (id {v.id}).depot: unknown depot {v.depot!r}")
+                problems.append(f"vehicles.{i}.depot (id {v.id}): unknown depot {v.depot!r}")
         carried = {s for v in self.vehicles if v.type in types for s in types[v.type].streams}
         accepted = {s for f in self.facilities for s in f.streams}
         must_unload = {
@@ -228,61 +230,58 @@ class Scenario(_Strict):
         for stream in sorted({s.stream for s in self.sites}):
             first = next(i for i, s in enumerate(self.sites) if s.stream == stream)
             if stream not in carried:
-                problems.append(
-                    f"sites[{first}] (id {self.sites[first].id}).stream: no truck carries stream {stream!r}"
-                )
+                problems.append(f"sites.{first}.stream (id {self.sites[first].id}): no truck carries stream {stream!r}")
             elif stream in must_unload and stream not in accepted:
                 problems.append(
-                    f"sites[{first}] (id {self.sites[first].id}).stream: no facility accepts stream {stream!r}"
+                    f"sites.{first}.stream (id {self.sites[first].id}): no facility accepts stream {stream!r}"
                 )
-        if problems:
-            raise ValueError("; ".join(problems))
+        if problems:  # one line per problem, without pydantic's "Value error, " prefix
+            raise PydanticCustomError("scenario_consistency", "{problems}", {"problems": "; ".join(problems)})
         return self
 
 
-def _describe(errors: list[dict], raw: object) -> list[str]:
-    """Pydantic error list -> ``sites[3] (id R-3).demand_kg: Input should be >= 0``."""
-    out = []
-    for err in errors:
-        parts: list[str] = []
-        node = raw
-        for key in err["loc"]:
-            if isinstance(key, int):
-                parts[-1:] = [f"{parts[-1] if parts else ''}[{key}]"]
-                node = node[key] if isinstance(node, list) and key < len(node) else None
-                if isinstance(node, dict) and "id" in node and len(parts) <= 1:
-                    parts[-1] += f" (id {node['id']})"
-            else:
-                parts.append(str(key))
-                node = node.get(key) if isinstance(node, dict) else None
-        message = err["msg"].removeprefix("Value error, ")
-        prefix = f"{'.'.join(parts)}: " if parts else ""
-        out.extend(f"{prefix}{m}" for m in message.split("; "))
-    return out
+def _item_id(item: object) -> object:
+    return item.get("id") if isinstance(item, dict) else None
 
 
 def parse_scenario(raw: object, *, source: str = "scenario") -> Scenario:
-    """Validate a decoded JSON document; raises :class:`ScenarioError` naming every bad field."""
+    """Validate a decoded scenario document.
+
+    Parameters
+    ----------
+    raw
+        The decoded JSON document.
+    source
+        What it is, for the message (a file name, ``"stored catalogue"``).
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    ScenarioError
+        Naming every bad field by its path and the id of its item (``sites.3.demand_kg (id R-3): …``).
+    """
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
-        raise ScenarioError(_describe(exc.errors(), raw), source=source) from None
+        raise ScenarioError(validation_messages(exc, raw=raw, ident=_item_id), source=source) from None
 
 
 def load_scenario(path: Path) -> Scenario:
-    """Read and validate a scenario JSON file."""
-    try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputFileError(f"{path}: no such scenario file") from None
-    except json.JSONDecodeError as exc:
-        raise InputFileError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
-    return parse_scenario(raw, source=str(path))
+    """Read and validate a scenario JSON file.
+
+    Raises
+    ------
+    InputFileError
+        The file is missing or not JSON (the message names file, line and column).
+    ScenarioError
+        The document is not a valid scenario (see :func:`parse_scenario`).
+    """
+    return parse_scenario(read_json(path, what="scenario"), source=str(path))
 
 
 def scenario_json_schema() -> dict:
     """The published JSON Schema of scenario files (``qingyun plan --schema``)."""
-    schema = Scenario.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "Qingyun collection-planning scenario (清运规划场景)"
-    return schema
+    return published_schema(Scenario, title="Qingyun collection-planning scenario (清运规划场景)")

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from routing.errors import InputFileError
-from routing.planning.scenario import ScenarioError, Site
+from routing.errors import InputFileError, ScenarioError
+from routing.planning.scenario import Site
 
 REQUIRED = ("id", "lon", "lat", "stream", "demand_kg")
 NUMBERS = ("lon", "lat", "demand_kg", "demand_l", "service_s")
@@ -112,6 +112,19 @@ def _geojson_rows(name: str, text: str):
         yield {"feature": k}, props, None
 
 
+def _reporter(problems: list[SiteProblem], *, source: str, place: dict, ident: str):
+    """``problem(field, error)`` adding a :class:`SiteProblem` at ``place`` (CSV line or GeoJSON feature)."""
+
+    def problem(field: str, error: str) -> None:
+        problems.append(
+            SiteProblem(
+                source=source, line=place.get("line"), feature=place.get("feature"), id=ident, field=field, error=error
+            )
+        )
+
+    return problem
+
+
 def parse_sites(*, name: str, text: str, geojson: bool) -> tuple[list[Site], list[SiteProblem]]:
     """The good sites of a CSV or GeoJSON text and a problem for each bad row (a repeated id keeps the first)."""
     sites: list[Site] = []
@@ -119,20 +132,7 @@ def parse_sites(*, name: str, text: str, geojson: bool) -> tuple[list[Site], lis
     first: dict[str, str] = {}
     rows = _geojson_rows(name, text) if geojson else _csv_rows(name, text)
     for place, raw, bad in rows:
-        ident = str(raw.get("id") or "?")
-
-        def problem(field: str, error: str) -> None:
-            problems.append(
-                SiteProblem(
-                    source=name,
-                    line=place.get("line"),
-                    feature=place.get("feature"),
-                    id=ident,
-                    field=field,
-                    error=error,
-                )
-            )
-
+        problem = _reporter(problems, source=name, place=place, ident=str(raw.get("id") or "?"))
         if bad is not None:
             field, error = bad if isinstance(bad, tuple) else ("", bad)
             problem(field, error)

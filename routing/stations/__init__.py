@@ -1,8 +1,27 @@
 """Transfer-station (转运站) planning under CJJ/T 47-2016: where to build, which class, which
 communities each serves, at the least yearly cost, over real road distances.
 
-Modules: ``model`` (inputs and settings), ``inputs`` (file readers and validation),
+Modules: ``records`` (inputs and settings), ``inputs`` (file readers and validation),
 ``capacity`` (classes, Q = δ·n·q/1000), ``distances`` (road distances), ``solve`` (the
-OR-Tools model), ``plan`` (one scenario, evaluated), ``report`` (CSV, GeoJSON, PNG, HTML),
-``workflow`` (a whole run), ``demo`` (generated Shenzhen inputs), ``cli``.
+OR-Tools MathOpt model, solved by HiGHS to a proven gap), ``plan`` (one scenario, evaluated),
+``report`` (CSV, GeoJSON, PNG, HTML), ``workflow`` (a whole run), ``demo`` (generated Shenzhen
+inputs), ``cli``.
+
+The names below are re-exported lazily; inside the project import from the defining module.
 """
+
+from routing._exports import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "PlanningParams": "routing.stations.records",
+        "Community": "routing.stations.records",
+        "CandidateSite": "routing.stations.records",
+        "read_communities": "routing.stations.inputs",
+        "read_candidates": "routing.stations.inputs",
+        "read_params": "routing.stations.inputs",
+        "solve_location": "routing.stations.solve",
+        "run_planning": "routing.stations.workflow",
+    },
+)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from routing.errors import QingyunError
+from routing.errors import InvalidInputError
 
 #: Class names from the smallest (V) to the largest (I): a higher rank is a larger station.
 CLASS_NAMES: tuple[str, ...] = ("V", "IV", "III", "II", "I")
@@ -45,7 +45,7 @@ def class_rank(name: str) -> int:
     try:
         return CLASS_NAMES.index(name.strip().upper())
     except ValueError:
-        raise QingyunError(f"unknown station class {name!r}: expected one of {', '.join(CLASS_NAMES)}") from None
+        raise InvalidInputError(f"unknown station class {name!r}: expected one of {', '.join(CLASS_NAMES)}") from None
 
 
 def design_load_t_per_day(*, population: float, q_kg_per_person_day: float, peak_factor: float) -> float:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 from routing.errors import InputFileError, QingyunError
+from routing.jsonfile import read_json
 from routing.stations.capacity import CLASS_NAMES, StationClass, class_rank
 from routing.stations.records import CandidateSite, Community, DisposalSite, PlanningParams
 
@@ -264,7 +264,7 @@ def _param_value(key: str, raw: Any) -> Any:
                 raise ValueError(f"{raw!r} must be whole years >= 0")
             return tuple(raw)
         return tuple(_finite(v) for v in raw)
-    if key in ("allow_close_existing", "allow_downgrade_existing"):
+    if key in ("allow_close_existing", "allow_downgrade_existing", "solver_log"):
         if not isinstance(raw, bool):
             raise ValueError(f"{raw!r} must be true or false")
         return raw
@@ -306,10 +306,4 @@ def read_params(path: Path | None) -> PlanningParams:
     """Parameters JSON (keys = PlanningParams fields); no file means every documented default."""
     if path is None:
         return PlanningParams()
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except OSError as exc:
-        raise InputFileError(f"{path}: cannot read ({exc})") from exc
-    except json.JSONDecodeError as exc:
-        raise InputFileError(f"{path}: line {exc.lineno} column {exc.colno}: invalid JSON ({exc.msg})") from exc
-    return _params_from_mapping(data, source=str(path))
+    return _params_from_mapping(read_json(path, what="parameters"), source=str(path))

@@ -146,6 +146,36 @@ def conflicting_pairs(sites: list[CandidateSite], *, min_spacing_m: float | None
     return pairs
 
 
+def _nearest_disposal(distances: PlanningDistances, *, n_sites: int, params: PlanningParams):
+    """Per site: index of its nearest disposal site (-1 when none is given) and the road km to it."""
+    if distances.site_to_disposal_km.shape != (n_sites, len(params.disposal_sites)):
+        raise ValueError("site_to_disposal_km must have one row per site and one column per disposal site")
+    if not distances.site_to_disposal_km.shape[1]:
+        return np.full(n_sites, -1), np.zeros(n_sites)
+    disposal_index = np.argmin(distances.site_to_disposal_km, axis=1)
+    return disposal_index, distances.site_to_disposal_km[np.arange(n_sites), disposal_index]
+
+
+def _unassigned(communities, sites, *, km, usable, in_radius, fits, design) -> list[UnassignedCommunity]:
+    """Communities no usable site can take (beyond the radius, or too large for every class), with the nearest."""
+    unassigned = []
+    for c, community in enumerate(communities):
+        if fits[c].any():
+            continue
+        reachable = np.flatnonzero(usable & np.isfinite(km[c]))
+        nearest = int(reachable[np.argmin(km[c, reachable])]) if reachable.size else None
+        unassigned.append(
+            UnassignedCommunity(
+                id=community.id,
+                reason="load_exceeds_classes" if in_radius[c].any() else "beyond_radius",
+                nearest_site_id=sites[nearest].id if nearest is not None else None,
+                nearest_site_km=float(km[c, nearest]) if nearest is not None else None,
+                design_t_per_day=float(design[c]),
+            )
+        )
+    return unassigned
+
+
 def plan_scenario(
     *,
     communities: list[Community],
@@ -175,32 +205,11 @@ def plan_scenario(
     largest = np.array([max((o.capacity_t_per_day for o in opts), default=0.0) for opts in options])
 
     km = distances.community_to_site_km
-    if distances.site_to_disposal_km.shape != (len(sites), len(params.disposal_sites)):
-        raise ValueError("site_to_disposal_km must have one row per site and one column per disposal site")
-    if distances.site_to_disposal_km.shape[1]:
-        disposal_index = np.argmin(distances.site_to_disposal_km, axis=1)
-        disposal_km = distances.site_to_disposal_km[np.arange(len(sites)), disposal_index]
-    else:
-        disposal_index = np.full(len(sites), -1)
-        disposal_km = np.zeros(len(sites))
+    disposal_index, disposal_km = _nearest_disposal(distances, n_sites=len(sites), params=params)
     in_radius = (km <= params.service_radius_km) & usable[None, :] & np.isfinite(km)
     fits = in_radius & (design[:, None] <= largest[None, :])
 
-    unassigned = []
-    for c, community in enumerate(communities):
-        if fits[c].any():
-            continue
-        reachable = np.flatnonzero(usable & np.isfinite(km[c]))
-        nearest = int(reachable[np.argmin(km[c, reachable])]) if reachable.size else None
-        unassigned.append(
-            UnassignedCommunity(
-                id=community.id,
-                reason="load_exceeds_classes" if in_radius[c].any() else "beyond_radius",
-                nearest_site_id=sites[nearest].id if nearest is not None else None,
-                nearest_site_km=float(km[c, nearest]) if nearest is not None else None,
-                design_t_per_day=float(design[c]),
-            )
-        )
+    unassigned = _unassigned(communities, sites, km=km, usable=usable, in_radius=in_radius, fits=fits, design=design)
     served = np.flatnonzero(fits.any(axis=1))
     arc_c, arc_s = np.nonzero(fits[served])
     arc_cost = (
@@ -222,7 +231,9 @@ def plan_scenario(
         conflicting_sites=tuple(conflicting_pairs(sites, min_spacing_m=params.min_spacing_m)),
     )
     solution = (
-        solve_location(problem, time_limit_s=params.time_limit_s, relative_gap=params.relative_gap)
+        solve_location(
+            problem, time_limit_s=params.time_limit_s, relative_gap=params.relative_gap, solver_log=params.solver_log
+        )
         if served.size or any(must_open)
         else None
     )

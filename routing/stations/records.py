@@ -89,6 +89,7 @@ class PlanningParams:
     snap_max_distance_m: float = 300.0
     time_limit_s: float = 120.0
     relative_gap: float = 0.01
+    solver_log: bool = False  # print HiGHS's log while solving
 
     def growth_factor(self, years_ahead: int | None = None) -> float:
         years = self.years_ahead if years_ahead is None else years_ahead

@@ -161,27 +161,8 @@ def plan_geojson(plan: StationPlan, *, communities: list[Community], params: Pla
     return {"type": "FeatureCollection", "features": features}
 
 
-def draw_map(
-    plan: StationPlan,
-    *,
-    communities: list[Community],
-    sites: list[CandidateSite],
-    params: PlanningParams,
-    path: Path,
-    roads_lonlat: list[np.ndarray] | None = None,
-) -> Path:
-    """PNG of the catchments: communities coloured by station, stations sized by class."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.collections import LineCollection
-
-    fig, ax = plt.subplots(figsize=(10, 10), dpi=110)
-    if roads_lonlat:
-        ax.add_collection(LineCollection(roads_lonlat, colors="#d0d0d0", linewidths=0.4, zorder=1))
-    where = {c.id: (c.lon, c.lat) for c in communities}
-    cmap = plt.get_cmap("tab20")
+def _draw_catchments(ax, plan: StationPlan, *, where: dict, cmap) -> None:
+    """Each station as a square sized by class, its communities as dots inside a shaded hull, one colour each."""
     size = {"V": 40, "IV": 70, "III": 110, "II": 160, "I": 220}
     for i, s in enumerate(plan.stations):
         colour = cmap(i % 20)
@@ -210,6 +191,29 @@ def draw_map(
             textcoords="offset points",
             zorder=6,
         )
+
+
+def draw_map(
+    plan: StationPlan,
+    *,
+    communities: list[Community],
+    sites: list[CandidateSite],
+    params: PlanningParams,
+    path: Path,
+    roads_lonlat: list[np.ndarray] | None = None,
+) -> Path:
+    """PNG of the catchments: communities coloured by station, stations sized by class."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import LineCollection
+
+    fig, ax = plt.subplots(figsize=(10, 10), dpi=110)
+    if roads_lonlat:
+        ax.add_collection(LineCollection(roads_lonlat, colors="#d0d0d0", linewidths=0.4, zorder=1))
+    where = {c.id: (c.lon, c.lat) for c in communities}
+    _draw_catchments(ax, plan, where=where, cmap=plt.get_cmap("tab20"))
     unused = [site for site in sites if site.id not in {s.site_id for s in plan.stations}]
     if unused:
         ax.scatter(
@@ -273,15 +277,8 @@ def _table(headers: list[str], rows: list[list[object]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def summary_html(
-    plan: StationPlan,
-    *,
-    params: PlanningParams,
-    map_png: Path | None,
-    sweep: list[StationPlan] | None = None,
-    title: str = "转运站规划 / Transfer-station plan",
-) -> str:
-    """A self-contained printable page (map embedded) in zh-CN with English."""
+def _overview_rows(plan: StationPlan, params: PlanningParams) -> list[list]:
+    """Counts, yearly costs and, when solved, the solver's proven gap."""
     sol = plan.solution
     overview = [
         ["情景 / scenario", plan.scenario.label],
@@ -304,7 +301,11 @@ def summary_html(
             ["下界（万元）/ dual bound (10⁴ yuan)", _fmt_yuan(sol.dual_bound_yuan)],
             ["求解时间 / solve time", f"{sol.solve_seconds:.1f} s"],
         ]
-    stations = _table(
+    return overview
+
+
+def _stations_table(plan: StationPlan) -> str:
+    return _table(
         [
             "站点 / site",
             "方案 / action",
@@ -336,7 +337,10 @@ def summary_html(
             for s in plan.stations
         ],
     )
-    unassigned = (
+
+
+def _unassigned_table(plan: StationPlan) -> str:
+    return (
         _table(
             [
                 "社区 / community",
@@ -359,6 +363,10 @@ def summary_html(
         if plan.unassigned
         else "<p>无 / none</p>"
     )
+
+
+def _extra_sections(plan: StationPlan, params: PlanningParams, sweep: list[StationPlan] | None) -> str:
+    """Notes on disposal costs, unusable and closed sites, and the scenario sweep when there is one."""
     extra = ""
     if not params.disposal_sites:
         extra += (
@@ -394,7 +402,11 @@ def summary_html(
                 for p in sweep
             ],
         )
-    settings = _table(
+    return extra
+
+
+def _settings_table(params: PlanningParams) -> str:
+    return _table(
         ["参数 / setting", "值 / value"],
         [
             ["人均产量 q / waste per person (kg/day)", params.q_kg_per_person_day],
@@ -413,10 +425,31 @@ def summary_html(
             ],
         ],
     )
+
+
+def _map_image(map_png: Path | None) -> str:
     image = ""
     if map_png is not None and map_png.exists():
         encoded = base64.b64encode(map_png.read_bytes()).decode("ascii")
         image = f'<img alt="catchment map" src="data:image/png;base64,{encoded}">'
+    return image
+
+
+def summary_html(
+    plan: StationPlan,
+    *,
+    params: PlanningParams,
+    map_png: Path | None,
+    sweep: list[StationPlan] | None = None,
+    title: str = "转运站规划 / Transfer-station plan",
+) -> str:
+    """A self-contained printable page (map embedded) in zh-CN with English."""
+    overview = _overview_rows(plan, params)
+    stations = _stations_table(plan)
+    unassigned = _unassigned_table(plan)
+    extra = _extra_sections(plan, params, sweep)
+    settings = _settings_table(params)
+    image = _map_image(map_png)
     return f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>

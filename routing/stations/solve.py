@@ -8,20 +8,19 @@ the aggregate cut Σ cap·y ≥ Σ load tighten the LP bound.
 
 The gap reported is a proof, not an estimate: (best plan − best lower bound) / best plan,
 where the lower bound is HiGHS's dual bound of a relaxation or of the full model. Set
-QINGYUN_SOLVER_LOG=1 to see HiGHS's log.
+``"solver_log": true`` in the parameters file to see HiGHS's log.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
 
-from routing.errors import QingyunError
+from routing.errors import InfeasibleError, InvalidInputError, QingyunError
 
 
 @dataclass(frozen=True)
@@ -70,10 +69,6 @@ class LocationSolution:
 
 _MAX_CHAIN = 6  # moves tried to make room for one community when rounding a split assignment
 _TOLERANCE = 1e-9  # t/d
-
-
-class InfeasiblePlanError(QingyunError):
-    """No plan serves every reachable community: capacity, spacing or kept stations rule it out."""
 
 
 _INFEASIBLE_MESSAGE = (
@@ -246,69 +241,65 @@ def _improved(
     return site_option, assignment.site_of
 
 
-def solve_location(problem: LocationProblem, *, time_limit_s: float, relative_gap: float) -> LocationSolution:
-    """Solve to the requested proven relative gap or the time limit, whichever comes first.
+class _Model:
+    """The MathOpt model: y[s][k] site s runs its k-th useful class, x[a] arc a (community → site) is used."""
 
-    1. With y binary and x continuous the model is a relaxation (communities may split) with
-       only site×class binaries: its dual bound is a valid, tight bound for the real problem.
-    2. Its classes kept, the few split communities are rounded to one site each, moving
-       neighbours when a station is full (``_single_sourced``); then stations whose
-       communities fit elsewhere are closed and classes shrunk when cheaper (``_improved``).
-    3. Only if the gap is still above the target: the full MIP, pruned by the cutoff
-       best × (1 − gap), so "nothing below the cutoff" is exactly the requested proof.
-    The gap reported compares the best single-sourced plan with the best proven bound.
-    """
-    from ortools.math_opt.python import mathopt
-    from ortools.math_opt.solvers import highs_pb2
+    def __init__(self, problem: LocationProblem) -> None:
+        from ortools.math_opt.python import mathopt
 
-    started = time.perf_counter()
-    deadline = started + time_limit_s
-    model = mathopt.Model(name="transfer_stations")
-    n_arcs = int(problem.arc_site.shape[0])
-    useful = _useful_options(problem)
-    y = [
-        [model.add_variable(lb=0.0, ub=1.0, name=f"y_{s}_{k}") for k, _, _ in options]
-        for s, options in enumerate(useful)
-    ]
-    x = [model.add_variable(lb=0.0, ub=1.0, name=f"x_{a}") for a in range(n_arcs)]
-    opened = [mathopt.fast_sum(ys) for ys in y]
+        self.problem = problem
+        self.model = model = mathopt.Model(name="transfer_stations")
+        self.n_arcs = int(problem.arc_site.shape[0])
+        self.useful = useful = _useful_options(problem)
+        self.y = [
+            [model.add_variable(lb=0.0, ub=1.0, name=f"y_{s}_{k}") for k, _, _ in options]
+            for s, options in enumerate(useful)
+        ]
+        self.x = [model.add_variable(lb=0.0, ub=1.0, name=f"x_{a}") for a in range(self.n_arcs)]
+        self._constrain()
+        model.minimize(
+            mathopt.fast_sum(cost * v for options, ys in zip(useful, self.y) for (_, _, cost), v in zip(options, ys))
+            + mathopt.fast_sum(float(cost) * self.x[a] for a, cost in enumerate(problem.arc_yearly_cost_yuan.tolist()))
+        )
 
-    arcs_of_community: list[list[int]] = [[] for _ in range(problem.n_communities)]
-    arcs_of_site: list[list[int]] = [[] for _ in range(problem.n_sites)]
-    for a, (c, s) in enumerate(zip(problem.arc_community.tolist(), problem.arc_site.tolist())):
-        arcs_of_community[c].append(a)
-        arcs_of_site[s].append(a)
-    for c, arcs in enumerate(arcs_of_community):
-        if not arcs:
-            raise QingyunError(f"community index {c} has no site within reach (filter it out before solving)")
-        model.add_linear_constraint(mathopt.fast_sum(x[a] for a in arcs) == 1)
-    loads = problem.design_load_t_per_day
-    for s, options in enumerate(useful):
-        if problem.site_must_open[s]:
-            model.add_linear_constraint(opened[s] == 1)
-        else:
-            model.add_linear_constraint(opened[s] <= 1)
-        capacity = mathopt.fast_sum(cap * v for (_, cap, _), v in zip(options, y[s]))
-        served = mathopt.fast_sum(float(loads[problem.arc_community[a]]) * x[a] for a in arcs_of_site[s])
-        model.add_linear_constraint(served <= capacity)
-        for a in arcs_of_site[s]:
-            model.add_linear_constraint(x[a] <= opened[s])
-    for s, t in problem.conflicting_sites:
-        model.add_linear_constraint(opened[s] + opened[t] <= 1)
-    model.add_linear_constraint(
-        mathopt.fast_sum(cap * v for options, ys in zip(useful, y) for (_, cap, _), v in zip(options, ys))
-        >= float(loads.sum())
-    )
-    model.minimize(
-        mathopt.fast_sum(cost * v for options, ys in zip(useful, y) for (_, _, cost), v in zip(options, ys))
-        + mathopt.fast_sum(float(cost) * x[a] for a, cost in enumerate(problem.arc_yearly_cost_yuan.tolist()))
-    )
-    built = time.perf_counter()
-    log = bool(os.environ.get("QINGYUN_SOLVER_LOG"))
-    infeasible = (mathopt.TerminationReason.INFEASIBLE, mathopt.TerminationReason.INFEASIBLE_OR_UNBOUNDED)
-    y_vars = [v for ys in y for v in ys]
+    def _constrain(self) -> None:
+        """Single sourcing, capacity per site, the strong linking, conflicts and the aggregate capacity cut."""
+        from ortools.math_opt.python import mathopt
 
-    def run(*, gap: float, share: float = 1.0, cutoff: float | None = None):
+        problem, model, x, y, useful = self.problem, self.model, self.x, self.y, self.useful
+        opened = [mathopt.fast_sum(ys) for ys in y]
+        arcs_of_community: list[list[int]] = [[] for _ in range(problem.n_communities)]
+        arcs_of_site: list[list[int]] = [[] for _ in range(problem.n_sites)]
+        for a, (c, s) in enumerate(zip(problem.arc_community.tolist(), problem.arc_site.tolist())):
+            arcs_of_community[c].append(a)
+            arcs_of_site[s].append(a)
+        for c, arcs in enumerate(arcs_of_community):
+            if not arcs:
+                raise InvalidInputError(f"community index {c} has no site within reach (filter it out before solving)")
+            model.add_linear_constraint(mathopt.fast_sum(x[a] for a in arcs) == 1)
+        loads = problem.design_load_t_per_day
+        for s, options in enumerate(useful):
+            if problem.site_must_open[s]:
+                model.add_linear_constraint(opened[s] == 1)
+            else:
+                model.add_linear_constraint(opened[s] <= 1)
+            capacity = mathopt.fast_sum(cap * v for (_, cap, _), v in zip(options, y[s]))
+            served = mathopt.fast_sum(float(loads[problem.arc_community[a]]) * x[a] for a in arcs_of_site[s])
+            model.add_linear_constraint(served <= capacity)
+            for a in arcs_of_site[s]:
+                model.add_linear_constraint(x[a] <= opened[s])
+        for s, t in problem.conflicting_sites:
+            model.add_linear_constraint(opened[s] + opened[t] <= 1)
+        model.add_linear_constraint(
+            mathopt.fast_sum(cap * v for options, ys in zip(useful, y) for (_, cap, _), v in zip(options, ys))
+            >= float(loads.sum())
+        )
+
+    def run(self, *, deadline: float, log: bool, gap: float, share: float = 1.0, cutoff: float | None = None):
+        """HiGHS on the model as it stands, with ``share`` of the time left and an optional objective cutoff."""
+        from ortools.math_opt.python import mathopt
+        from ortools.math_opt.solvers import highs_pb2
+
         remaining = max((deadline - time.perf_counter()) * share, 1.0)
         highs = highs_pb2.HighsOptionsProto()
         if cutoff is not None:
@@ -320,67 +311,137 @@ def solve_location(problem: LocationProblem, *, time_limit_s: float, relative_ga
             enable_output=log,
             highs=highs,
         )
-        return mathopt.solve(model, mathopt.SolverType.HIGHS, params=params)
+        return mathopt.solve(self.model, mathopt.SolverType.HIGHS, params=params)
 
-    for v in y_vars:
-        v.integer = True
-    relaxed = run(gap=relative_gap / 2, share=0.85)
-    if relaxed.termination.reason in infeasible:
-        raise InfeasiblePlanError(_INFEASIBLE_MESSAGE)
-    if not relaxed.has_primal_feasible_solution():
-        raise QingyunError(
-            f"no feasible plan found within {time_limit_s:.0f} s ({relaxed.termination.reason.name}); "
-            "raise time_limit_s"
-        )
+    def chosen_options(self, values) -> list[int | None]:
+        """The class each site runs in a solution (None = closed)."""
+        return [
+            next((k for (k, _, _), v in zip(options, ys) if values[v] > 0.5), None)
+            for options, ys in zip(self.useful, self.y)
+        ]
+
+
+def _infeasible_reasons():
+    from ortools.math_opt.python import mathopt
+
+    return (mathopt.TerminationReason.INFEASIBLE, mathopt.TerminationReason.INFEASIBLE_OR_UNBOUNDED)
+
+
+def _no_plan(result, time_limit_s: float) -> QingyunError:
+    if result.termination.reason in _infeasible_reasons():
+        return InfeasibleError(_INFEASIBLE_MESSAGE)
+    return QingyunError(
+        f"no feasible plan found within {time_limit_s:.0f} s ({result.termination.reason.name}); raise time_limit_s"
+    )
+
+
+def _relaxed_best(m: _Model, relaxed) -> tuple[float, tuple | None]:
+    """Dual bound of the split-allowed relaxation and its single-sourced, improved rounding (or None)."""
+    problem = m.problem
     dual = relaxed.termination.objective_bounds.dual_bound
     dual = dual if math.isfinite(dual) else 0.0  # every cost is >= 0
     values = relaxed.variable_values()
-    site_option = [
-        next((k for (k, _, _), v in zip(options, ys) if values[v] > 0.5), None) for options, ys in zip(useful, y)
-    ]
+    site_option = m.chosen_options(values)
     capacity = np.array(
         [problem.site_options[s][k].capacity_t_per_day if k is not None else 0.0 for s, k in enumerate(site_option)]
     )
-    flows = np.array([values[v] for v in x])
-    rounded = _single_sourced(problem, capacity=capacity, flows=flows)
-    best = None
-    if rounded is not None:
-        site_option, community_site = _improved(problem, site_option, rounded)
-        best = (_plan_cost(problem, site_option, community_site), site_option, community_site)
+    rounded = _single_sourced(problem, capacity=capacity, flows=np.array([values[v] for v in m.x]))
+    if rounded is None:
+        return dual, None
+    site_option, community_site = _improved(problem, site_option, rounded)
+    return dual, (_plan_cost(problem, site_option, community_site), site_option, community_site)
 
-    if best is None or best[0] - dual > relative_gap * abs(best[0]):
-        for v in x:
+
+def _full_mip(
+    m: _Model, *, best: tuple | None, dual: float, deadline: float, log: bool, relative_gap: float, time_limit_s: float
+):
+    """The full MIP pruned by best × (1 − gap): returns the better plan and the proven bound."""
+    problem = m.problem
+    for v in m.x:
+        v.integer = True
+    cutoff = best[0] * (1 - relative_gap) if best is not None else None
+    full = m.run(deadline=deadline, log=log, gap=relative_gap, cutoff=cutoff)
+    bounds = full.termination.objective_bounds
+    if full.has_primal_feasible_solution() and (best is None or bounds.primal_bound < best[0]):
+        values = full.variable_values()
+        options_chosen = m.chosen_options(values)
+        assigned = np.full(problem.n_communities, -1, dtype=np.int64)
+        for a in range(m.n_arcs):
+            if values[m.x[a]] > 0.5:
+                assigned[problem.arc_community[a]] = problem.arc_site[a]
+        best = (_plan_cost(problem, options_chosen, assigned), options_chosen, assigned)
+    if best is None:
+        raise _no_plan(full, time_limit_s)
+    if (
+        cutoff is not None
+        and not full.has_primal_feasible_solution()
+        and full.termination.reason in _infeasible_reasons()
+    ):
+        dual = max(dual, cutoff)
+    elif math.isfinite(bounds.dual_bound):
+        # plans at or above the cutoff were pruned, not refuted: the bound holds only up to it
+        dual = max(dual, bounds.dual_bound if cutoff is None else min(bounds.dual_bound, cutoff))
+    return best, dual
+
+
+def solve_location(
+    problem: LocationProblem, *, time_limit_s: float, relative_gap: float, solver_log: bool = False
+) -> LocationSolution:
+    """Solve to the requested proven relative gap or the time limit, whichever comes first.
+
+    1. With y binary and x continuous the model is a relaxation (communities may split) with
+       only site×class binaries: its dual bound is a valid, tight bound for the real problem.
+    2. Its classes kept, the few split communities are rounded to one site each, moving
+       neighbours when a station is full (``_single_sourced``); then stations whose
+       communities fit elsewhere are closed and classes shrunk when cheaper (``_improved``).
+    3. Only if the gap is still above the target: the full MIP, pruned by the cutoff
+       best × (1 − gap), so "nothing below the cutoff" is exactly the requested proof.
+    The gap reported compares the best single-sourced plan with the best proven bound.
+
+    Parameters
+    ----------
+    problem
+        Sites, classes, communities and the arcs within reach.
+    time_limit_s
+        Wall-clock limit of building and solving.
+    relative_gap
+        The proven gap to stop at.
+    solver_log
+        Print HiGHS's log.
+
+    Returns
+    -------
+    LocationSolution
+
+    Raises
+    ------
+    InfeasibleError
+        No plan serves every community.
+    QingyunError
+        No feasible plan found within the time limit.
+    """
+    started = time.perf_counter()
+    deadline = started + time_limit_s
+    m = _Model(problem)
+    built = time.perf_counter()
+    for ys in m.y:
+        for v in ys:
             v.integer = True
-        cutoff = best[0] * (1 - relative_gap) if best is not None else None
-        full = run(gap=relative_gap, cutoff=cutoff)
-        if full.has_primal_feasible_solution() and (
-            best is None or full.termination.objective_bounds.primal_bound < best[0]
-        ):
-            values = full.variable_values()
-            options_chosen = [
-                next((k for (k, _, _), v in zip(options, ys) if values[v] > 0.5), None)
-                for options, ys in zip(useful, y)
-            ]
-            assigned = np.full(problem.n_communities, -1, dtype=np.int64)
-            for a in range(n_arcs):
-                if values[x[a]] > 0.5:
-                    assigned[problem.arc_community[a]] = problem.arc_site[a]
-            best = (_plan_cost(problem, options_chosen, assigned), options_chosen, assigned)
-        if best is None:
-            if full.termination.reason in infeasible:
-                raise InfeasiblePlanError(_INFEASIBLE_MESSAGE)
-            raise QingyunError(
-                f"no feasible plan found within {time_limit_s:.0f} s "
-                f"({full.termination.reason.name}); raise time_limit_s"
-            )
-        if cutoff is not None and not full.has_primal_feasible_solution() and full.termination.reason in infeasible:
-            dual = max(dual, cutoff)
-        elif math.isfinite(full.termination.objective_bounds.dual_bound):
-            # plans at or above the cutoff were pruned, not refuted: the bound holds only up to it
-            bound = full.termination.objective_bounds.dual_bound
-            dual = max(dual, bound if cutoff is None else min(bound, cutoff))
+    relaxed = m.run(deadline=deadline, log=solver_log, gap=relative_gap / 2, share=0.85)
+    if not relaxed.has_primal_feasible_solution():
+        raise _no_plan(relaxed, time_limit_s)
+    dual, best = _relaxed_best(m, relaxed)
+    if best is None or best[0] - dual > relative_gap * abs(best[0]):
+        best, dual = _full_mip(
+            m,
+            best=best,
+            dual=dual,
+            deadline=deadline,
+            log=solver_log,
+            relative_gap=relative_gap,
+            time_limit_s=time_limit_s,
+        )
     solved = time.perf_counter()
-
     best_objective, site_option, community_site = best
     dual = min(dual, best_objective)
     gap = (best_objective - dual) / max(abs(best_objective), 1e-9)

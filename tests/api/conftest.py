@@ -13,7 +13,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,9 +21,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import REDIS_URL, drop_postgres_database, postgres_database
+
 ROOT = Path(__file__).resolve().parents[2]
-POSTGRES_URL = os.environ.get("QINGYUN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("QINGYUN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ROLES = ("dispatcher", "supervisor", "planner", "device", "admin")
 
 
@@ -32,27 +31,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def postgres_database() -> str:
-    """A fresh PostgreSQL database URL, or skip with the reason."""
-    import psycopg
-
-    try:
-        with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3) as connection:
-            name = f"qingyun_api_{uuid.uuid4().hex[:10]}"
-            connection.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL at {POSTGRES_URL} unreachable ({str(exc).strip().splitlines()[0]}); CI runs these")
-    return POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-
-
-def drop_postgres_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def redis_or_skip() -> str:

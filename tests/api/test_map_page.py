@@ -1,16 +1,18 @@
 """The map page in a real headless Chromium (Debian ``chromium`` driven by Playwright): a Shenzhen plan, every route drawn.
 
 Needs ``/usr/bin/chromium`` (``apt-get install -y chromium``; Playwright's own browser download is
-never used). The screenshot goes to ``docs/map_page.png``.
+never used). The screenshot goes to ``$QINGYUN_SCREENSHOT_DIR`` (default: the test's temporary
+folder), never over the committed ``docs/map_page.png``: ``make test`` leaves the work tree clean.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from tests.api.conftest import ROOT, issue_keys, start_service, wait_for_job
+from tests.api.conftest import issue_keys, start_service, wait_for_job
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -22,7 +24,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SCREENSHOT = ROOT / "docs" / "map_page.png"
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +44,7 @@ def shenzhen_plan(tmp_path_factory, shenzhen):
     """A Shenzhen collection day (generator, 120 restaurants + 60 community points) solved through the API, plus one audit."""
     import json
 
+    from fleet.settings import FleetSettings
     from fleet.simulate.tracks import simulate_haul
     from routing.planning.generate import generate_scenario
     from tests.api.test_supervision import _fixes
@@ -52,7 +54,7 @@ def shenzhen_plan(tmp_path_factory, shenzhen):
     service = start_service(database_url, log=folder / "service.log")
     service.keys = issue_keys(database_url)
     scenario = json.loads(generate_scenario(shenzhen, restaurants=120, communities=60, seed=11).model_dump_json())
-    haul = simulate_haul(shenzhen, violation="suspected_dumping", seed=2, interval_s=30)
+    haul = simulate_haul(shenzhen, violation="suspected_dumping", seed=2, interval_s=30, settings=FleetSettings())
     try:
         with service.client("dispatcher") as client:
             plan_id = client.post("/plans", json={"scenario": scenario, "time_limit_s": 10}).json()["id"]
@@ -74,7 +76,9 @@ def shenzhen_plan(tmp_path_factory, shenzhen):
         service.stop()
 
 
-def test_map_page_shows_every_route_numbered_stops_kpis_violations_and_plays_a_track(browser, shenzhen_plan):
+def test_map_page_shows_every_route_numbered_stops_kpis_violations_and_plays_a_track(
+    browser, shenzhen_plan, tmp_path_factory
+):
     service, plan, device = shenzhen_plan
     # one key holding the dispatcher and supervisor roles, as a control-room account would
     from api.auth import create_key
@@ -123,8 +127,10 @@ def test_map_page_shows_every_route_numbered_stops_kpis_violations_and_plays_a_t
     assert page.inner_text("#track-time") != first_time and "+08:00" in page.inner_text("#track-time")
 
     page.click("#route-list li >> nth=0")
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT))
-    assert SCREENSHOT.stat().st_size > 50_000
+    shots = Path(os.environ.get("QINGYUN_SCREENSHOT_DIR") or tmp_path_factory.mktemp("screenshots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    screenshot = shots / "map_page.png"
+    page.screenshot(path=str(screenshot))
+    assert screenshot.stat().st_size > 50_000
     assert not [u for u in failed if not u.startswith(service.url)], failed  # nothing fetched from elsewhere
     page.close()

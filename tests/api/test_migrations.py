@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import drop_postgres_database, postgres_database
+from tests.conftest import drop_postgres_database, postgres_database
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
@@ -13,11 +13,14 @@ def test_migrations_match_the_models_and_coexist_with_the_gateways_tables(kind, 
     from alembic import command
 
     from api.db import alembic_config, normalised_url, upgrade
-    from fleet.tracks.store import make_engine
+    from fleet.tracks.store import Position, Terminal
 
     url = f"sqlite:///{tmp_path / 'q.db'}" if kind == "sqlite" else postgres_database()
     try:
-        make_engine(normalised_url(url)).dispose()  # a JT/T 808 gateway started first created terminal/position
+        legacy = sa.create_engine(normalised_url(url))  # a database where an old gateway created its two tables
+        Terminal.__table__.create(legacy)
+        Position.__table__.create(legacy)
+        legacy.dispose()
         upgrade(url)
         command.check(alembic_config(url))  # raises when models and migrations differ
         engine = sa.create_engine(normalised_url(url))

@@ -5,8 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
+from sqlmodel import Session, select
 
 from tests.api.conftest import wait_for_job
 
@@ -138,9 +146,126 @@ def test_bad_scenarios_are_refused_before_any_job_naming_the_field(service, smal
         answer = client.post("/plans", json={"scenario": broken})
         assert answer.status_code == 422
         detail = answer.json()["detail"]
-        assert f"sites[3] (id {broken['sites'][3]['id']}).demand_kg" in detail
-        assert f"sites[4] (id {broken['sites'][4]['id']}).stream" in detail
+        assert f"sites.3.demand_kg (id {broken['sites'][3]['id']})" in detail  # routing.jsonfile.validation_messages
+        assert f"sites.4.stream (id {broken['sites'][4]['id']})" in detail
         assert client.post("/plans", json={"time_limit_s": 1}).status_code == 422  # no scenario and no date
         assert client.post("/plans", json={"scenario": small_scenario, "time_limit_s": 10**6}).status_code == 422
         assert client.get("/plans/not-a-plan").status_code == 404
         assert client.get("/plans/not-a-plan/routes.geojson").status_code == 404
+
+
+# --- the planning pipeline in the service: in-process app and jobs, so a test stub reaches the job thread ---
+RUN_METADATA = ("search.wall_s", "search.cost_history[*][*][0]")
+"""The only plan.json fields that may differ between two runs of the same scenario and settings: wall-clock seconds."""
+
+
+def _guixi_day() -> dict:
+    """Eight kitchen-waste sites, 900 kg each, on the shipped Guixi network: one 5 t truck needs two trips."""
+    from routing.network.graph import load_network
+    from routing.planning.generate import reachable_points
+    from tests.conftest import GUIXI_OSM
+    from tests.routing.planning.conftest import base_scenario, site
+
+    places = reachable_points(load_network(GUIXI_OSM), n=40, seed=11)
+    sites = [site(places, k, kg=900.0) for k in range(3, 11)]
+    return base_scenario(places, sites=sites, vehicles=[{"id": f"V{i}", "type": "T", "depot": "D"} for i in (1, 2)])
+
+
+@contextmanager
+def in_process_service(tmp_path: Path, **planning: object) -> Iterator[tuple[object, object]]:
+    """The app and its in-process job threads on a fresh SQLite file, planning on Guixi; a dispatcher's client."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import ServiceSettings, Settings
+    from routing.network.settings import NetworkSettings
+    from routing.planning.settings import PlanningSettings
+    from tests.api.conftest import issue_keys
+    from tests.conftest import GUIXI_OSM
+
+    url = f"sqlite:///{tmp_path / 'qingyun.db'}"
+    settings = Settings(
+        service=ServiceSettings(database_url=url),
+        network=NetworkSettings(osm=GUIXI_OSM),
+        planning=PlanningSettings(**planning),
+    )
+    app = create_app(settings)
+    with TestClient(app) as client:
+        client.headers["X-API-Key"] = issue_keys(url)["dispatcher"]
+        yield app, client
+
+
+def _finished(client, url: str, *, timeout_s: float = 180) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while (body := client.get(url).json())["status"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return body
+
+
+def test_a_plan_the_checker_rejects_is_a_failed_job_and_is_never_stored(tmp_path, monkeypatch):
+    import routing.planning.pipeline as pipeline
+    from api.tables import PlanRouteRow, PlanRow, PlanStopRow
+    from routing.planning.plan import evaluate_routes
+    from routing.planning.problem import Problem
+
+    def overloading_solver(problem, params, *, progress=None):
+        """A broken solver (this test only): every site on one 5 t truck, 7.2 t before its first unload."""
+        truck = problem.vehicles[0]
+        plant = next(f for f in problem.facilities if Problem.unloads_at(truck, f))
+        return evaluate_routes(problem, {truck.id: [*(s.id for s in problem.sites), plant.id]})
+
+    monkeypatch.setattr(pipeline, "solve", overloading_solver)
+    with in_process_service(tmp_path, workers=1, time_limit_s=5) as (app, client):
+        answer = client.post("/plans", json={"scenario": _guixi_day()})
+        assert answer.status_code == 202, answer.text
+        plan_id = answer.json()["id"]
+        body = _finished(client, f"/plans/{plan_id}")
+        geojson = client.get(f"/plans/{plan_id}/routes.geojson")
+        with Session(app.state.engine) as session:
+            stored = session.get(PlanRow, plan_id)
+            routes = session.exec(select(PlanRouteRow).where(PlanRouteRow.plan_id == plan_id)).all()
+            stops = session.exec(select(PlanStopRow)).all()
+    assert body["status"] == "failed" and body["retryable"] is False, body  # the input decides: no retry helps
+    assert "independent checker rejected the plan" in body["error"]
+    assert "vehicle V1 stop" in body["error"] and "exceeds capacity 5000.0 kg" in body["error"]  # names the violation
+    assert "Traceback" not in body["error"] and "plan" not in body
+    assert routes == [] and stops == []  # no route or stop row
+    assert stored.kpi == {} and stored.geojson is None and stored.sheets is None  # the plan row holds nothing solved
+    assert geojson.status_code == 409
+
+
+def _without_run_metadata(document: dict) -> dict:
+    """The document with the wall-clock fields of RUN_METADATA removed (costs of the history are kept)."""
+    document = json.loads(json.dumps(document))
+    search = document["search"]
+    del search["wall_s"]
+    search["cost_history"] = [[cost for _, cost in piece] for piece in search["cost_history"]]
+    return document
+
+
+def test_the_cli_and_the_api_write_the_same_plan_json(tmp_path):
+    from routing.planning.document import parse_plan
+
+    day = _guixi_day()
+    scenario = tmp_path / "day.json"
+    scenario.write_text(json.dumps(day, ensure_ascii=False), encoding="utf-8")
+    settings = {"time_limit_s": 120.0, "workers": 1, "max_solutions": 40}  # max_solutions: same input, same plan
+    cli = subprocess.run(
+        [str(Path(sys.executable).with_name("qingyun")), "plan", str(scenario), "--out", str(tmp_path / "out")]
+        + ["--time-limit", "120", "--workers", "1", "--max-solutions", "40"],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("QINGYUN_PLANNING_")},
+    )
+    assert cli.returncode == 0, cli.stderr
+    from_cli = json.loads((tmp_path / "out" / "plan.json").read_text(encoding="utf-8"))
+    with in_process_service(tmp_path, **settings) as (_, client):
+        answer = client.post("/plans", json={"scenario": day})
+        assert answer.status_code == 202, answer.text
+        body = _finished(client, answer.json()["url"])
+    assert body["status"] == "succeeded", body
+    from_api = body["plan"]
+    assert from_cli["search"]["wall_s"] < 120 and from_api["search"]["wall_s"] < 120  # stopped by max_solutions
+    assert parse_plan(from_api).to_json() == from_api  # the API answers the plan.json contract as is
+    assert _without_run_metadata(from_api) == _without_run_metadata(from_cli)
+    assert from_api["kpi"]["clearance_rate"] == 1.0 and len(from_api["routes"]) >= 1

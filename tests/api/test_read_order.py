@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import event, update
 from sqlmodel import Session
 
-from tests.api.conftest import drop_postgres_database, postgres_database
+from tests.conftest import drop_postgres_database, postgres_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

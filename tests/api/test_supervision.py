@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 
 from tests.api.conftest import wait_for_job
-
-CHINA = timezone(timedelta(hours=8))
 
 
 def _fixes(positions, *, device: str) -> list[dict]:
@@ -35,9 +33,10 @@ def haul(service, shenzhen):
     """A simulated speeding haul (ground truth known) posted, permitted and audited through the API."""
     import uuid
 
+    from fleet.settings import FleetSettings
     from fleet.simulate.tracks import simulate_haul
 
-    scenario = simulate_haul(shenzhen, violation="speeding", seed=1, interval_s=30)
+    scenario = simulate_haul(shenzhen, violation="speeding", seed=1, interval_s=30, settings=FleetSettings())
     device = f"T{uuid.uuid4().hex[:8]}"  # the PostgreSQL and SQLite services are separate, but keep ids unique anyway
     permits = [p.model_copy(update={"device": device}).model_dump(mode="json") for p in scenario.permits]
     fixes = _fixes(scenario.positions, device=device)
@@ -147,7 +146,7 @@ def test_reauditing_the_same_period_counts_nothing_twice(service, haul):
 
 
 def test_company_score_deducts_per_violation(service, haul):
-    from fleet.audit.scores import DEFAULT_DEDUCTIONS
+    from fleet.audit.settings import DEFAULT_DEDUCTIONS
 
     with service.client("supervisor") as client:
         violations = client.get("/violations", params={"company": haul["company"], "limit": 1000}).json()["items"]

@@ -58,7 +58,22 @@ def _facility_start(f, arrival: int) -> int | None:
 
 
 def build_routes(problem: Problem, site_ids: list[str], *, urgency: float = 0.2) -> dict[str, list[str]]:
-    """Routes ``{vehicle_id: [site/facility ids]}`` covering as many of ``site_ids`` as fit."""
+    """A first solution: routes covering as many of ``site_ids`` as fit, every rule kept.
+
+    Parameters
+    ----------
+    problem : Problem
+        The day.
+    site_ids : list of str
+        The sites to route.
+    urgency : float
+        Weight of a site's slack to its window's close against travel and waiting.
+
+    Returns
+    -------
+    dict
+        ``{vehicle_id: [site/facility ids]}``, unloads included; sites that fit nowhere are left out.
+    """
     sites = _Sites(problem, site_ids)
     row_of = {sid: i for i, sid in enumerate(sites.ids)}
     free = np.ones(len(sites.ids), dtype=bool)

@@ -19,7 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from routing.planning.problem import Problem, VehicleSpec
-from routing.planning.search.solver import SearchResult, SolveParams, limit_units, load_units
+from routing.planning.search.params import SolveParams
+from routing.planning.search.pieces import subproblem
+from routing.planning.search.result import SearchResult, pick_best
+from routing.planning.search.units import limit_units, load_units
+from routing.planning.search.workers import SearchTask, run_tasks
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +46,18 @@ class TruckLimits:
 
 
 def truck_limits(vehicle: VehicleSpec) -> TruckLimits:
-    """Per trip a truck is bound by its body, per day by its daily weight and stop limits."""
+    """Per trip a truck is bound by its body, per day by its daily weight and stop limits.
+
+    Parameters
+    ----------
+    vehicle : VehicleSpec
+        The truck.
+
+    Returns
+    -------
+    TruckLimits
+        Its limits in the model's integer units.
+    """
     return TruckLimits(
         trip_kg=limit_units(vehicle.capacity_kg),
         trip_litres=None if vehicle.capacity_l is None else limit_units(vehicle.capacity_l),
@@ -64,7 +79,10 @@ def _demand_kg(problem: Problem, site_id: str) -> int:
 
 
 def fewest_trucks(problem: Problem, *, site_ids: list[str]) -> int:
-    """Trucks needed at least by weight (the largest daily limit of the fleet), 0 when unbounded."""
+    """A lower bound on the trucks ``site_ids`` need by weight (at the largest daily limit of the fleet).
+
+    Returns 0 when some truck has no daily limit (then weight bounds nothing).
+    """
     limits = [_day_kg(problem, v) for v in problem.vehicles]
     if not limits or any(k is None for k in limits):
         return 0
@@ -76,6 +94,7 @@ def is_tight(problem: Problem, *, site_ids: list[str]) -> bool:
     """Whether packing decides the truck count: the fewest trucks possible would be ≥ 90 % full.
 
     Only days whose trucks carry a fixed cost count (elsewhere a truck fewer saves nothing).
+    A tight day (True) gets time for re-packing.
     """
     if not site_ids or not any(v.fixed_cost > 0 for v in problem.vehicles):
         return False
@@ -96,7 +115,20 @@ class Trip:
 
 
 def trips_of(problem: Problem, routes: dict[str, list[str]]) -> list[Trip]:
-    """The trips of the trucks in use, plus one empty trip per truck that unloads (room for a new load)."""
+    """The trips of the trucks in use, plus one empty trip per truck that unloads (room for a new load).
+
+    Parameters
+    ----------
+    problem : Problem
+        The day.
+    routes : dict
+        Visit ids per truck.
+
+    Returns
+    -------
+    list of Trip
+        In route order, truck by truck.
+    """
     trips = []
     for truck, route in routes.items():
         if not any(s in problem.site_index for s in route):
@@ -265,7 +297,27 @@ def reassign(
     of :data:`GROUP_TRIPS` nearby trips are re-packed exactly until they stop improving.
     A move costs its detour, estimated as twice the distance to the nearest site of the
     receiving trip (for a new trip, of its truck, plus the drive to and from its unload), plus
-    :data:`MOVE_M`. Returns site → index into ``trips``, or None when no packing was found.
+    :data:`MOVE_M`.
+
+    Parameters
+    ----------
+    problem : Problem
+        The day.
+    trips : list of Trip
+        The current trips.
+    orphans : list of str
+        Sites on no trip that must get one.
+    new_trips : bool
+        Whether the empty trips (a new load after an unload) may be opened.
+    time_limit_s : float
+        Seconds for the whole re-packing.
+    seed : int
+        Seed of the neighbourhood choice.
+
+    Returns
+    -------
+    dict or None
+        Site → index into ``trips`` for every site that changes trip, or None when no packing was found.
     """
     deadline = time.monotonic() + time_limit_s
     data = _packing(problem, trips, orphans, new_trips=new_trips)
@@ -345,8 +397,6 @@ def _fit(
     New trips (a drive to and from an unload) are opened only if the existing ones cannot
     take every site.
     """
-    from routing.planning.search.decompose import pick_best, run_tasks, subproblem
-
     trips = trips_of(problem, plan.routes)
     moves = None
     for new_trips in (False, True):
@@ -372,9 +422,9 @@ def _fit(
     sub = subproblem(problem, site_ids=sites, vehicle_ids=fleet, name=f"{problem.name}#repacked")
     left = max(1.0, deadline - time.monotonic())
     lanes = max(1, settings.workers)
-    tasks = [(sub, s, 0.5 * left, f"repacked|{s}", initial) for s in strategies[:lanes]]
+    tasks = [SearchTask(f"repacked|{s}", sub, s, 0.5 * left, initial) for s in strategies[:lanes]]
     found = run_tasks(tasks, settings, None)
-    return pick_best([found[t[3]] for t in tasks])
+    return pick_best([found[t.label] for t in tasks])
 
 
 def repack(
@@ -391,6 +441,24 @@ def repack(
     are more than the weight allows at least, the least-loaded one's sites are re-packed into
     the others' trips (:data:`MAX_ATTEMPTS` trucks tried in a row). Every re-packed plan is
     searched on from there and kept when it drops no more sites and costs less.
+
+    Parameters
+    ----------
+    problem : Problem
+        The day.
+    settings : SolveParams
+        Search settings.
+    best : SearchResult
+        The best plan so far.
+    strategies : tuple of str
+        Strategies of the searches from a re-packed plan (one per worker).
+    deadline : float
+        ``time.monotonic()`` to finish by.
+
+    Returns
+    -------
+    SearchResult
+        ``best`` or a better plan.
     """
     fleet = [v.id for v in problem.vehicles]
     if best.dropped:

@@ -17,10 +17,11 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
+
+from routing.planning.search.params import RuinParams
 
 NEIGHBOURS = 100  # nearest sites a ruin looks through for routes to cut (enough for SISR's few strings)
 
@@ -35,19 +36,6 @@ SLOW_OPERATORS = (
     "use_global_cheapest_insertion_visit_types_lns",
     "use_local_cheapest_insertion_visit_types_lns",
 )
-
-
-@dataclass(frozen=True)
-class RuinParams:
-    """SISR's ruin sizes and the annealing schedule (temperature as a share of route cost)."""
-
-    average_removed: int = 10  # sites removed per ruin, on average (SISR's c̄)
-    max_string: int = 10  # longest string cut out of one route (SISR's L^max)
-    start_temperature: float = 0.005  # OR-Tools loop: × the current routes' arc cost; cools linearly to 0
-    compiled_start_temperature: float = (
-        3.0  # routing.planning.search.sisr: × cost per site, cooling to 1/100 (1, 3, 10 level; 0.3 worse)
-    )
-    route_removal: float = 0.1  # share of ruins that empty a whole route instead (fewer trucks)
 
 
 class StringRemoval:
@@ -104,8 +92,23 @@ def site_neighbours(
 ) -> np.ndarray:
     """Per site index (row): the ``keep`` nearest sites, itself first (SISR's adjacency lists).
 
-    ``rows``: how many indices there are (default: up to the largest site's); rows of
-    indices that are not sites start with -1.
+    Parameters
+    ----------
+    distance : ndarray
+        The problem's distance matrix.
+    site_indices : list of int
+        Per site, the index its row gets (a routing index or a node).
+    matrix_nodes : list of int
+        Per site, its node in ``distance``.
+    keep : int
+        Neighbours per site.
+    rows : int, optional
+        How many indices there are (default: up to the largest site's).
+
+    Returns
+    -------
+    ndarray
+        int64 ``[rows, keep]``; rows of indices that are not sites start with -1.
     """
     nodes = np.asarray(matrix_nodes)
     block = distance[np.ix_(nodes, nodes)].astype(np.float64)
@@ -217,12 +220,31 @@ def anneal(
 ):
     """Ruin-and-recreate from the ``start`` assignment until ``deadline``; the best solution found.
 
-    ``descent_params``: OR-Tools search parameters of a greedy descent (their time limit is
-    set here). Returns a copy of the best assignment. (A copy,
-    not routes to restore: after a descent cut short by the deadline, OR-Tools 9.15 at times
-    refuses to read routes back, and C204 came back as its first solution, 69 % above.)
+    Parameters
+    ----------
+    routing : ortools RoutingModel
+        The closed model.
+    start : ortools Assignment
+        The solution to start from.
+    descent_params : ortools RoutingSearchParameters
+        A greedy descent's parameters (their time limit is set here).
+    ruin : StringRemoval
+        Cuts sites out of the current routes.
+    rng : random.Random
+        The annealing's acceptance draws.
+    deadline : float
+        ``time.monotonic()`` to stop at.
+    max_iterations : int, optional
+        Ruins at most.
+
+    Returns
+    -------
+    ortools Assignment
+        A copy of the best assignment (a copy, not routes to restore: after a descent cut short
+        by the deadline, OR-Tools 9.15 at times refuses to read routes back, and C204 came back
+        as its first solution, 69 % above).
     """
-    copy = routing.planning.search.solver().Assignment
+    copy = routing.solver().Assignment
     current = best = start.ObjectiveValue()
     current_routes = routes_of(routing, start)
     best_solution = copy(start)
@@ -249,7 +271,20 @@ def anneal(
 
 
 def routes_of(routing, assignment) -> list[list[int]]:
-    """Routing indices per vehicle, start and end excluded (ReadAssignmentFromRoutes' input)."""
+    """Routing indices per vehicle, start and end excluded (ReadAssignmentFromRoutes' input).
+
+    Parameters
+    ----------
+    routing : ortools RoutingModel
+        The model.
+    assignment : ortools Assignment
+        A solution of it.
+
+    Returns
+    -------
+    list of list of int
+        One list per vehicle.
+    """
     out = []
     for vehicle in range(routing.vehicles()):
         route, index = [], assignment.Value(routing.NextVar(routing.Start(vehicle)))
@@ -261,7 +296,20 @@ def routes_of(routing, assignment) -> list[list[int]]:
 
 
 def arc_cost(routing, routes: list[list[int]]) -> int:
-    """The routes' arc cost alone (no fixed, span or penalty costs): the annealing's scale."""
+    """The routes' arc cost alone (no fixed, span or penalty costs): the annealing's scale.
+
+    Parameters
+    ----------
+    routing : ortools RoutingModel
+        The model.
+    routes : list of list of int
+        Routing indices per vehicle, as :func:`routes_of` gives them.
+
+    Returns
+    -------
+    int
+        In the model's cost units.
+    """
     total = 0
     for vehicle, route in enumerate(routes):
         path = [routing.Start(vehicle), *route, routing.End(vehicle)]

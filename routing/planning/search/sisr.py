@@ -8,7 +8,7 @@ runs as numba-compiled code over plain arrays (~20 µs per ruin on Solomon's R1)
 solver hands the best routes back to OR-Tools for a closing descent, which also re-checks
 them against the full model.
 
-What it models (and so when the solver may use it, see ``RoutingModel.route_arrays``): one
+What it models (and so when the solver may use it, see ``OrToolsModel.route_arrays``): one
 service-start window per site, per-truck shifts, loads in one or more units against per-truck
 capacities, stops per truck, which trucks may serve a site, arc costs per truck class and a
 fixed cost per used truck, a penalty per unserved site. No unloads, breaks, shift-length
@@ -16,6 +16,10 @@ limits or time costs: days with those keep the OR-Tools loop.
 
 Times follow the OR-Tools time dimension: ``travel[a, b]`` is the service time at ``a`` plus
 the drive to ``b``, and a truck may wait.
+
+The compiled functions take a few bundles (named tuples of arrays) rather than the arrays
+one by one: :class:`DayArrays` (the model), :class:`RouteState` (routes being edited, three
+of them: current, work, best), :class:`Scratch` and :class:`RuinSizes`.
 """
 
 from __future__ import annotations
@@ -24,15 +28,54 @@ import math
 import time
 from dataclasses import dataclass
 from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
-from routing.planning.search.ruin import RuinParams, cut_strings, seed_compiled_rng
+from routing.planning.search.params import RuinParams
+from routing.planning.search.ruin import cut_strings, seed_compiled_rng
 
 INF = np.iinfo(np.int64).max // 4
 BLINK = 0.01  # SISR's blink rate: a position is skipped with this probability
 CHUNK = 200  # ruins per compiled call; the deadline and temperature are checked between calls
+
+
+class DayArrays(NamedTuple):
+    """The model's numbers as the compiled loop reads them (see :class:`RouteArrays`)."""
+
+    travel: np.ndarray
+    cost: np.ndarray
+    vehicle_class: np.ndarray
+    fixed: np.ndarray
+    open: np.ndarray
+    close: np.ndarray
+    demand: np.ndarray
+    capacity: np.ndarray
+    depot: np.ndarray
+    shift_start: np.ndarray
+    shift_end: np.ndarray
+    max_stops: np.ndarray
+    allowed: np.ndarray
+    sites: np.ndarray
+    is_site: np.ndarray
+    neighbours: np.ndarray
+
+
+class RuinSizes(NamedTuple):
+    """The penalty per unserved site and SISR's ruin sizes (see :class:`RuinParams`)."""
+
+    penalty: int
+    average_removed: int
+    max_string: int
+    route_removal: float
+
+
+class Scratch(NamedTuple):
+    """Work arrays of one ruin: which routes it touched, which sites it removed."""
+
+    touched: np.ndarray  # bool [V]
+    removed: np.ndarray  # int64 [sites]
 
 
 @dataclass(frozen=True)
@@ -57,6 +100,7 @@ class RouteArrays:
 
     @cached_property
     def is_site(self) -> np.ndarray:
+        """Per node, whether it is a site to serve."""
         return self.neighbours[:, 0] >= 0
 
     @cached_property
@@ -64,63 +108,94 @@ class RouteArrays:
         """The nodes to serve."""
         return np.flatnonzero(self.is_site)
 
+    @cached_property
+    def day(self) -> DayArrays:
+        """The bundle the compiled loop takes."""
+        return DayArrays(
+            travel=self.travel,
+            cost=self.cost,
+            vehicle_class=self.vehicle_class,
+            fixed=self.fixed,
+            open=self.open,
+            close=self.close,
+            demand=self.demand,
+            capacity=self.capacity,
+            depot=self.depot,
+            shift_start=self.shift_start,
+            shift_end=self.shift_end,
+            max_stops=self.max_stops,
+            allowed=self.allowed,
+            sites=self.sites,
+            is_site=self.is_site,
+            neighbours=self.neighbours,
+        )
 
-class RouteState:
+
+class RouteState(NamedTuple):
     """Routes as arrays (nodes per truck, schedules, loads, costs) that the compiled loop edits."""
 
-    def __init__(self, arrays: RouteArrays, routes: list[list[int]]) -> None:
-        n = arrays.travel.shape[0]
-        vehicles = arrays.depot.shape[0]
-        width = len(arrays.sites) + 2
-        self.nodes = np.zeros((vehicles, width), dtype=np.int64)
-        self.length = np.zeros(vehicles, dtype=np.int64)
-        self.load = np.zeros((vehicles, arrays.demand.shape[1]), dtype=np.int64)
-        self.earliest = np.zeros((vehicles, width + 2), dtype=np.int64)
-        self.latest = np.zeros((vehicles, width + 2), dtype=np.int64)
-        self.route_cost = np.zeros(vehicles, dtype=np.int64)
-        self.route_of = np.full(n, -1, dtype=np.int64)
-        self.unassigned = np.zeros(len(arrays.sites), dtype=np.int64)
-        self.unassigned_count = np.zeros(1, dtype=np.int64)
-        for v, route in enumerate(routes):
-            self.nodes[v, : len(route)] = route
-            self.length[v] = len(route)
-            self.route_of[route] = v
-        missing = [int(s) for s in arrays.sites if self.route_of[s] < 0]
-        self.unassigned[: len(missing)] = missing
-        self.unassigned_count[0] = len(missing)
-        for v in range(vehicles):
-            _refresh(v, *self.parts()[:6], *_model(arrays))
-
-    def parts(self) -> tuple:
-        return (self.nodes, self.length, self.load, self.earliest, self.latest, self.route_cost, self.route_of)
-
-    def copy(self) -> RouteState:
-        out = object.__new__(RouteState)
-        for name, value in vars(self).items():
-            setattr(out, name, value.copy())
-        return out
-
-    def routes(self) -> list[list[int]]:
-        return [self.nodes[v, : self.length[v]].tolist() for v in range(len(self.length))]
-
-    def cost(self, penalty: int) -> int:
-        return int(self.route_cost.sum()) + penalty * int(self.unassigned_count[0])
+    nodes: np.ndarray  # int64 [V, width]: the route of each truck, ``length`` long
+    length: np.ndarray  # int64 [V]
+    load: np.ndarray  # int64 [V, units]
+    earliest: np.ndarray  # int64 [V, width + 2]: earliest service start per position, depots at both ends
+    latest: np.ndarray  # int64 [V, width + 2]: latest service start per position
+    route_cost: np.ndarray  # int64 [V]
+    route_of: np.ndarray  # int64 [n]: truck per node, -1 unrouted
+    unassigned: np.ndarray  # int64 [sites]: the unserved, ``unassigned_count[0]`` of them
+    unassigned_count: np.ndarray  # int64 [1]
 
 
-def _model(a: RouteArrays) -> tuple:
-    return (
-        a.travel,
-        a.cost,
-        a.vehicle_class,
-        a.fixed,
-        a.open,
-        a.close,
-        a.demand,
-        a.capacity,
-        a.depot,
-        a.shift_start,
-        a.shift_end,
+def start_state(arrays: RouteArrays, routes: list[list[int]]) -> RouteState:
+    """The state of ``routes`` (nodes per truck), schedules and costs computed.
+
+    Parameters
+    ----------
+    arrays : RouteArrays
+        The model.
+    routes : list of list of int
+        Nodes per truck; sites on no route start unassigned.
+
+    Returns
+    -------
+    RouteState
+        New arrays.
+    """
+    n = arrays.travel.shape[0]
+    vehicles = arrays.depot.shape[0]
+    width = len(arrays.sites) + 2
+    state = RouteState(
+        nodes=np.zeros((vehicles, width), dtype=np.int64),
+        length=np.zeros(vehicles, dtype=np.int64),
+        load=np.zeros((vehicles, arrays.demand.shape[1]), dtype=np.int64),
+        earliest=np.zeros((vehicles, width + 2), dtype=np.int64),
+        latest=np.zeros((vehicles, width + 2), dtype=np.int64),
+        route_cost=np.zeros(vehicles, dtype=np.int64),
+        route_of=np.full(n, -1, dtype=np.int64),
+        unassigned=np.zeros(len(arrays.sites), dtype=np.int64),
+        unassigned_count=np.zeros(1, dtype=np.int64),
     )
+    for v, route in enumerate(routes):
+        state.nodes[v, : len(route)] = route
+        state.length[v] = len(route)
+        state.route_of[route] = v
+    missing = [int(s) for s in arrays.sites if state.route_of[s] < 0]
+    state.unassigned[: len(missing)] = missing
+    state.unassigned_count[0] = len(missing)
+    for v in range(vehicles):
+        _refresh(v, state, arrays.day)
+    return state
+
+
+def _copy(state: RouteState) -> RouteState:
+    return RouteState(*(part.copy() for part in state))
+
+
+def _routes(state: RouteState) -> list[list[int]]:
+    return [state.nodes[v, : state.length[v]].tolist() for v in range(len(state.length))]
+
+
+def _cost(state: RouteState, penalty: int) -> int:
+    return int(state.route_cost.sum()) + penalty * int(state.unassigned_count[0])
 
 
 def improve(
@@ -132,24 +207,51 @@ def improve(
     seed: int,
     max_iterations: int | None = None,
 ) -> tuple[list[list[int]], int, int]:
-    """SISR from ``routes`` (nodes per truck) until ``deadline``: (best routes, their cost, ruins made).
+    """SISR from ``routes`` until ``deadline`` (or ``max_iterations`` ruins).
 
     The temperature starts at ``settings.compiled_start_temperature`` × the routes' cost per site and cools
     geometrically to 1/100 of that by the deadline (SISR's T0 = 100 → Tf = 1).
+
+    Parameters
+    ----------
+    arrays : RouteArrays
+        The model.
+    routes : list of list of int
+        Nodes per truck to start from.
+    deadline : float
+        ``time.monotonic()`` at which to stop.
+    settings : RuinParams
+        Ruin sizes and the temperature.
+    seed : int
+        Seed of the compiled code's random numbers: the same seed and work give the same routes.
+    max_iterations : int, optional
+        Ruins at most.
+
+    Returns
+    -------
+    tuple
+        (best routes as nodes per truck, their cost in model units, ruins made).
     """
     seed_compiled_rng(seed)
-    current = RouteState(arrays, routes)
-    best = current.copy()
-    best_cost = current_cost = current.cost(arrays.penalty)
-    work = current.copy()
+    current = start_state(arrays, routes)
+    best = _copy(current)
+    best_cost = current_cost = _cost(current, arrays.penalty)
+    work = _copy(current)
     sites = max(1, len(arrays.sites))
     t_start = settings.compiled_start_temperature * max(1, int(current.route_cost.sum())) / sites
     t_end = t_start / 100.0
     began = time.monotonic()
     span = max(1e-9, deadline - began)
     made = 0
-    touched = np.zeros(len(arrays.depot), dtype=np.bool_)
-    removed = np.zeros(len(arrays.sites), dtype=np.int64)
+    scratch = Scratch(
+        touched=np.zeros(len(arrays.depot), dtype=np.bool_), removed=np.zeros(len(arrays.sites), dtype=np.int64)
+    )
+    ruin = RuinSizes(
+        penalty=arrays.penalty,
+        average_removed=settings.average_removed,
+        max_string=settings.max_string,
+        route_removal=settings.route_removal,
+    )
     while True:
         now = time.monotonic()
         if now >= deadline or (max_iterations is not None and made >= max_iterations):
@@ -158,35 +260,11 @@ def improve(
         temperature = t_start * (t_end / t_start) ** fraction
         count = CHUNK if max_iterations is None else min(CHUNK, max_iterations - made)
         current_cost, found = _search(
-            count,
-            temperature,
-            current_cost,
-            best_cost,
-            *current.parts(),
-            current.unassigned,
-            current.unassigned_count,
-            *work.parts(),
-            work.unassigned,
-            work.unassigned_count,
-            *best.parts(),
-            best.unassigned,
-            best.unassigned_count,
-            touched,
-            removed,
-            *_model(arrays),
-            arrays.max_stops,
-            arrays.allowed,
-            arrays.sites,
-            arrays.is_site,
-            arrays.neighbours,
-            arrays.penalty,
-            settings.average_removed,
-            settings.max_string,
-            settings.route_removal,
+            count, temperature, current_cost, best_cost, arrays.day, ruin, current, work, best, scratch
         )
         best_cost = min(best_cost, found)
         made += count
-    return best.routes(), best_cost, made
+    return _routes(best), best_cost, made
 
 
 @njit(cache=True)
@@ -198,179 +276,116 @@ def _node_at(v, p, nodes, length, depot):
 
 
 @njit(cache=True)
-def _refresh(
-    v,
-    nodes,
-    length,
-    load,
-    earliest,
-    latest,
-    route_cost,
-    travel,
-    cost,
-    vehicle_class,
-    fixed,
-    open_,
-    close,
-    demand,
-    capacity,
-    depot,
-    shift_start,
-    shift_end,
-):
+def _refresh(v, state, day):
     """Recompute truck v's schedule (earliest and latest service starts), load and cost."""
+    nodes, length, depot, travel = state.nodes, state.length, day.depot, day.travel
     k = length[v]
-    c = vehicle_class[v]
-    load[v, :] = 0
-    t = shift_start[v]
-    earliest[v, 0] = t
+    c = day.vehicle_class[v]
+    state.load[v, :] = 0
+    t = day.shift_start[v]
+    state.earliest[v, 0] = t
     total = 0
     prev = depot[v]
     for p in range(1, k + 2):
         node = _node_at(v, p, nodes, length, depot)
         t = t + travel[prev, node]
         if p <= k:
-            if t < open_[node]:
-                t = open_[node]
-            load[v, :] += demand[node, :]
-        earliest[v, p] = t
-        total += cost[c, prev, node]
+            if t < day.open[node]:
+                t = day.open[node]
+            state.load[v, :] += day.demand[node, :]
+        state.earliest[v, p] = t
+        total += day.cost[c, prev, node]
         prev = node
-    route_cost[v] = total + fixed[v] if k > 0 else 0
-    t = shift_end[v]
-    latest[v, k + 1] = t
+    state.route_cost[v] = total + day.fixed[v] if k > 0 else 0
+    t = day.shift_end[v]
+    state.latest[v, k + 1] = t
     nxt = depot[v]
     for p in range(k, -1, -1):
         node = _node_at(v, p, nodes, length, depot)
         t = t - travel[node, nxt]
-        if p >= 1 and close[node] < t:
-            t = close[node]
-        latest[v, p] = t
+        if p >= 1 and day.close[node] < t:
+            t = day.close[node]
+        state.latest[v, p] = t
         nxt = node
 
 
 @njit(cache=True)
-def _copy_route(
-    v,
-    src_nodes,
-    src_length,
-    src_load,
-    src_earliest,
-    src_latest,
-    src_cost,
-    dst_nodes,
-    dst_length,
-    dst_load,
-    dst_earliest,
-    dst_latest,
-    dst_cost,
-):
-    k = src_length[v]
-    dst_nodes[v, :k] = src_nodes[v, :k]
-    dst_length[v] = k
-    dst_load[v, :] = src_load[v, :]
-    dst_earliest[v, : k + 2] = src_earliest[v, : k + 2]
-    dst_latest[v, : k + 2] = src_latest[v, : k + 2]
-    dst_cost[v] = src_cost[v]
+def _copy_route(v, src, dst):
+    """Truck v's route, schedule, load and cost from one state into another."""
+    k = src.length[v]
+    dst.nodes[v, :k] = src.nodes[v, :k]
+    dst.length[v] = k
+    dst.load[v, :] = src.load[v, :]
+    dst.earliest[v, : k + 2] = src.earliest[v, : k + 2]
+    dst.latest[v, : k + 2] = src.latest[v, : k + 2]
+    dst.route_cost[v] = src.route_cost[v]
 
 
 @njit(cache=True)
-def _recreate(
-    order_count,
-    order,
-    nodes,
-    length,
-    load,
-    earliest,
-    latest,
-    route_cost,
-    route_of,
-    unassigned,
-    unassigned_count,
-    touched,
-    travel,
-    cost,
-    vehicle_class,
-    fixed,
-    open_,
-    close,
-    demand,
-    capacity,
-    depot,
-    shift_start,
-    shift_end,
-    max_stops,
-    allowed,
-):
+def _copy_assignment(src, dst):
+    """Which truck serves each node, and who is unserved, from one state into another."""
+    dst.route_of[:] = src.route_of
+    dst.unassigned[:] = src.unassigned
+    dst.unassigned_count[0] = src.unassigned_count[0]
+
+
+@njit(cache=True)
+def _cheapest_position(site, state, day):
+    """(truck, position) where ``site`` adds least and fits, skipping positions at the blink rate; (-1, -1): none."""
+    nodes, length, cost, depot = state.nodes, state.length, day.cost, day.depot
+    best_delta = INF
+    best_v = -1
+    best_p = -1
+    for v in range(length.shape[0]):
+        if not day.allowed[site, v] or length[v] + 1 > day.max_stops[v]:
+            continue
+        fits = True
+        for u in range(day.demand.shape[1]):
+            if state.load[v, u] + day.demand[site, u] > day.capacity[v, u]:
+                fits = False
+                break
+        if not fits:
+            continue
+        c = day.vehicle_class[v]
+        k = length[v]
+        extra = day.fixed[v] if k == 0 else 0
+        prev = depot[v]
+        for p in range(k + 1):
+            nxt = depot[v] if p == k else nodes[v, p]
+            if np.random.random() < BLINK:
+                prev = nxt
+                continue
+            delta = cost[c, prev, site] + cost[c, site, nxt] - cost[c, prev, nxt] + extra
+            if delta < best_delta:
+                arrive = state.earliest[v, p] + day.travel[prev, site]
+                if arrive < day.open[site]:
+                    arrive = day.open[site]
+                if arrive <= day.close[site] and arrive + day.travel[site, nxt] <= state.latest[v, p + 1]:
+                    best_delta = delta
+                    best_v = v
+                    best_p = p
+            prev = nxt
+    return best_v, best_p
+
+
+@njit(cache=True)
+def _recreate(order_count, order, state, touched, day):
     """Insert ``order[:order_count]`` one by one, each where it adds least (skipping positions at the blink rate)."""
-    vehicles = length.shape[0]
-    units = demand.shape[1]
     for j in range(order_count):
         site = order[j]
-        best_delta = INF
-        best_v = -1
-        best_p = -1
-        for v in range(vehicles):
-            if not allowed[site, v] or length[v] + 1 > max_stops[v]:
-                continue
-            fits = True
-            for u in range(units):
-                if load[v, u] + demand[site, u] > capacity[v, u]:
-                    fits = False
-                    break
-            if not fits:
-                continue
-            c = vehicle_class[v]
-            k = length[v]
-            extra = fixed[v] if k == 0 else 0
-            prev = depot[v]
-            for p in range(k + 1):
-                nxt = depot[v] if p == k else nodes[v, p]
-                if np.random.random() < BLINK:
-                    prev = nxt
-                    continue
-                delta = cost[c, prev, site] + cost[c, site, nxt] - cost[c, prev, nxt] + extra
-                if delta < best_delta:
-                    arrive = earliest[v, p] + travel[prev, site]
-                    if arrive < open_[site]:
-                        arrive = open_[site]
-                    if arrive <= close[site] and arrive + travel[site, nxt] <= latest[v, p + 1]:
-                        best_delta = delta
-                        best_v = v
-                        best_p = p
-                prev = nxt
-        if best_v < 0:
-            unassigned[unassigned_count[0]] = site
-            unassigned_count[0] += 1
+        v, best_p = _cheapest_position(site, state, day)
+        if v < 0:
+            state.unassigned[state.unassigned_count[0]] = site
+            state.unassigned_count[0] += 1
             continue
-        v = best_v
-        k = length[v]
+        k = state.length[v]
         for i in range(k, best_p, -1):
-            nodes[v, i] = nodes[v, i - 1]
-        nodes[v, best_p] = site
-        length[v] = k + 1
-        route_of[site] = v
+            state.nodes[v, i] = state.nodes[v, i - 1]
+        state.nodes[v, best_p] = site
+        state.length[v] = k + 1
+        state.route_of[site] = v
         touched[v] = True
-        _refresh(
-            v,
-            nodes,
-            length,
-            load,
-            earliest,
-            latest,
-            route_cost,
-            travel,
-            cost,
-            vehicle_class,
-            fixed,
-            open_,
-            close,
-            demand,
-            capacity,
-            depot,
-            shift_start,
-            shift_end,
-        )
+        _refresh(v, state, day)
 
 
 @njit(cache=True)
@@ -396,205 +411,67 @@ def _sort_removed(count, removed, demand, travel, depot0):
 
 
 @njit(cache=True)
-def _search(
-    count,
-    temperature,
-    current_cost,
-    best_cost,
-    c_nodes,
-    c_length,
-    c_load,
-    c_earliest,
-    c_latest,
-    c_cost,
-    c_route_of,
-    c_unassigned,
-    c_unassigned_count,
-    w_nodes,
-    w_length,
-    w_load,
-    w_earliest,
-    w_latest,
-    w_cost,
-    w_route_of,
-    w_unassigned,
-    w_unassigned_count,
-    b_nodes,
-    b_length,
-    b_load,
-    b_earliest,
-    b_latest,
-    b_cost,
-    b_route_of,
-    b_unassigned,
-    b_unassigned_count,
-    touched,
-    removed,
-    travel,
-    cost,
-    vehicle_class,
-    fixed,
-    open_,
-    close,
-    demand,
-    capacity,
-    depot,
-    shift_start,
-    shift_end,
-    max_stops,
-    allowed,
-    sites,
-    is_site,
-    neighbours,
-    penalty,
-    average_removed,
-    max_string,
-    route_removal,
-):
+def _ruin_and_recreate(day, ruin, work, scratch):
+    """One ruin of ``work`` and its recreation; returns the new cost (penalties included)."""
+    touched, removed = scratch.touched, scratch.removed
+    vehicles = work.length.shape[0]
+    touched[:] = False
+    n_removed = cut_strings(
+        work.nodes,
+        work.length,
+        work.route_of,
+        touched,
+        removed,
+        day.is_site,
+        day.sites,
+        day.neighbours,
+        ruin.average_removed,
+        ruin.max_string,
+        ruin.route_removal,
+    )
+    for v in range(vehicles):
+        if touched[v]:
+            _refresh(v, work, day)
+    # the previously unserved get another chance with the removed ones
+    waiting = work.unassigned_count[0]
+    for i in range(waiting):
+        removed[n_removed + i] = work.unassigned[i]
+    n_removed += waiting
+    work.unassigned_count[0] = 0
+    _sort_removed(n_removed, removed, day.demand, day.travel, day.depot[0])
+    _recreate(n_removed, removed, work, touched, day)
+    new_cost = ruin.penalty * work.unassigned_count[0]
+    for v in range(vehicles):
+        new_cost += work.route_cost[v]
+    return new_cost
+
+
+@njit(cache=True)
+def _search(count, temperature, current_cost, best_cost, day, ruin, current, work, best, scratch):
     """``count`` ruins from the current state (work is a scratch copy of it); returns (current cost, best cost)."""
-    vehicles = c_length.shape[0]
+    vehicles = current.length.shape[0]
+    touched = scratch.touched
     for _ in range(count):
-        touched[:] = False
-        n_removed = cut_strings(
-            w_nodes,
-            w_length,
-            w_route_of,
-            touched,
-            removed,
-            is_site,
-            sites,
-            neighbours,
-            average_removed,
-            max_string,
-            route_removal,
-        )
-        for v in range(vehicles):
-            if touched[v]:
-                _refresh(
-                    v,
-                    w_nodes,
-                    w_length,
-                    w_load,
-                    w_earliest,
-                    w_latest,
-                    w_cost,
-                    travel,
-                    cost,
-                    vehicle_class,
-                    fixed,
-                    open_,
-                    close,
-                    demand,
-                    capacity,
-                    depot,
-                    shift_start,
-                    shift_end,
-                )
-        # the previously unserved get another chance with the removed ones
-        waiting = w_unassigned_count[0]
-        for i in range(waiting):
-            removed[n_removed + i] = w_unassigned[i]
-        n_removed += waiting
-        w_unassigned_count[0] = 0
-        _sort_removed(n_removed, removed, demand, travel, depot[0])
-        _recreate(
-            n_removed,
-            removed,
-            w_nodes,
-            w_length,
-            w_load,
-            w_earliest,
-            w_latest,
-            w_cost,
-            w_route_of,
-            w_unassigned,
-            w_unassigned_count,
-            touched,
-            travel,
-            cost,
-            vehicle_class,
-            fixed,
-            open_,
-            close,
-            demand,
-            capacity,
-            depot,
-            shift_start,
-            shift_end,
-            max_stops,
-            allowed,
-        )
-        new_cost = penalty * w_unassigned_count[0]
-        for v in range(vehicles):
-            new_cost += w_cost[v]
+        new_cost = _ruin_and_recreate(day, ruin, work, scratch)
         accept = new_cost < current_cost
         if not accept and temperature > 0:
             accept = new_cost < current_cost - temperature * math.log(np.random.random())
-        src_is_work = accept
         for v in range(vehicles):
             if touched[v]:
-                if src_is_work:
-                    _copy_route(
-                        v,
-                        w_nodes,
-                        w_length,
-                        w_load,
-                        w_earliest,
-                        w_latest,
-                        w_cost,
-                        c_nodes,
-                        c_length,
-                        c_load,
-                        c_earliest,
-                        c_latest,
-                        c_cost,
-                    )
+                if accept:
+                    _copy_route(v, work, current)
                 else:
-                    _copy_route(
-                        v,
-                        c_nodes,
-                        c_length,
-                        c_load,
-                        c_earliest,
-                        c_latest,
-                        c_cost,
-                        w_nodes,
-                        w_length,
-                        w_load,
-                        w_earliest,
-                        w_latest,
-                        w_cost,
-                    )
-        if src_is_work:
-            c_route_of[:] = w_route_of
-            c_unassigned[:] = w_unassigned
-            c_unassigned_count[0] = w_unassigned_count[0]
+                    _copy_route(v, current, work)
+        if accept:
+            _copy_assignment(work, current)
             current_cost = new_cost
             if new_cost < best_cost:
                 best_cost = new_cost
                 for v in range(vehicles):
-                    _copy_route(
-                        v,
-                        c_nodes,
-                        c_length,
-                        c_load,
-                        c_earliest,
-                        c_latest,
-                        c_cost,
-                        b_nodes,
-                        b_length,
-                        b_load,
-                        b_earliest,
-                        b_latest,
-                        b_cost,
-                    )
-                b_route_of[:] = c_route_of
-                b_unassigned[:] = c_unassigned
-                b_unassigned_count[0] = c_unassigned_count[0]
+                    _copy_route(v, current, best)
+                _copy_assignment(current, best)
         else:
-            w_route_of[:] = c_route_of
-            w_unassigned[:] = c_unassigned
-            w_unassigned_count[0] = c_unassigned_count[0]
+            _copy_assignment(current, work)
     return current_cost, best_cost
 
 
@@ -633,6 +510,10 @@ def compile_now() -> None:
 
 
 if __name__ == "__main__":
+    # run through the importable module, not this ``__main__`` copy: the cached machine code is keyed by
+    # the bundles' classes, which must be ``routing.planning.search.sisr``'s for later processes to load it
+    from routing.planning.search import sisr
+
     began = time.monotonic()
-    compile_now()
+    sisr.compile_now()
     print(f"routing.planning.search.sisr compiled and cached in {time.monotonic() - began:.1f} s")

@@ -1,4 +1,4 @@
-"""Fixtures of the audit tests: one map matcher over the shipped Shenzhen network."""
+"""Fixtures of the audit tests: the supervision settings and one map matcher over the shipped Shenzhen network."""
 
 from __future__ import annotations
 
@@ -6,7 +6,14 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def matcher(shenzhen):
+def fleet_settings():
+    from fleet.settings import FleetSettings
+
+    return FleetSettings()
+
+
+@pytest.fixture(scope="session")
+def matcher(shenzhen, fleet_settings):
     from fleet.tracks.matching import MapMatcher
 
-    return MapMatcher(shenzhen)
+    return MapMatcher(shenzhen, settings=fleet_settings.matching)

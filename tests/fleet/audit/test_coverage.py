@@ -6,16 +6,24 @@ import json
 
 import pytest
 
-from fleet.audit.coverage import PlanFile, plan_coverage, read_plan
-from fleet.simulate.tracks import simulate_collection
+from fleet.audit.coverage import plan_coverage
+from fleet.audit.settings import CoverageSettings
+from fleet.simulate.collection import simulate_collection
+from fleet.tracks.settings import TrackSettings
 from fleet.tracks.track import build_tracks, read_positions
 from routing.errors import InputFileError
+from routing.planning.document import PlanDocument, read_plan
 
 
 def _coverage(net, matcher, scenario, plan):
-    tracks = build_tracks(read_positions(scenario.positions)[0], projector=net)
+    tracks = build_tracks(read_positions(scenario.positions)[0], projector=net, settings=TrackSettings())
     return plan_coverage(
-        PlanFile.model_validate(plan), tracks={t.device: t for t in tracks}, projector=net, network=net, matcher=matcher
+        PlanDocument.model_validate(plan),
+        tracks={t.device: t for t in tracks},
+        projector=net,
+        network=net,
+        matcher=matcher,
+        settings=CoverageSettings(),
     )
 
 

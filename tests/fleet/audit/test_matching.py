@@ -6,6 +6,7 @@ import numpy as np
 
 from fleet.simulate.tracks import simulate_drive
 from fleet.tracks.matching import correct_length_share
+from fleet.tracks.settings import TrackSettings
 from fleet.tracks.track import build_tracks, read_positions
 
 
@@ -14,7 +15,7 @@ def _share(net, matcher, *, noise_m, interval_s, seeds, km=15.0):
     confidences = []
     for seed in seeds:
         sc = simulate_drive(net, seed=seed, km=km, interval_s=interval_s, noise_m=noise_m, matcher=matcher)
-        track = build_tracks(read_positions(sc.positions)[0], projector=net)[0]
+        track = build_tracks(read_positions(sc.positions)[0], projector=net, settings=TrackSettings())[0]
         result = matcher.match(track)
         truth = sc.true_edges[track.device]
         recall, _ = correct_length_share(truth=truth, matched=result.edges, lengths=net.edge_length_m)
@@ -54,17 +55,18 @@ def test_far_from_roads_is_unmatched_not_forced(shenzhen, matcher):
     frame = sc.positions.copy()
     frame.loc[frame.index[-5:], "lat"] += 0.2  # 22 km away, outside the network
     frame.loc[frame.index[-5:], "speed_kmh"] = 0.0
-    track = build_tracks(read_positions(frame)[0], projector=shenzhen)[0]
+    track = build_tracks(read_positions(frame)[0], projector=shenzhen, settings=TrackSettings())[0]
     result = matcher.match(track)
     assert result.fix_edge[-1] == -1 and result.fix_edge[0] >= 0
     assert result.confidence < 1.0
 
 
 def test_a_tiny_path_cache_gives_the_same_match(shenzhen, matcher):
-    from fleet.tracks.matching import MapMatcher, MatchSettings
+    from fleet.tracks.matching import MapMatcher
+    from fleet.tracks.settings import MatchSettings
 
     sc = simulate_drive(shenzhen, seed=5, km=8.0, interval_s=10.0, noise_m=10.0, matcher=matcher)
-    track = build_tracks(read_positions(sc.positions)[0], projector=shenzhen)[0]
+    track = build_tracks(read_positions(sc.positions)[0], projector=shenzhen, settings=TrackSettings())[0]
     small = MapMatcher(shenzhen, settings=MatchSettings(cache_mb=0.001))  # evicts on every track
     small.match(track)
     assert small.match(track).edges == matcher.match(track).edges

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from fleet.audit.rules import SEVERITY_LABELS, TYPE_LABELS, Violation
-from fleet.audit.scores import UNREGISTERED, ScoreSettings, company_scores, period_of
+from fleet.audit.scores import UNREGISTERED, company_scores, period_of
+from fleet.audit.settings import ScoreSettings
+from fleet.audit.violations import SEVERITY_LABELS, TYPE_LABELS, Violation
 
 
 def v(kind: str, severity: str, company: str | None, start: str = "2026-11-21T22:00:00+08:00") -> Violation:
@@ -29,12 +30,17 @@ def v(kind: str, severity: str, company: str | None, start: str = "2026-11-21T22
 
 def test_deductions_follow_the_table_and_blacklist_below_60():
     found = [v("suspected_dumping", "high", "A")] * 2 + [v("off_route", "low", "A")] * 2 + [v("speeding", "low", "B")]
-    scores = {s.company: s for s in company_scores(found, companies=["A", "B", "C"], periods=["2026-11"])}
+    scores = {
+        s.company: s
+        for s in company_scores(found, companies=["A", "B", "C"], periods=["2026-11"], settings=ScoreSettings())
+    }
     assert scores["A"].score == 100 - 2 * 20 - 2 * 2 and scores["A"].blacklisted
     assert scores["B"].score == 98 and not scores["B"].blacklisted
     assert scores["C"].score == 100 and scores["C"].violations == 0
     # exactly 60 is not blacklisted: "below 60"
-    at_60 = company_scores([v("suspected_dumping", "high", "D")] * 2, companies=["D"], periods=["2026-11"])
+    at_60 = company_scores(
+        [v("suspected_dumping", "high", "D")] * 2, companies=["D"], periods=["2026-11"], settings=ScoreSettings()
+    )
     assert at_60[0].score == 60 and not at_60[0].blacklisted
 
 
@@ -51,7 +57,9 @@ def test_unknown_type_in_the_table_is_named():
 
 
 def test_violations_of_unregistered_trucks_are_scored_apart():
-    scores = company_scores([v("no_permit", "high", None)], companies=["A"], periods=["2026-11"])
+    scores = company_scores(
+        [v("no_permit", "high", None)], companies=["A"], periods=["2026-11"], settings=ScoreSettings()
+    )
     assert {s.company for s in scores} == {"A", UNREGISTERED}
 
 

@@ -8,16 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fleet.tracks.track import (
-    TrackSettings,
-    UtmProjector,
-    build_tracks,
-    find_gaps,
-    find_stops,
-    find_trips,
-    read_positions,
-)
+from fleet.tracks.settings import TrackSettings
+from fleet.tracks.track import build_tracks, find_gaps, find_stops, find_trips, read_positions
 from routing.errors import InputFileError
+from routing.network.projection import UtmProjector
 
 LON0, LAT0 = 114.0, 22.55
 PROJ = UtmProjector.around(lon=LON0, lat=LAT0)
@@ -113,7 +107,7 @@ def test_stop_with_noise_is_one_stop_with_its_times():
     parked = [(900.0 + rng.normal(0, 15), rng.normal(0, 15), 100.0 + i * 10.0) for i in range(1, 31)]
     away = [(900.0 + i * 100.0, 0.0, 400.0 + i * 10.0) for i in range(1, 10)]
     track = _track(_rows(drive + parked + away))
-    stops = find_stops(track, min_s=180.0)
+    stops = find_stops(track, settings=TrackSettings(), min_s=180.0)
     assert len(stops) == 1
     assert abs(stops[0].start_s - track.t[9]) <= 10 and abs(stops[0].end_s - track.t[39]) <= 10
 
@@ -122,16 +116,16 @@ def test_gap_while_moving_is_found_and_parked_silence_is_not():
     moving = [(i * 100.0, 0.0, i * 10.0) for i in range(10)] + [
         (5000.0 + i * 100.0, 0.0, 900.0 + i * 10.0) for i in range(5)
     ]
-    gaps = find_gaps(_track(_rows(moving, speed_kmh=36.0)))
+    gaps = find_gaps(_track(_rows(moving, speed_kmh=36.0)), settings=TrackSettings())
     assert len(gaps) == 1 and gaps[0].duration_s == pytest.approx(810.0)
     parked = [(0.0, 0.0, 0.0), (0.0, 0.0, 10.0), (0.0, 0.0, 1000.0), (0.0, 0.0, 1010.0)]
-    assert find_gaps(_track(_rows(parked, speed_kmh=0.0, ignition=[1, 0, 0, 1]))) == []
+    assert find_gaps(_track(_rows(parked, speed_kmh=0.0, ignition=[1, 0, 0, 1])), settings=TrackSettings()) == []
 
 
 def test_trips_split_at_ignition_off():
     fixes = [(i * 100.0, 0.0, i * 10.0) for i in range(20)]
     ignition = [1] * 8 + [0] * 4 + [1] * 8
-    trips = find_trips(_track(_rows(fixes, ignition=ignition)))
+    trips = find_trips(_track(_rows(fixes, ignition=ignition)), settings=TrackSettings())
     assert trips == [(0, 7), (12, 19)]
 
 
@@ -155,7 +149,7 @@ def test_rows_of_the_jt808_store_feed_the_same_track():
         for i in reversed(range(5))  # stored rows may come in any order
     ]
     positions, rejected = read_positions(rows)
-    track = build_tracks(positions, projector=PROJ)[0]
+    track = build_tracks(positions, projector=PROJ, settings=TrackSettings())[0]
     assert not rejected and track.device == "13800000001"
     assert np.all(np.diff(track.t) == 10.0) and track.t[0] == start.timestamp()
     assert track.load.tolist() == [1] * 5 and track.ignition.tolist() == [1] * 5

@@ -9,9 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
-from fleet.jt808.frame import DecodeError, Reassembler, decode_frame, encode_frame
-from fleet.jt808.location import BEIJING, Location, encode_location
+from fleet.jt808.frame import Reassembler, decode_frame, encode_frame
+from fleet.jt808.location import Location, encode_location
 from fleet.jt808.messages import decode_body
+from routing.errors import DecodeError
+from routing.localtime import CHINA_TZ
 
 LOCATION_HEX = (  # Traccar test frame: fixed, south bit set, Jakarta
     "7e0200002c00160128561400030000000000040007005de13c065c6cdb00160000000017011710054201040000a9002a02000030011b310104e47e"
@@ -81,7 +83,7 @@ def test_subpackages_reassemble_in_any_order() -> None:
         altitude_m=5,
         speed_kmh=30.0,
         heading=90,
-        time=datetime(2026, 11, 21, 8, 30, 5, tzinfo=BEIJING),
+        time=datetime(2026, 11, 21, 8, 30, 5, tzinfo=CHINA_TZ),
         items={0xE6: b"x" * 200},
     )
     body = encode_location(location)

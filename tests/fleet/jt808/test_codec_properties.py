@@ -8,7 +8,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fleet.jt808.frame import (
-    DecodeError,
     FrameSplitter,
     checksum,
     decode_escaped,
@@ -17,7 +16,7 @@ from fleet.jt808.frame import (
     escape,
     unescape,
 )
-from fleet.jt808.location import BEIJING, Location
+from fleet.jt808.location import Location
 from fleet.jt808.messages import (
     Authentication,
     Batch,
@@ -29,6 +28,8 @@ from fleet.jt808.messages import (
     decode_json,
     encode_message,
 )
+from routing.errors import DecodeError
+from routing.localtime import CHINA_TZ
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -60,7 +61,7 @@ def locations(draw) -> Location:
         speed_kmh=draw(u16) / 10,
         heading=draw(u16),
         time=draw(st.datetimes(datetime(2000, 1, 1), datetime(2099, 12, 31, 23, 59, 59))).replace(
-            microsecond=0, tzinfo=BEIJING
+            microsecond=0, tzinfo=CHINA_TZ
         ),
         items=items,
     )

@@ -18,9 +18,11 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
-from fleet.jt808.gateway import Gateway, GatewaySettings
-from fleet.tracks.store import Terminal, count_positions, make_engine, track
-from tests.fleet.jt808.conftest import POSTGRES_URL, postgres_reachable
+from api.db import engine_for
+from fleet.jt808.gateway import Gateway
+from fleet.jt808.settings import GatewaySettings
+from fleet.tracks.store import Terminal, count_positions, track
+from tests.conftest import POSTGRES_URL, postgres_admin_engine, postgres_reachable, postgres_schema_url
 
 PHONE = "013800138000"
 
@@ -60,7 +62,7 @@ MILEAGE = bytes.fromhex("0104000004d2")  # 123.4 km
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def engine(request, tmp_path: Path):
     if request.param == "sqlite":
-        yield make_engine(f"sqlite:///{tmp_path / 'ingest.db'}")
+        yield engine_for(f"sqlite:///{tmp_path / 'ingest.db'}")  # the schema comes from the migrations
         return
     if not postgres_reachable():
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL} (set QINGYUN_TEST_POSTGRES_URL)")
@@ -69,16 +71,17 @@ def engine(request, tmp_path: Path):
     with admin.begin() as connection:
         connection.execute(text(f"CREATE SCHEMA {schema}"))
     try:
-        yield make_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
+        engine = engine_for(postgres_schema_url(schema))
+        yield engine
+        engine.dispose()  # before the schema goes
     finally:
         with admin.begin() as connection:
             connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
 
 
 def make_engine_admin():
-    from sqlalchemy import create_engine
 
-    return create_engine(POSTGRES_URL)
+    return postgres_admin_engine()
 
 
 class Client:

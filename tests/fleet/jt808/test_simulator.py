@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from fleet.jt808.gateway import Gateway, GatewaySettings
+from api.db import engine_for
+from fleet.jt808.gateway import Gateway
+from fleet.jt808.settings import GatewaySettings
 from fleet.simulate.terminals import Drive, road_drives, simulate, terminal_specs
-from fleet.tracks.store import count_positions, make_engine, track
+from fleet.tracks.store import count_positions, track
 
 GUIXI = Path(__file__).resolve().parents[3] / "data" / "osm" / "guixi_jiangxi.osm.bz2"
 
@@ -41,7 +43,7 @@ def test_drives_follow_road_paths_at_their_speed(drives: list[Drive]) -> None:
 
 
 def test_fleet_through_gateway_restart_loses_and_duplicates_nothing(drives: list[Drive], tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'fleet.db'}")
+    engine = engine_for(f"sqlite:///{tmp_path / 'fleet.db'}")  # the schema comes from the migrations
     specs = terminal_specs(drives=drives, fixes=50, rate_per_s=300.0, blind_chance=0.05, seed=11)
 
     async def scenario():
@@ -72,7 +74,7 @@ def test_fleet_through_gateway_restart_loses_and_duplicates_nothing(drives: list
 
 
 def test_2019_terminals_register_authenticate_and_store(drives: list[Drive], tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'fleet2019.db'}")
+    engine = engine_for(f"sqlite:///{tmp_path / 'fleet2019.db'}")
     specs = terminal_specs(
         drives=drives[:3],
         fixes=15,

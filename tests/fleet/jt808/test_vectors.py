@@ -12,8 +12,9 @@ from datetime import datetime
 
 import pytest
 
-from fleet.jt808.frame import DecodeError, decode_frame
+from fleet.jt808.frame import decode_frame
 from fleet.jt808.messages import decode_body, decode_json, platform_reply
+from routing.errors import DecodeError
 from tests.fleet.jt808.conftest import load_vectors
 
 # checksum mismatches: the sources parse them only because they skip the check

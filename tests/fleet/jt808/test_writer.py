@@ -7,12 +7,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlmodel import Session
 
+from api.db import engine_for
 from fleet.jt808.writer import PositionWriter
-from fleet.tracks.store import Terminal, count_positions, make_engine
-from tests.fleet.jt808.conftest import POSTGRES_URL, postgres_reachable
+from fleet.tracks.store import Terminal, count_positions
+from tests.conftest import POSTGRES_URL, postgres_admin_engine, postgres_reachable, postgres_schema_url
 
 T0 = datetime(2026, 11, 21, 0, 0, tzinfo=UTC)
 
@@ -22,7 +23,7 @@ def row(phone: str, second: int) -> tuple:
 
 
 def test_close_flushes_everything_submitted(tmp_path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    engine = engine_for(f"sqlite:///{tmp_path / 'w.db'}")  # the schema comes from the migrations
     with Session(engine) as session:
         session.add(Terminal(phone="1", auth_code="x", registered_at=T0))
         session.commit()
@@ -42,11 +43,11 @@ def test_refused_rows_fail_alone() -> None:
     if not postgres_reachable():
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL} (set QINGYUN_TEST_POSTGRES_URL)")
     schema = f"jt808_writer_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(POSTGRES_URL)
+    admin = postgres_admin_engine()
     with admin.begin() as connection:
         connection.execute(text(f"CREATE SCHEMA {schema}"))
     try:
-        engine = make_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
+        engine = engine_for(postgres_schema_url(schema))
         with Session(engine) as session:
             session.add(Terminal(phone="1", auth_code="x", registered_at=T0))
             session.commit()

@@ -13,7 +13,8 @@ import pytest
 from routing.bench.kim import DISPOSAL, STOP, read_kim
 from routing.bench.runner import judge, kim_route_miles, kim_vehicle_lower_bound
 from routing.bench.to_problem import kim_problem
-from routing.planning.search.solver import SolveParams, solve
+from routing.planning.search.driver import solve
+from routing.planning.search.params import SolveParams
 from tests.routing.bench.conftest import shared_file
 
 

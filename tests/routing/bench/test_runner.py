@@ -19,21 +19,8 @@ from tests.routing.bench.conftest import shared_file
 def test_bench_vrptw_cli_writes_csv_and_sol(tmp_path):
     instance_path = shared_file("solomon/C101.vrp")
     out, solutions = tmp_path / "r.csv", tmp_path / "sol"
-    result = CliRunner().invoke(
-        app,
-        [
-            "bench",
-            "vrptw",
-            "--instances",
-            str(instance_path),
-            "--time-limit",
-            "2",
-            "--out",
-            str(out),
-            "--solutions",
-            str(solutions),
-        ],
-    )
+    options = {"--instances": instance_path, "--time-limit": 2, "--out": out, "--solutions": solutions}
+    result = CliRunner().invoke(app, ["bench", "vrptw", *(str(x) for pair in options.items() for x in pair)])
     assert result.exit_code == 0, result.output
     assert "平均差距 / mean gap" in result.output or "mean" in result.output
     (row,) = list(csv.DictReader(out.open()))

@@ -12,9 +12,9 @@ from routing.bench.to_problem import kim_problem, vrplib_problem
 from routing.bench.vrplib import first_customers, read_vrp
 from routing.planning.check import check_plan
 from routing.planning.plan import evaluate_routes
-from routing.planning.search.ruin import RuinParams
+from routing.planning.search.ortools_model import OrToolsModel
+from routing.planning.search.params import RuinParams, SolveParams
 from routing.planning.search.sisr import improve
-from routing.planning.search.solver import RoutingModel, SolveParams
 from tests.routing.bench.conftest import shared_file
 
 
@@ -29,7 +29,7 @@ def restricted_r101():
     return replace(problem, sites=sites, vehicles=small + large)
 
 
-def sisr_routes(model: RoutingModel, *, ruins: int) -> tuple[list[list[int]], int]:
+def sisr_routes(model: OrToolsModel, *, ruins: int) -> tuple[list[list[int]], int]:
     arrays = model.route_arrays()
     assert arrays is not None
     empty = [[] for _ in model.problem.vehicles]
@@ -41,7 +41,7 @@ def sisr_routes(model: RoutingModel, *, ruins: int) -> tuple[list[list[int]], in
 
 
 def test_sisr_cost_is_what_or_tools_charges_for_the_same_routes():
-    model = RoutingModel(restricted_r101(), SolveParams())
+    model = OrToolsModel(restricted_r101(), SolveParams())
     routes, cost = sisr_routes(model, ruins=2000)
     m = model.manager
     assignment = model.routing.ReadAssignmentFromRoutes([[m.NodeToIndex(n) for n in r] for r in routes], True)
@@ -51,7 +51,7 @@ def test_sisr_cost_is_what_or_tools_charges_for_the_same_routes():
 
 def test_sisr_routes_keep_loads_stops_access_and_windows():
     problem = restricted_r101()
-    model = RoutingModel(problem, SolveParams())
+    model = OrToolsModel(problem, SolveParams())
     routes, _ = sisr_routes(model, ruins=2000)
     by_vehicle = {
         v.id: [problem.sites[model.kinds[node][1]].id for node in route]
@@ -73,7 +73,7 @@ def test_sisr_routes_keep_loads_stops_access_and_windows():
 
 def test_sisr_improves_on_its_start_to_near_the_optimum():
     instance = first_customers(read_vrp(shared_file("solomon/RC101.vrp")), 25)
-    model = RoutingModel(vrplib_problem(instance), SolveParams())
+    model = OrToolsModel(vrplib_problem(instance), SolveParams())
 
     def distance(routes) -> float:  # recomputed from the instance, not sisr's own figure
         return instance.routes_cost([[int(model.problem.sites[model.kinds[n][1]].id) for n in r] for r in routes if r])
@@ -85,8 +85,8 @@ def test_sisr_improves_on_its_start_to_near_the_optimum():
 
 
 def test_days_with_unloads_or_a_lunch_break_keep_the_or_tools_loop():
-    kim = RoutingModel(kim_problem(read_kim(shared_file("waste_kim2006/102_stop.txt"))), SolveParams())
+    kim = OrToolsModel(kim_problem(read_kim(shared_file("waste_kim2006/102_stop.txt"))), SolveParams())
     assert kim.route_arrays() is None
-    windows = RoutingModel(restricted_r101(), SolveParams())
+    windows = OrToolsModel(restricted_r101(), SolveParams())
     arrays = windows.route_arrays()
     assert arrays is not None and arrays.allowed.dtype == np.bool_ and not arrays.allowed.all()

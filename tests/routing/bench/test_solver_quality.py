@@ -14,7 +14,8 @@ import pytest
 from routing.bench.runner import judge, routes_of
 from routing.bench.to_problem import vrplib_problem
 from routing.bench.vrplib import first_customers, read_vrp
-from routing.planning.search.solver import SolveParams, solve
+from routing.planning.search.driver import solve
+from routing.planning.search.params import SolveParams
 from tests.routing.bench.conftest import shared_file
 
 OPTIMA_25 = {"R101": 617.1, "RC101": 461.1}
@@ -37,7 +38,7 @@ def test_first_solutions_follow_the_problem_class():
     unloading trips or a lunch break enter (savings dropped stops on Kim 444)."""
     from routing.bench.kim import read_kim
     from routing.bench.to_problem import kim_problem
-    from routing.planning.search.solver import default_strategies
+    from routing.planning.search.params import default_strategies
 
     cvrp = vrplib_problem(read_vrp(shared_file("cvrplib_X/X-n101-k25.vrp")))
     vrptw = vrplib_problem(read_vrp(shared_file("solomon/R201.vrp")))

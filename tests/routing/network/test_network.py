@@ -10,6 +10,7 @@ import pytest
 from routing.errors import InputFileError, OffRoadError
 from routing.network.graph import load_network
 from routing.network.osm import is_drivable
+from routing.network.settings import NetworkSettings
 from routing.network.speeds import SpeedProfile, parse_maxspeed
 from tests.conftest import GUIXI_OSM, shared_file
 
@@ -71,16 +72,18 @@ def test_drive_filter_follows_osmnx_rules():
 
 
 def test_cache_returns_identical_network(tmp_path):
-    first = load_network(GUIXI_OSM, cache_dir=tmp_path)
+    first = load_network(GUIXI_OSM, settings=NetworkSettings(cache_dir=tmp_path))
     assert list((tmp_path / "networks").glob("*.pickle"))
-    second = load_network(GUIXI_OSM, cache_dir=tmp_path)
+    second = load_network(GUIXI_OSM, settings=NetworkSettings(cache_dir=tmp_path))
     assert first is not second
     assert first.edge_keys == second.edge_keys
     assert np.array_equal(first.edge_time_s, second.edge_time_s)
     assert np.array_equal(first.edge_length_m, second.edge_length_m)
     assert all(a.equals(b) for a, b in zip(first.edge_geometry, second.edge_geometry))
     # a different profile is a different cache entry
-    slow = load_network(GUIXI_OSM, cache_dir=tmp_path, profile=SpeedProfile(fallback_kph=5.0, speeds_kph={}))
+    slow = load_network(
+        GUIXI_OSM, settings=NetworkSettings(cache_dir=tmp_path), profile=SpeedProfile(fallback_kph=5.0, speeds_kph={})
+    )
     assert len(list((tmp_path / "networks").glob("*.pickle"))) == 2
     assert slow.edge_time_s.sum() > first.edge_time_s.sum()
 
@@ -92,7 +95,7 @@ def test_pbf_gives_the_same_network_as_xml(tmp_path, guixi):
     with osmium.SimpleWriter(str(pbf)) as writer:
         for obj in osmium.FileProcessor(str(GUIXI_OSM)):
             writer.add(obj)
-    from_pbf = load_network(pbf, cache_dir=tmp_path)
+    from_pbf = load_network(pbf, settings=NetworkSettings(cache_dir=tmp_path))
     assert from_pbf.graph.number_of_nodes() == guixi.graph.number_of_nodes()
     assert from_pbf.edge_length_m.sum() == pytest.approx(guixi.edge_length_m.sum())
 
@@ -128,15 +131,15 @@ def test_missing_corrupt_and_roadless_files_are_clear_errors(tmp_path):
     corrupt = tmp_path / "corrupt.osm.bz2"
     corrupt.write_bytes(b"BZh91AY&SYgarbage")
     with pytest.raises(InputFileError, match="corrupt.osm.bz2"):
-        load_network(corrupt, cache_dir=tmp_path)
+        load_network(corrupt, settings=NetworkSettings(cache_dir=tmp_path))
     roadless = tmp_path / "roadless.osm"
     roadless.write_text(
         '<osm version="0.6"><node id="1" lat="22.5" lon="114.0"/><node id="2" lat="22.51" lon="114.0"/>'
         '<way id="9"><nd ref="1"/><nd ref="2"/><tag k="highway" v="footway"/></way></osm>'
     )
     with pytest.raises(InputFileError, match="no drivable ways"):
-        load_network(roadless, cache_dir=tmp_path)
+        load_network(roadless, settings=NetworkSettings(cache_dir=tmp_path))
     broken_xml = tmp_path / "broken.osm"
     broken_xml.write_text('<osm version="0.6"><node id="1" lat="22.5"')
     with pytest.raises(InputFileError, match="broken.osm"):
-        load_network(broken_xml, cache_dir=tmp_path)
+        load_network(broken_xml, settings=NetworkSettings(cache_dir=tmp_path))

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from routing.network.graph import PROJECT_ROOT, load_network
+from routing.network.graph import load_network
 from routing.planning.generate import reachable_points
 from routing.planning.problem import problem_from_scenario
 from routing.planning.scenario import parse_scenario
-
-GUIXI = PROJECT_ROOT / "data" / "osm" / "guixi_jiangxi.osm.bz2"
+from tests.conftest import GUIXI_OSM as GUIXI
 
 
 @pytest.fixture(scope="session")

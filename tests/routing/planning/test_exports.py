@@ -5,7 +5,8 @@ from __future__ import annotations
 from routing.planning.exports import LegGeometry, plan_geojson
 from routing.planning.problem import problem_from_scenario
 from routing.planning.scenario import parse_scenario
-from routing.planning.search.solver import SolveParams, solve
+from routing.planning.search.driver import solve
+from routing.planning.search.params import SolveParams
 
 from .conftest import base_scenario, site
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from routing.errors import OffRoadError
-from routing.planning.scenario import ScenarioError, load_scenario, parse_scenario, scenario_json_schema
+from routing.errors import OffRoadError, ScenarioError
+from routing.planning.document import plan_json_schema, read_plan
+from routing.planning.scenario import load_scenario, parse_scenario, scenario_json_schema
 
 from .conftest import base_scenario, build, site
 
@@ -27,16 +28,17 @@ def test_every_bad_field_is_named(places):
     with pytest.raises(ScenarioError) as err:
         parse_scenario(base_scenario(places, sites=sites))
     text = str(err.value)
-    assert "sites[0] (id S3).stream" in text
-    assert "sites[1] (id S4).demand_kg" in text
-    assert "sites[2] (id S5).windows[0]" in text and "before it starts" in text
-    assert "sites[3] (id S6).windows[0].start" in text
+    # one formatter for every validation error (routing.jsonfile.validation_messages): dotted path, then the id
+    assert "sites.0.stream (id S3)" in text
+    assert "sites.1.demand_kg (id S4)" in text
+    assert "sites.2.windows.0 (id S5)" in text and "before it starts" in text
+    assert "sites.3.windows.0.start (id S6)" in text
     assert len(err.value.problems) >= 4
 
 
 def test_stream_no_truck_carries_and_no_facility_accepts(places):
     doc = base_scenario(places, sites=[site(places, 3), site(places, 4, stream="hazardous", sid="H1")])
-    with pytest.raises(ScenarioError, match=r"sites\[1\] \(id H1\)\.stream: no truck carries stream 'hazardous'"):
+    with pytest.raises(ScenarioError, match=r"sites\.1\.stream \(id H1\): no truck carries stream 'hazardous'"):
         parse_scenario(doc)
     doc = base_scenario(
         places,
@@ -89,6 +91,8 @@ def test_schema_and_cli(tmp_path, places):
     assert {"sites", "vehicles", "facilities", "depots"} <= set(schema["properties"])
     printed = subprocess.run([str(QINGYUN), "plan", "--schema"], capture_output=True, text=True, check=True)
     assert json.loads(printed.stdout)["title"] == schema["title"]
+    contract = subprocess.run([str(QINGYUN), "plan", "--plan-schema"], capture_output=True, text=True, check=True)
+    assert json.loads(contract.stdout) == plan_json_schema()  # the one plan.json schema, published
     doc = base_scenario(places, sites=[site(places, k) for k in range(3, 9)])
     path = tmp_path / "day.json"
     path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
@@ -101,6 +105,7 @@ def test_schema_and_cli(tmp_path, places):
     out = tmp_path / "out"
     plan = json.loads((out / "plan.json").read_text(encoding="utf-8"))
     assert plan["kpi"]["clearance_rate"] == 1.0
+    assert read_plan(out / "plan.json").to_json() == plan  # the written file is the contract, field for field
     assert (out / "map.png").stat().st_size > 10_000
     geo = json.loads((out / "routes.geojson").read_text(encoding="utf-8"))
     assert any(f["geometry"]["type"] == "LineString" and len(f["geometry"]["coordinates"]) > 2 for f in geo["features"])

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from routing.planning.check import check_plan
-from routing.planning.search.solver import SolveParams, solve
+from routing.planning.search.driver import solve
+from routing.planning.search.params import SolveParams
 
 from .conftest import base_scenario, build, site
 
@@ -199,7 +200,7 @@ def test_large_day_is_cut_into_zones_and_still_fully_planned(guixi, places):
 def test_closing_unload_is_folded_only_where_it_is_exact(guixi, places):
     """The last leg (site → facility → depot) becomes one model arc only when the facility is
     open whenever a truck could reach it; a facility closing at noon keeps the general model."""
-    from routing.planning.search.solver import final_unloads
+    from routing.planning.search.ortools_model import final_unloads
 
     sites = [site(places, k) for k in range(4, 10)]
     facilities = [

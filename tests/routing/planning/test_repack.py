@@ -10,8 +10,9 @@ import numpy as np
 from routing.planning.check import check_plan
 from routing.planning.plan import evaluate_routes
 from routing.planning.problem import DepotSpec, FacilitySpec, Problem, SiteSpec, VehicleSpec
+from routing.planning.search.params import SolveParams, default_strategies
 from routing.planning.search.repack import fewest_trucks, is_tight, reassign, repack, trips_of
-from routing.planning.search.solver import SearchResult, SolveParams, default_strategies
+from routing.planning.search.result import SearchResult
 
 TRIP_KG, DAY_KG, FIXED = 100.0, 200.0, 1000.0
 
@@ -44,8 +45,8 @@ def tight_day(*, fixed_cost: float = FIXED) -> Problem:
     return Problem(
         name="tight",
         ids=[str(i) for i in range(38)],
-        lon=xy[:, 0],
-        lat=xy[:, 1],
+        lon=114.0 + xy[:, 0] * 1e-5,  # WGS-84 near Shenzhen (plan.json's contract); distances are the metres above
+        lat=22.5 + xy[:, 1] * 1e-5,
         duration_s=distance / 8.0,
         distance_m=distance,
         depots=[DepotSpec("D", 0)],

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from routing.planning.search.ruin import RuinParams, StringRemoval, site_neighbours
-from routing.planning.search.solver import strategy_parts
+from routing.planning.search.params import RuinParams, strategy_parts
+from routing.planning.search.ruin import StringRemoval, site_neighbours
 
 
 def removal(*, sites: list[int], positions: np.ndarray, seed: int, **settings) -> StringRemoval:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from routing.planning.scenario import ScenarioError
+from routing.errors import ScenarioError
 from routing.planning.sites import read_sites
 
 

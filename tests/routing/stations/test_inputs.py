@@ -102,7 +102,7 @@ def test_params_defaults_and_errors(tmp_path: Path) -> None:
     assert "key 'service_radius_km': '3' is not a number" in message
     assert "key 'disposal_sites': item 0 must have exactly id, lon, lat" in message
     broken = _write(tmp_path / "broken.json", '{"q_kg_per_person_day": 1.0,\n "peak_factor": }')
-    with pytest.raises(InputFileError, match="line 2 column"):
+    with pytest.raises(InputFileError, match=r"broken.json:2:\d+: not valid JSON"):  # line and column
         read_params(broken)
     ranged = _write(tmp_path / "range.json", json.dumps({"peak_factor": 0.5}))
     with pytest.raises(InputFileError, match="key 'peak_factor': 0.5 must be >= 1"):

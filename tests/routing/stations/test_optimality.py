@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from routing.errors import InfeasibleError
 from routing.stations.distances import PlanningDistances
 from routing.stations.plan import DemandCase, conflicting_pairs, plan_scenario
 from routing.stations.records import CandidateSite, Community, DisposalSite, PlanningParams
-from routing.stations.solve import InfeasiblePlanError
 from tests.routing.stations.checker import brute_force, check_plan
 
 CLASS_COST = {"V": 1.0e6, "IV": 2.2e6, "III": 5.0e6}
@@ -79,7 +79,7 @@ def test_matches_brute_force(seed: int) -> None:
         transfer=params.transfer_cost_yuan_per_tkm,
     )
     if expected_choice is None:
-        with pytest.raises(InfeasiblePlanError):
+        with pytest.raises(InfeasibleError):
             plan_scenario(
                 communities=communities, sites=sites, params=params, distances=distances, scenario=DemandCase(1.0, 0)
             )
@@ -133,7 +133,7 @@ def test_min_spacing_matches_brute_force(seed: int) -> None:
         min_spacing_pairs=pairs,
     )
     if choice is None:
-        with pytest.raises(InfeasiblePlanError):
+        with pytest.raises(InfeasibleError):
             plan_scenario(
                 communities=communities, sites=sites, params=params, distances=distances, scenario=DemandCase(1.0, 0)
             )
@@ -175,7 +175,7 @@ def test_reported_gap_brackets_the_true_optimum(seed: int) -> None:
         transfer=1.0,
     )
     if choice is None:
-        with pytest.raises(InfeasiblePlanError):
+        with pytest.raises(InfeasibleError):
             plan_scenario(
                 communities=communities, sites=sites, params=params, distances=distances, scenario=DemandCase(1.0, 0)
             )

@@ -1,0 +1,103 @@
+"""Stored records by id: read, create, replace, delete and page, with errors that name the id.
+
+Used by the catalogue (sites, vehicles, vehicle types, depots, facilities) and by the supervisor's
+permits and zones. A missing record is a ``NotFoundError`` (404), a duplicate a ``ConflictError``
+(409), a body that contradicts its URL an ``InvalidInputError`` (422).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TypeVar
+
+from pydantic import BaseModel
+from sqlmodel import Session, SQLModel, func, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from routing.errors import ConflictError, InvalidInputError, NotFoundError
+
+Row = TypeVar("Row", bound=SQLModel)
+
+
+def get_record(session: Session, table: type[Row], record_id: str, *, what: str) -> Row:
+    """The row with this id.
+
+    Parameters
+    ----------
+    session
+        The request's session.
+    table
+        The table to read.
+    record_id
+        The id the request named.
+    what
+        The record's name in the error ("sites", "permit" …).
+
+    Returns
+    -------
+    Row
+        The row.
+
+    Raises
+    ------
+    NotFoundError
+        No row has this id.
+    """
+    row = session.get(table, record_id)
+    if row is None:
+        raise NotFoundError(f"{what}: no id {record_id!r}")
+    return row
+
+
+def delete_record(session: Session, table: type[SQLModel], record_id: str, *, what: str) -> None:
+    """Delete the row with this id; raises ``NotFoundError`` naming it when there is none."""
+    session.delete(get_record(session, table, record_id, what=what))
+    session.commit()
+
+
+def create_record(session: Session, table: type[SQLModel], record: BaseModel, *, what: str) -> None:
+    """Store a new record; raises ``ConflictError`` when its id is taken (``PUT`` replaces)."""
+    record_id = record.id  # type: ignore[attr-defined]
+    if session.get(table, record_id) is not None:
+        raise ConflictError(f"{what}: id {record_id!r} already exists; PUT /{what}/{record_id} replaces it")
+    session.add(table(**record.model_dump(mode="json")))
+    session.commit()
+
+
+def replace_record(session: Session, table: type[SQLModel], record_id: str, record: BaseModel, *, what: str) -> None:
+    """Create or replace the record at ``record_id``; raises ``InvalidInputError`` when the body names another id."""
+    if record.id != record_id:  # type: ignore[attr-defined]
+        raise InvalidInputError(f"{what}: body id {record.id!r} differs from the path id {record_id!r}")  # type: ignore[attr-defined]
+    store_records(session, table, [record])
+
+
+def store_records(session: Session, table: type[SQLModel], records: Iterable[BaseModel]) -> None:
+    """Create or replace records by id (one transaction)."""
+    for record in records:
+        session.merge(table(**record.model_dump(mode="json")))
+    session.commit()
+
+
+def page(
+    session: Session, query: SelectOfScalar[Row], *, order_by: tuple, limit: int, offset: int
+) -> tuple[int, list[Row]]:
+    """One page of a query's rows and the query's total row count.
+
+    Parameters
+    ----------
+    session
+        The request's session.
+    query
+        The filtered query.
+    order_by
+        Columns giving the page order (ids last, so pages never overlap).
+    limit, offset
+        The page.
+
+    Returns
+    -------
+    tuple[int, list[Row]]
+        Total rows matching, and this page's rows.
+    """
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    return total, list(session.exec(query.order_by(*order_by).offset(offset).limit(limit)))

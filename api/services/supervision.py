@@ -1,0 +1,158 @@
+"""The supervisor's stored results: violations by filter, companies and their scores, audit jobs queued.
+
+The audit itself (the runner, and storing permits and zones) is ``api.services.audits``; this
+module answers the questions asked of what audits stored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+from sqlmodel import Session, select
+
+from api.jobs.engine import new_job
+from api.services.audits import AuditRequest, check_period
+from api.services.records import get_record, page
+from api.settings import Settings
+from api.tables import CompanyRow, CompanyScoreRow, Job, ViolationRow
+from routing.errors import InvalidInputError, NotFoundError
+
+SEVERITIES = ("low", "medium", "high")
+
+
+def queue_audit(session: Session, request: AuditRequest, *, settings: Settings) -> Job:
+    """Store a queued audit job for the request's period and trucks (dispatch it separately).
+
+    Raises
+    ------
+    InvalidInputError
+        The period ends before it starts.
+    """
+    check_period(request.start, request.end)
+    params = {"from": request.start.isoformat(), "to": request.end.isoformat(), "devices": request.devices}
+    job = new_job(kind="audit", params=params, max_attempts=settings.service.job_max_attempts)
+    session.add(job)
+    session.commit()
+    return job
+
+
+def audit_job(session: Session, audit_id: str) -> Job:
+    """The audit job with this id; raises ``NotFoundError`` naming it (other kinds of job are not audits)."""
+    job = session.get(Job, audit_id)
+    if job is None or job.kind != "audit":
+        raise NotFoundError(f"audit {audit_id!r} does not exist")
+    return job
+
+
+class ViolationQuery(BaseModel):
+    """``GET /violations`` filters: every filter given must match; violations in start order, paged."""
+
+    company: str | None = None
+    type: str | None = Field(
+        None,
+        description="off_route, restricted_zone, outside_hours, speeding, suspected_dumping, trip_not_closed, "
+        "no_permit, reporting_gap",
+    )
+    severity: str | None = Field(None, description="low, medium or high")
+    device: str | None = None
+    start: datetime | None = Field(
+        None, alias="from", description="violations starting at or after (ISO 8601 with offset)"
+    )
+    end: datetime | None = Field(None, alias="to", description="violations starting before")
+    limit: int = Field(100, ge=1, le=1000)
+    offset: int = Field(0, ge=0, le=10**9)
+
+
+def _aware(name: str, value: datetime | None) -> datetime | None:
+    if value is not None and (value.tzinfo is None or not 2000 <= value.year <= 2099):
+        raise InvalidInputError(
+            f"{name}: {value.isoformat()} needs a UTC offset and a year in 2000–2099, e.g. 2026-11-22T06:00:00+08:00"
+        )
+    return value
+
+
+def find_violations(session: Session, query: ViolationQuery) -> tuple[int, list[dict]]:
+    """Stored violations matching every filter of ``query``, in start order.
+
+    Parameters
+    ----------
+    session
+        The request's session.
+    query
+        The filters and the page.
+
+    Returns
+    -------
+    tuple[int, list[dict]]
+        How many match, and this page's violations (their documents with the row id).
+
+    Raises
+    ------
+    InvalidInputError
+        An unknown type or severity, or a time without UTC offset.
+    """
+    from fleet.audit.violations import TYPE_LABELS
+
+    if query.type is not None and query.type not in TYPE_LABELS:
+        raise InvalidInputError(f"type: {query.type!r} is not one of {', '.join(TYPE_LABELS)}")
+    if query.severity is not None and query.severity not in SEVERITIES:
+        raise InvalidInputError(f"severity: {query.severity!r} is not one of {', '.join(SEVERITIES)}")
+    rows = select(ViolationRow)
+    for column, value in (
+        (ViolationRow.company, query.company),
+        (ViolationRow.type, query.type),
+        (ViolationRow.severity, query.severity),
+        (ViolationRow.device, query.device),
+    ):
+        if value is not None:
+            rows = rows.where(column == value)
+    if _aware("from", query.start) is not None:
+        rows = rows.where(ViolationRow.start >= query.start)
+    if _aware("to", query.end) is not None:
+        rows = rows.where(ViolationRow.start < query.end)
+    order = (ViolationRow.start, ViolationRow.id)
+    total, found = page(session, rows, order_by=order, limit=query.limit, offset=query.offset)
+    return total, [{"id": r.id, **r.document} for r in found]
+
+
+def companies_with_latest_score(session: Session) -> list[dict]:
+    """Every transport company with its latest stored score (None before its first audit)."""
+    items = []
+    for company in session.exec(select(CompanyRow).order_by(CompanyRow.id)):
+        latest = session.exec(
+            select(CompanyScoreRow).where(CompanyScoreRow.company == company.id).order_by(CompanyScoreRow.period.desc())
+        ).first()
+        items.append({"id": company.id, "score": latest.model_dump(mode="json") if latest else None})
+    return items
+
+
+def company_scores(session: Session, company_id: str, *, period: str | None, settings: Settings) -> list[dict]:
+    """A company's scores per period, or for one period.
+
+    A period without a stored score had no violations: audited or not, it keeps the full points
+    (``settings.fleet.scores.start_points``).
+
+    Raises
+    ------
+    NotFoundError
+        No company has this id.
+    """
+    get_record(session, CompanyRow, company_id, what="company")
+    query = select(CompanyScoreRow).where(CompanyScoreRow.company == company_id)
+    if period is not None:
+        query = query.where(CompanyScoreRow.period == period)
+    scores = [s.model_dump(mode="json") for s in session.exec(query.order_by(CompanyScoreRow.period))]
+    if period is not None and not scores:
+        full = settings.fleet.scores.start_points
+        scores = [
+            {
+                "company": company_id,
+                "period": period,
+                "score": full,
+                "blacklisted": False,
+                "violations": 0,
+                "deductions": [],
+            }
+        ]
+    return scores

@@ -1,0 +1,127 @@
+"""``plan.json``: the one schema of a plan as handed over, and its reader.
+
+Every producer and consumer of a plan document uses these models: the plan writer
+(:meth:`routing.planning.plan.Plan.document`), the independent checker
+(:func:`routing.planning.check.check_plan`), the API's stored plan (``GET /plans/{id}``), and
+the fleet audit's coverage reader. ``qingyun plan --plan-schema`` prints
+:func:`plan_json_schema`. Times are ISO 8601 with the scenario's UTC offset (``+08:00`` in
+China); coordinates WGS-84 lon/lat.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from routing.jsonfile import read_json, validated
+
+StopKind = Literal["depot", "site", "facility", "break"]
+
+ROUTE_COLOURS = (  # distinguishable on a light map, colour-blind friendly order first
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#ff7f0e",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+    "#7f7f7f",
+    "#393b79",
+    "#ad494a",
+    "#637939",
+    "#e6550d",
+    "#7b4173",
+    "#3182bd",
+)
+
+
+def route_colour(index: int) -> str:
+    """The colour of the plan's ``index``-th route, so map, list, GeoJSON and plan.json agree on each truck."""
+    return ROUTE_COLOURS[index % len(ROUTE_COLOURS)]
+
+
+class PlanStop(BaseModel):
+    """One stop of a truck: where, when, and what it carries on leaving."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: StopKind = Field(description="depot | site | facility | break")
+    id: str = Field(description="the depot, site or facility id of the scenario; 'break' for the meal break")
+    lon: float | None = Field(None, ge=-180, le=180, description="WGS-84; none for a break taken on the road")
+    lat: float | None = Field(None, ge=-90, le=90, description="WGS-84; none for a break taken on the road")
+    arrival: AwareDatetime = Field(description="local time with offset")
+    start: AwareDatetime = Field(description="service (or unload, or break) start")
+    departure: AwareDatetime
+    load_kg: dict[str, float] = Field(default_factory=dict, description="on board per stream when leaving")
+    unloaded_kg: dict[str, float] = Field(default_factory=dict, description="unloaded per stream (facilities)")
+    leg_distance_m: int = Field(0, ge=0, description="road distance from the previous stop (informative)")
+    leg_duration_s: int = Field(0, ge=0, description="driving time from the previous stop (informative)")
+
+
+class PlanRoute(BaseModel):
+    """One truck's day, depot to depot."""
+
+    model_config = ConfigDict(extra="allow")
+
+    vehicle_id: str = Field(description="the scenario's vehicle id; matches the positions' ``device`` column")
+    colour: str | None = Field(None, description="the route's colour on the map and in routes.geojson")
+    stops: list[PlanStop]
+
+
+class Unserved(BaseModel):
+    """A site left out of every route, with the dispatcher's reason."""
+
+    site_id: str
+    reason: str
+
+
+class PlanDocument(BaseModel):
+    """``plan.json``: routes per truck, sites left unserved, cost and KPIs of one collection day."""
+
+    model_config = ConfigDict(extra="allow")
+
+    scenario: str = Field(description="the scenario's name")
+    objective: dict[str, Any] = Field(default_factory=dict, description="money cost: total, fixed, distance, time")
+    kpi: dict[str, Any] = Field(default_factory=dict, description="清运率 clearance rate, km, hours, tonnes …")
+    routes: list[PlanRoute]
+    unserved: list[Unserved] = Field(default_factory=list)
+    search: dict[str, Any] = Field(
+        default_factory=dict, description="how the plan was found (run metadata: wall time, cost history)"
+    )
+
+    def to_json(self) -> dict:
+        """The document as JSON-ready data."""
+        return self.model_dump(mode="json")
+
+
+def parse_plan(raw: object, *, source: str = "plan") -> PlanDocument:
+    """A decoded ``plan.json`` validated against the contract.
+
+    Raises ``InputFileError`` naming every bad field of ``source`` by its path (``routes.3.stops.7.lon``).
+    """
+    return validated(PlanDocument, raw, source=source)
+
+
+def read_plan(path: Path | str) -> PlanDocument:
+    """A ``plan.json`` file, validated (see :func:`parse_plan`).
+
+    Raises
+    ------
+    InputFileError
+        The file is missing, not JSON, or breaks the contract.
+    """
+    return parse_plan(read_json(path, what="plan"), source=str(path))
+
+
+def published_schema(model: type[BaseModel], *, title: str) -> dict:
+    """A model's JSON Schema as ``qingyun plan`` publishes it: draft 2020-12, with a bilingual title."""
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **model.model_json_schema(), "title": title}
+
+
+def plan_json_schema() -> dict:
+    """The published JSON Schema of ``plan.json`` (``qingyun plan --plan-schema``)."""
+    return published_schema(PlanDocument, title="Qingyun collection plan (清运排线方案 plan.json)")

@@ -1,0 +1,68 @@
+"""Planning a day: the searches composed, their best routes timed into a plan.
+
+:func:`solve` leaves out the sites no truck could serve, runs the searches
+(:func:`routing.planning.search.decompose.run_searches`: the whole day on both cores, or its
+pieces and zones), and times the routes with :func:`routing.planning.plan.evaluate_routes`;
+the plan's ``search`` section is the solve's :class:`SearchStatistics`.
+"""
+
+from __future__ import annotations
+
+import time
+
+from routing.planning.plan import Plan, evaluate_routes
+from routing.planning.problem import Problem
+from routing.planning.search.decompose import run_searches
+from routing.planning.search.params import ProgressCallback, SolveParams
+from routing.planning.search.reasons import REASONS, unservable_sites
+from routing.planning.search.result import SearchStatistics
+
+
+def solve(problem: Problem, settings: SolveParams | None = None, *, progress: ProgressCallback | None = None) -> Plan:
+    """Plan the day: searches in parallel, best routes timed into a :class:`Plan`.
+
+    Sites no truck could serve alone are left out before solving; they and any site the
+    search still drops are listed in ``plan.unserved`` with a dispatcher's reason.
+
+    Parameters
+    ----------
+    problem : Problem
+        The day, indexed over its matrices.
+    settings : SolveParams, optional
+        How long and how to search (default: ``SolveParams()``).
+    progress : callable, optional
+        Receives a :class:`routing.planning.search.params.Progress` at every improvement.
+
+    Returns
+    -------
+    Plan
+        Timed routes, unserved sites with reasons, and how the search went (``plan.search``).
+
+    Raises
+    ------
+    RuntimeError
+        If a search worker failed.
+    ValueError
+        If a strategy name is unknown.
+    """
+    settings = settings or SolveParams()
+    began = time.monotonic()
+    excluded = unservable_sites(problem)
+    results = run_searches(problem, settings, progress=progress)
+    routes: dict[str, list[str]] = {}
+    starts: dict[str, int] = {}
+    for result in results:
+        routes.update(result.routes)
+        starts.update(result.start_times)
+    statistics = SearchStatistics(
+        time_limit_s=settings.time_limit_s,
+        wall_s=round(time.monotonic() - began, 3),
+        strategies=tuple(result.strategy for result in results),
+        cost_history=tuple(tuple(result.history) for result in results),
+    )
+    reasons = {sid: REASONS[code] for sid, code in excluded.items()}
+    plan = evaluate_routes(problem, routes, start_times=starts, unserved_reasons=reasons, search=statistics.as_dict())
+    for k, (sid, _) in enumerate(plan.unserved):
+        if sid not in excluded:
+            plan.unserved[k] = (sid, REASONS["fleet"])
+    return plan

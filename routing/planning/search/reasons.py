@@ -1,0 +1,82 @@
+"""Why a site goes unserved: the sites no truck could serve even alone, with a reason a dispatcher reads.
+
+They are left out before searching (a search cannot place them anyway) and listed in the
+plan's ``unserved`` with their reason; a site the search drops for lack of room gets ``fleet``.
+"""
+
+from __future__ import annotations
+
+from routing.planning.problem import Problem, SiteSpec, VehicleSpec
+
+REASONS = {
+    "no_truck": "没有可服务的车辆（品类或道路通行限制）/ no compatible truck (stream or street access)",
+    "capacity": "需求超过所有可用车辆的容量 / demand exceeds every compatible truck's capacity",
+    "window": "班次内无法在时间窗内到达 / time window cannot be reached within any compatible truck's shift",
+    "facility": "收集后无法按时到达开放的处置设施 / no accepting facility open and reachable after collection",
+    "fleet": "车队运力或班次时长不足 / the fleet has no room left for it (capacity or shift time)",
+}
+
+
+def unservable_sites(problem: Problem) -> dict[str, str]:
+    """Sites no truck can serve even alone, with the reason code.
+
+    Parameters
+    ----------
+    problem : Problem
+        The day to plan.
+
+    Returns
+    -------
+    dict
+        Site id → a key of :data:`REASONS`, in site order.
+    """
+    out = {}
+    for site in problem.sites:
+        reason = _site_reason(problem, site)
+        if reason is not None:
+            out[site.id] = reason
+    return out
+
+
+def _site_reason(problem: Problem, site: SiteSpec) -> str | None:
+    """Why no truck could ever serve this site alone (None when one can)."""
+    trucks = [v for v in problem.vehicles if Problem.serves(v, site)]
+    if not trucks:
+        return "no_truck"
+    trucks = [
+        v for v in trucks if site.demand_kg <= v.capacity_kg and (v.capacity_l is None or site.demand_l <= v.capacity_l)
+    ]
+    if not trucks:
+        return "capacity"
+    window_ok = False
+    for v in trucks:
+        depot = problem.depots[v.depot].node
+        outbound = int(problem.duration_s[depot, site.node])
+        for open_, close in site.windows:
+            begin = max(open_, v.shift_start + outbound)
+            if begin > close:
+                continue
+            done = begin + site.service_s
+            leave_depot = begin - outbound
+            if done > v.shift_end:
+                continue
+            window_ok = True
+            if _can_finish(problem, v, site.node, done, leave_depot):
+                return None
+    return "facility" if window_ok else "window"
+
+
+def _can_finish(problem: Problem, v: VehicleSpec, node: int, time_s: int, route_start: int) -> bool:
+    """Whether truck ``v``, done at ``node`` at ``time_s``, can still unload if it must and get home in its shift."""
+    depot = problem.depots[v.depot].node
+    limit = v.shift_end if v.max_shift_s is None else min(v.shift_end, route_start + v.max_shift_s)
+    if not v.ends_empty:
+        return time_s + problem.duration_s[node, depot] <= limit
+    for f in problem.facilities:
+        if not Problem.unloads_at(v, f):
+            continue
+        arrive = time_s + problem.duration_s[node, f.node]
+        for open_, close in f.windows:
+            if arrive <= close and max(arrive, open_) + f.unload_s + problem.duration_s[f.node, depot] <= limit:
+                return True
+    return False

@@ -1,0 +1,292 @@
+"""One search on a built OR-Tools model: a first solution, then ruin and recreate or guided local search.
+
+The first solution comes from given routes, from :mod:`routing.planning.search.construct`, or
+from an OR-Tools first-solution strategy. Ruin and recreate runs compiled
+(:mod:`routing.planning.search.sisr`) on days with windows, loads and stop limits only, and
+around OR-Tools' greedy descents (:mod:`routing.planning.search.ruin`) on days with unloads
+or a lunch break; ``"gls"`` leaves the improvement to OR-Tools' guided local search (see
+:func:`routing.planning.search.params.default_strategies`).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+import zlib
+from collections.abc import Callable
+
+from routing.planning.problem import Problem, VehicleSpec
+from routing.planning.search import sisr
+from routing.planning.search.construct import build_routes
+from routing.planning.search.ortools_model import OrToolsModel, closing_trip_s
+from routing.planning.search.params import CONSTRUCTIONS, SolveParams, strategy_parts
+from routing.planning.search.result import CostPoint, SearchResult
+from routing.planning.search.ruin import SLOW_OPERATORS, StringRemoval, anneal, routes_of, site_neighbours
+from routing.planning.search.sisr import RouteArrays
+from routing.planning.search.units import COST_SCALE
+
+POLISH_SHARE = 0.05  # of a SISR search's time: the closing OR-Tools descent
+
+Report = Callable[[float, float], None]  # (seconds since the search began, best cost so far)
+
+
+def search(
+    problem: Problem,
+    settings: SolveParams,
+    *,
+    strategy: str,
+    time_limit_s: float,
+    report: Report | None = None,
+    initial: dict[str, list[str]] | None = None,
+) -> SearchResult:
+    """Build the model and run one search; building counts against the time limit.
+
+    ``time_limit_s`` covers building and searching together (the search gets at least a
+    second); ``strategy``, ``report`` and ``initial`` are as in :meth:`Searcher.solve`.
+    """
+    began = time.monotonic()
+    model = OrToolsModel(problem, settings)
+    remaining = max(1.0, time_limit_s - (time.monotonic() - began))
+    return Searcher(model).solve(strategy=strategy, time_limit_s=remaining, report=report, initial=initial)
+
+
+class Searcher:
+    """Searches one built :class:`OrToolsModel` and reads its routes back as visit ids.
+
+    Parameters
+    ----------
+    model : OrToolsModel
+        The model to search (one search per model: OR-Tools closes it on the first).
+    """
+
+    def __init__(self, model: OrToolsModel) -> None:
+        self.model = model
+        self.settings = model.settings
+
+    def search_parameters(self, strategy: str, time_limit_s: float):
+        """OR-Tools search parameters for ``strategy`` within ``time_limit_s``.
+
+        Raises
+        ------
+        ValueError
+            If the strategy names an unknown first-solution strategy or improvement.
+        """
+        from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+        from ortools.util.optional_boolean_pb2 import BOOL_FALSE
+
+        first, improvement = strategy_parts(strategy)
+        params = pywrapcp.DefaultRoutingSearchParameters()
+        if first not in CONSTRUCTIONS:
+            try:
+                params.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, first)
+            except AttributeError:
+                raise ValueError(f"unknown first-solution strategy {first!r} in {strategy!r}") from None
+        if improvement == "ruin":
+            # greedy descents inside routing.planning.search.ruin's loop; the operators are fixed when the model closes
+            params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT
+            for name in SLOW_OPERATORS:
+                setattr(params.local_search_operators, name, BOOL_FALSE)
+        else:
+            params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+        # The route schedulers (CP-SAT by default for routes with breaks) make every search
+        # step ~30× slower here, and the LP one wrongly rejects feasible routes with a break
+        # after the route end; constraint propagation alone checks the same constraints.
+        params.disable_scheduling_beware_this_may_degrade_performance = True
+        # completing a solution (cumuls, break placement) on long routes with breaks needs
+        # more than the default 100 ms; with less, restoring a start fails at random
+        params.lns_time_limit.FromMilliseconds(max(1000, int(time_limit_s * 100)))
+        params.time_limit.FromMilliseconds(max(100, int(time_limit_s * 1000)))
+        if self.settings.max_solutions is not None:
+            params.solution_limit = self.settings.max_solutions
+        return params
+
+    def solve(
+        self,
+        *,
+        strategy: str,
+        time_limit_s: float,
+        report: Report | None = None,
+        initial: dict[str, list[str]] | None = None,
+    ) -> SearchResult:
+        """Search from ``initial`` routes if given, else from the strategy's first solution.
+
+        Parameters
+        ----------
+        strategy : str
+            ``"FIRST+IMPROVEMENT"``.
+        time_limit_s : float
+            Seconds for the search.
+        report : callable, optional
+            Called with (seconds, cost) at every improvement.
+        initial : dict, optional
+            Visit ids per truck to start from.
+
+        Returns
+        -------
+        SearchResult
+            The best routes found; no routes and an infinite cost when no solution was found.
+        """
+        model = self.model
+        r = model.routing
+        began = time.monotonic()
+        history: list[CostPoint] = []
+        best = [math.inf]
+
+        def on_solution() -> None:
+            cost = r.CostVar().Value() / COST_SCALE
+            if cost < best[0]:
+                best[0] = cost
+                elapsed = time.monotonic() - began
+                history.append((round(elapsed, 3), cost))
+                if report is not None:
+                    report(elapsed, cost)
+
+        r.AddAtSolutionCallback(on_solution)
+        params = self.search_parameters(strategy, time_limit_s)
+        first, improvement = strategy_parts(strategy)
+        assignment = None
+        if initial is not None or first in CONSTRUCTIONS:
+            r.CloseModelWithParameters(params)
+            if initial is None:
+                initial = build_routes(model.problem, sorted(model.site_ids), urgency=CONSTRUCTIONS[first])
+            assignment = self._solve_from(initial, params)
+        if assignment is None:
+            assignment = r.SolveWithParameters(params)
+        status = str(r.status())
+        if assignment is None:
+            return SearchResult({}, {}, math.inf, sorted(model.site_ids), history, strategy, status)
+        if improvement == "ruin":
+            assignment = self._ruin_and_recreate(assignment, params, strategy=strategy, deadline=began + time_limit_s)
+        return self._result(assignment, history, strategy, status)
+
+    def _solve_from(self, routes: dict[str, list[str]], params):
+        """Search from constructed routes (None if OR-Tools cannot restore any of them).
+
+        A route the model rejects (its timing is off by minutes, say) is left out rather
+        than losing the whole start: its sites begin unassigned and the search inserts them.
+        """
+        r = self.model.routing
+        indexed = self._index_routes(routes)
+        initial = r.ReadAssignmentFromRoutes(indexed, True)
+        if initial is None:
+            kept = [seq if self._restores(indexed, vi) else [] for vi, seq in enumerate(indexed)]
+            initial = r.ReadAssignmentFromRoutes(kept, True) if any(kept) else None
+        return None if initial is None else r.SolveFromAssignmentWithParameters(initial, params)
+
+    def _restores(self, indexed: list[list[int]], vi: int) -> bool:
+        alone = [seq if k == vi else [] for k, seq in enumerate(indexed)]
+        return self.model.routing.ReadAssignmentFromRoutes(alone, True) is not None
+
+    def _index_routes(self, routes: dict[str, list[str]]) -> list[list[int]]:
+        """Site/facility ids per truck -> routing indices (each unload takes a free facility copy)."""
+        model = self.model
+        p, m = model.problem, model.manager
+        site_node = {p.sites[i].id: node for node, (kind, i) in enumerate(model.kinds) if kind == "site"}
+        copies: dict[str, list[int]] = {}
+        for node, (kind, i) in enumerate(model.kinds):
+            if kind == "facility":
+                copies.setdefault(p.facilities[i].id, []).append(node)
+        out = []
+        for v in p.vehicles:
+            seq = []
+            for vid in routes.get(v.id, []):
+                if vid in site_node:
+                    seq.append(m.NodeToIndex(site_node[vid]))
+                elif copies.get(vid):
+                    seq.append(m.NodeToIndex(copies[vid].pop()))
+                else:
+                    break  # out of unload copies: the search repairs the rest
+            out.append(seq)
+        return out
+
+    def _ruin_and_recreate(self, start, params, *, strategy: str, deadline: float):
+        """Improve ``start`` by ruin and recreate; the best solution found (an assignment).
+
+        Days that :meth:`OrToolsModel.route_arrays` can express run the compiled SISR loop
+        (:mod:`routing.planning.search.sisr`) and end with one OR-Tools descent from its best
+        routes; the others run :mod:`routing.planning.search.ruin`'s loop of OR-Tools descents.
+        """
+        model = self.model
+        r, m = model.routing, model.manager
+        sites = [m.NodeToIndex(node) for node, (kind, _) in enumerate(model.kinds) if kind == "site"]
+        if len(sites) < 2:
+            return start
+        seed = zlib.crc32(strategy.encode())  # seeded: the same work gives the same plan
+        descent = type(params)()
+        descent.CopyFrom(params)
+        arrays = model.route_arrays()
+        if arrays is not None:
+            return self._sisr(start, descent, arrays=arrays, seed=seed, deadline=deadline)
+        nodes = [int(model.matrix_node[m.IndexToNode(i)]) for i in sites]
+        neighbours = site_neighbours(model.problem.distance_m, sites, nodes, rows=r.Size())
+        ruin = StringRemoval(neighbours=neighbours, settings=self.settings.ruin, seed=seed)
+        return anneal(
+            routing=r,
+            start=start,
+            descent_params=descent,
+            ruin=ruin,
+            rng=random.Random(seed),
+            deadline=deadline,
+            max_iterations=self.settings.max_solutions,
+        )
+
+    def _sisr(self, start, descent, *, arrays: RouteArrays, seed: int, deadline: float):
+        """The compiled SISR loop from ``start``, then an OR-Tools descent from its best routes."""
+        r, m = self.model.routing, self.model.manager
+        polish = POLISH_SHARE * max(0.0, deadline - time.monotonic())
+        routes = [[m.IndexToNode(i) for i in route] for route in routes_of(r, start)]
+        best, _, _ = sisr.improve(
+            arrays,
+            routes,
+            deadline=deadline - polish,
+            settings=self.settings.ruin,
+            seed=seed,
+            max_iterations=self.settings.max_solutions,
+        )
+        initial = r.ReadAssignmentFromRoutes([[m.NodeToIndex(n) for n in route] for route in best], True)
+        if initial is None:  # sisr and the model disagree on feasibility: keep what OR-Tools found
+            return start
+        descent.time_limit.FromMilliseconds(max(1, int((deadline - time.monotonic()) * 1000)))
+        found = r.SolveFromAssignmentWithParameters(initial, descent)
+        candidates = [a for a in (found, initial, start) if a is not None]
+        return min(candidates, key=lambda a: a.ObjectiveValue())
+
+    def _result(self, assignment, history: list[CostPoint], strategy: str, status: str) -> SearchResult:
+        """The assignment as visit ids per truck; an unload closes every route that must end empty."""
+        model = self.model
+        p, r, m = model.problem, model.routing, model.manager
+        routes: dict[str, list[str]] = {}
+        starts: dict[str, int] = {}
+        visited: set[str] = set()
+        for vi, (v, visits) in enumerate(zip(p.vehicles, routes_of(r, assignment))):
+            seq = []
+            for index in visits:
+                kind, i = model.kinds[m.IndexToNode(index)]
+                # an unload with nothing on board (first visit, or right after another
+                # unload) is the search parking a free node: leave it out of the plan
+                if kind == "site":
+                    seq.append(p.sites[i].id)
+                elif seq and seq[-1] in p.site_index:
+                    seq.append(p.facilities[i].id)
+            if seq and v.ends_empty and seq[-1] not in p.facility_index:
+                if model.final_unload is not None:  # the unload the model already timed on the last arc
+                    seq.append(p.facilities[model.final_unload[(seq[-1], v.depot)]].id)
+                else:
+                    seq.append(self._closing_facility(v, seq[-1]))
+            if seq:
+                routes[v.id] = seq
+                if model.finalised_starts:  # otherwise any feasible value: the plan's own timing decides
+                    starts[v.id] = assignment.Value(model.time_dim.CumulVar(r.Start(vi)))
+                visited.update(seq)
+        dropped = sorted(model.site_ids - visited)
+        cost = assignment.ObjectiveValue() / COST_SCALE
+        return SearchResult(routes, starts, cost, dropped, history, strategy, status)
+
+    def _closing_facility(self, v: VehicleSpec, last_site: str) -> str:
+        """Rare repair when the search ends with load on board: the quickest unload on the way home."""
+        p = self.model.problem
+        here, home = p.sites[p.site_index[last_site]].node, p.depots[v.depot].node
+        options = [f for f in p.facilities if Problem.unloads_at(v, f)]
+        best = min(options, key=lambda f: closing_trip_s(p, here=here, facility=f, home=home))
+        return best.id

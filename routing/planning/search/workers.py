@@ -1,0 +1,171 @@
+"""Searches on both cores: typed search tasks run in worker processes, their progress merged.
+
+Each :class:`SearchTask` runs :func:`routing.planning.search.searcher.search` in a forked
+process (at most ``SolveParams.workers`` at once); workers send typed messages back over one
+queue — progress, the result, or the error that stopped them — and the caller gets one
+:class:`SearchResult` per task label.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import queue
+import time
+import traceback
+from dataclasses import dataclass
+
+from routing.planning.problem import Problem
+from routing.planning.search.params import Progress, ProgressCallback, SolveParams
+from routing.planning.search.result import CostPoint, SearchResult
+from routing.planning.search.searcher import search
+
+
+@dataclass(frozen=True)
+class SearchTask:
+    """One search to run: a problem (a day or a piece of it), how, for how long, from where.
+
+    Attributes
+    ----------
+    label : str
+        Unique among the tasks of one call; ``"piece|strategy"``: progress sums the best per piece.
+    problem : Problem
+        What to search.
+    strategy : str
+        ``"FIRST+IMPROVEMENT"``.
+    time_limit_s : float
+        Seconds, model building included.
+    initial_routes : dict, optional
+        Visit ids per truck to start from.
+    """
+
+    label: str
+    problem: Problem
+    strategy: str
+    time_limit_s: float
+    initial_routes: dict[str, list[str]] | None = None
+
+    def run(self, settings: SolveParams, report=None) -> SearchResult:
+        """Run this search here, in this process."""
+        return search(
+            self.problem,
+            settings,
+            strategy=self.strategy,
+            time_limit_s=self.time_limit_s,
+            report=report,
+            initial=self.initial_routes,
+        )
+
+
+@dataclass(frozen=True)
+class _Message:
+    """What a worker sends back about its task: an improvement, then its result or the error that stopped it."""
+
+    label: str
+    improved: CostPoint | None = None  # (seconds since the search began, cost)
+    result: SearchResult | None = None
+    error: str | None = None  # the worker's traceback
+
+
+def _worker(task: SearchTask, settings: SolveParams, out) -> None:
+    def report(elapsed: float, cost: float) -> None:
+        out.put(_Message(task.label, improved=(elapsed, cost)))
+
+    try:
+        result = task.run(settings, report)
+    except BaseException:  # noqa: BLE001 - carried to the parent, which re-raises it
+        out.put(_Message(task.label, error=traceback.format_exc()))
+        return
+    out.put(_Message(task.label, result=result))
+
+
+def run_tasks(
+    tasks: list[SearchTask],
+    settings: SolveParams,
+    progress: ProgressCallback | None,
+    *,
+    began: float | None = None,
+    others: float = 0.0,
+) -> dict[str, SearchResult]:
+    """Run searches, ``settings.workers`` at a time (in this process when one worker or one task).
+
+    Progress reports the best total: per piece the best of its searches, plus ``others``
+    (the cost of pieces not searched in this call), timed from ``began``.
+
+    Parameters
+    ----------
+    tasks : list of SearchTask
+        Searches with distinct labels; started in this order.
+    settings : SolveParams
+        Search settings (``workers``: processes at once).
+    progress : callable, optional
+        Receives a :class:`Progress` at every improvement.
+    began : float, optional
+        ``time.monotonic()`` that progress times count from (default: now).
+    others : float
+        Cost added to every progress report.
+
+    Returns
+    -------
+    dict
+        Task label → its result.
+
+    Raises
+    ------
+    RuntimeError
+        If a search failed (with its traceback) or a worker process died.
+    """
+    began = time.monotonic() if began is None else began
+    best: dict[str, float] = {}
+
+    def tell(label: str, cost: float) -> None:
+        best[label] = min(cost, best.get(label, math.inf))
+        if progress is not None:
+            progress(Progress(elapsed_s=time.monotonic() - began, best_cost=others + _combined(best), worker=label))
+
+    if settings.workers <= 1 or len(tasks) == 1:
+        return {task.label: task.run(settings, lambda e, c, label=task.label: tell(label, c)) for task in tasks}
+    return _run_in_processes(tasks, settings, tell)
+
+
+def _run_in_processes(tasks: list[SearchTask], settings: SolveParams, tell) -> dict[str, SearchResult]:
+    # fork: workers inherit the problem without re-importing the caller's main module
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    out = ctx.Queue()
+    pending = list(tasks)
+    running: dict[str, mp.Process] = {}
+    results: dict[str, SearchResult] = {}
+    while pending or running:
+        while pending and len(running) < settings.workers:
+            task = pending.pop(0)
+            proc = ctx.Process(target=_worker, args=(task, settings, out), daemon=True)
+            proc.start()
+            running[task.label] = proc
+        try:
+            message = out.get(timeout=0.5)
+        except queue.Empty:
+            for label, proc in list(running.items()):
+                if not proc.is_alive() and label not in results:
+                    proc.join()
+                    del running[label]
+                    raise RuntimeError(f"search worker {label} exited with code {proc.exitcode}") from None
+            continue
+        if message.improved is not None:
+            tell(message.label, message.improved[1])
+        elif message.error is not None:
+            for proc in running.values():
+                proc.kill()
+            raise RuntimeError(f"search {message.label} failed:\n{message.error}")
+        else:
+            results[message.label] = message.result
+            running.pop(message.label).join()
+    return results
+
+
+def _combined(best: dict[str, float]) -> float:
+    """Best total so far: per piece the best of its strategies, summed over pieces."""
+    per_piece: dict[str, float] = {}
+    for label, cost in best.items():
+        piece = label.split("|")[0]
+        per_piece[piece] = min(cost, per_piece.get(piece, math.inf))
+    return sum(per_piece.values())
