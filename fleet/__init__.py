@@ -17,7 +17,7 @@ from routing._exports import lazy_exports
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "FleetSettings": "fleet.settings",
-        "run_audit": "fleet.audit.pipeline",
+        "fleet.settings": ("FleetSettings",),
+        "fleet.audit.pipeline": ("run_audit",),
     },
 )

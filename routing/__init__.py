@@ -24,15 +24,21 @@ from routing._exports import lazy_exports
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "load_network": "routing.network.graph",
-        "RoadNetwork": "routing.network.graph",
-        "NetworkSettings": "routing.network.settings",
-        "Scenario": "routing.planning.scenario",
-        "load_scenario": "routing.planning.scenario",
-        "plan_day": "routing.planning.pipeline",
-        "PlanOutcome": "routing.planning.pipeline",
-        "PlanDocument": "routing.planning.document",
-        "check_plan": "routing.planning.check",
-        "QingyunError": "routing.errors",
+        "routing.network.graph": (
+            "load_network",
+            "RoadNetwork",
+        ),
+        "routing.network.settings": ("NetworkSettings",),
+        "routing.planning.scenario": (
+            "Scenario",
+            "load_scenario",
+        ),
+        "routing.planning.pipeline": (
+            "plan_day",
+            "PlanOutcome",
+        ),
+        "routing.planning.document": ("PlanDocument",),
+        "routing.planning.check": ("check_plan",),
+        "routing.errors": ("QingyunError",),
     },
 )

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -70,13 +72,28 @@ def postgres_schema_url(schema: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def postgres_admin_engine():
-    """A SQLAlchemy engine on the test PostgreSQL itself (to create and drop schemas)."""
-    from sqlalchemy import create_engine
+@contextmanager
+def postgres_schema_engine(prefix: str) -> Iterator:
+    """A migrated engine confined to a fresh PostgreSQL schema, dropped afterwards; skips when unreachable."""
+    from sqlalchemy import create_engine, text
 
+    from api.db import engine_for
     from fleet.tracks.store import normalise_database_url
 
-    return create_engine(normalise_database_url(POSTGRES_URL))
+    if not postgres_reachable():
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL} (set QINGYUN_TEST_POSTGRES_URL)")
+    schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(normalise_database_url(POSTGRES_URL))
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        engine = engine_for(postgres_schema_url(schema))  # the schema comes from the migrations
+        yield engine
+        engine.dispose()  # before the schema goes
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")

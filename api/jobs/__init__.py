@@ -14,17 +14,21 @@ from routing._exports import lazy_exports
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "JobContext": "api.jobs.engine",
-        "Runner": "api.jobs.engine",
-        "new_job": "api.jobs.engine",
-        "run_job": "api.jobs.engine",
-        "requeue": "api.jobs.engine",
-        "reap_expired": "api.jobs.engine",
-        "JobQueue": "api.jobs.queues",
-        "InProcessQueue": "api.jobs.queues",
-        "CeleryQueue": "api.jobs.queues",
-        "open_queue": "api.jobs.queues",
-        "run_worker": "api.jobs.queues",
-        "RUNNERS": "api.jobs.registry",
+        "api.jobs.engine": (
+            "JobContext",
+            "Runner",
+            "new_job",
+            "run_job",
+            "requeue",
+            "reap_expired",
+        ),
+        "api.jobs.queues": (
+            "JobQueue",
+            "InProcessQueue",
+            "CeleryQueue",
+            "open_queue",
+            "run_worker",
+        ),
+        "api.jobs.registry": ("RUNNERS",),
     },
 )

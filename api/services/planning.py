@@ -78,7 +78,9 @@ def validated_scenario(request: PlanRequest, *, session: Session, service_osm: s
     """The request's scenario, validated; raises ``QingyunError`` naming every bad field."""
     if request.scenario is None:
         if request.date is None:
-            raise InvalidInputError("date: required when no scenario is given (the day to plan from the stored catalogue)")
+            raise InvalidInputError(
+                "date: required when no scenario is given (the day to plan from the stored catalogue)"
+            )
         raw = catalogue_scenario(session, name=request.name, day=request.date, break_rule=request.break_rule)
         scenario = parse_scenario(raw, source="stored catalogue (sites, vehicles, depots, facilities)")
     else:

@@ -15,17 +15,21 @@ from routing._exports import lazy_exports
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "run_audit": "fleet.audit.pipeline",
-        "AuditResult": "fleet.audit.pipeline",
-        "AuditSummary": "fleet.audit.pipeline",
-        "write_report": "fleet.audit.report",
-        "read_permits": "fleet.audit.inputs",
-        "read_zones": "fleet.audit.inputs",
-        "read_plan": "routing.planning.document",
-        "Permit": "fleet.audit.inputs",
-        "ZoneFeature": "fleet.audit.inputs",
-        "Violation": "fleet.audit.violations",
-        "CompanyScore": "fleet.audit.scores",
-        "CoverageReport": "fleet.audit.coverage",
+        "fleet.audit.pipeline": (
+            "run_audit",
+            "AuditResult",
+            "AuditSummary",
+        ),
+        "fleet.audit.report": ("write_report",),
+        "fleet.audit.inputs": (
+            "read_permits",
+            "read_zones",
+            "Permit",
+            "ZoneFeature",
+        ),
+        "routing.planning.document": ("read_plan",),
+        "fleet.audit.violations": ("Violation",),
+        "fleet.audit.scores": ("CompanyScore",),
+        "fleet.audit.coverage": ("CoverageReport",),
     },
 )

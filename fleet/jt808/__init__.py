@@ -18,11 +18,13 @@ from routing._exports import lazy_exports
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "decode_frame": "fleet.jt808.frame",
-        "decode_body": "fleet.jt808.messages",
-        "encode_message": "fleet.jt808.messages",
-        "decode_location": "fleet.jt808.location",
-        "Gateway": "fleet.jt808.gateway",
-        "GatewaySettings": "fleet.jt808.settings",
+        "fleet.jt808.frame": ("decode_frame",),
+        "fleet.jt808.messages": (
+            "decode_body",
+            "encode_message",
+        ),
+        "fleet.jt808.location": ("decode_location",),
+        "fleet.jt808.gateway": ("Gateway",),
+        "fleet.jt808.settings": ("GatewaySettings",),
     },
 )

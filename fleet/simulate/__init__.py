@@ -15,12 +15,14 @@ from routing._exports import lazy_exports
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "simulate_haul": "fleet.simulate.tracks",
-        "truck_day": "fleet.simulate.tracks",
-        "simulate_drive": "fleet.simulate.tracks",
-        "simulate_collection": "fleet.simulate.collection",
-        "write_inputs": "fleet.simulate.tracks",
-        "SimulatedTracks": "fleet.simulate.tracks",
-        "simulate": "fleet.simulate.terminals",
+        "fleet.simulate.tracks": (
+            "simulate_haul",
+            "truck_day",
+            "simulate_drive",
+            "write_inputs",
+            "SimulatedTracks",
+        ),
+        "fleet.simulate.collection": ("simulate_collection",),
+        "fleet.simulate.terminals": ("simulate",),
     },
 )

@@ -15,15 +15,21 @@ from routing._exports import lazy_exports
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "csv_positions": "fleet.tracks.sources",
-        "db_positions": "fleet.tracks.sources",
-        "export_positions": "fleet.tracks.sources",
-        "Period": "fleet.tracks.sources",
-        "read_positions": "fleet.tracks.track",
-        "build_tracks": "fleet.tracks.track",
-        "Track": "fleet.tracks.track",
-        "MapMatcher": "fleet.tracks.matching",
-        "make_engine": "fleet.tracks.store",
-        "normalise_database_url": "fleet.tracks.store",
+        "fleet.tracks.sources": (
+            "csv_positions",
+            "db_positions",
+            "export_positions",
+            "Period",
+        ),
+        "fleet.tracks.track": (
+            "read_positions",
+            "build_tracks",
+            "Track",
+        ),
+        "fleet.tracks.matching": ("MapMatcher",),
+        "fleet.tracks.store": (
+            "make_engine",
+            "normalise_database_url",
+        ),
     },
 )

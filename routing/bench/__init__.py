@@ -20,6 +20,4 @@ _PUBLIC = {  # module -> the names it defines for users
     "runner": ("BenchRow", "run_vrplib", "run_kim", "run_many", "summarise"),
     "peers": ("PeerRun", "run_peer"),
 }
-__getattr__, __dir__ = lazy_exports(
-    __name__, {name: f"{__name__}.{module}" for module, names in _PUBLIC.items() for name in names}
-)
+__getattr__, __dir__ = lazy_exports(__name__, {f"{__name__}.{module}": names for module, names in _PUBLIC.items()})

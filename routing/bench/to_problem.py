@@ -93,6 +93,7 @@ def vrplib_problem(instance: VrpInstance) -> Problem:
         facilities=[],
         sites=sites,
         vehicles=vehicles,
+        geographic=False,  # instance units, not WGS-84
     )
 
 
@@ -184,4 +185,5 @@ def kim_problem(instance: KimInstance, *, vehicles: int | None = None) -> Proble
             earliest_start_s=LUNCH_EARLIEST_START_S,
             latest_start_s=LUNCH_LATEST_START_S,
         ),
+        geographic=False,  # feet, not WGS-84
     )

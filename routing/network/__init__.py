@@ -15,13 +15,19 @@ from routing._exports import lazy_exports
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "load_network": "routing.network.graph",
-        "RoadNetwork": "routing.network.graph",
-        "SnappedPoint": "routing.network.graph",
-        "travel_matrices": "routing.network.matrix",
-        "road_path": "routing.network.matrix",
-        "SpeedProfile": "routing.network.speeds",
-        "NetworkSettings": "routing.network.settings",
-        "shipped_osm": "routing.network.settings",
+        "routing.network.graph": (
+            "load_network",
+            "RoadNetwork",
+            "SnappedPoint",
+        ),
+        "routing.network.matrix": (
+            "travel_matrices",
+            "road_path",
+        ),
+        "routing.network.speeds": ("SpeedProfile",),
+        "routing.network.settings": (
+            "NetworkSettings",
+            "shipped_osm",
+        ),
     },
 )

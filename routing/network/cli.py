@@ -13,7 +13,7 @@ OsmOption = typer.Option(None, "--osm", help="OSM file (.osm, .osm.bz2, .osm.pbf
 
 
 @network_app.command("info")
-def info(osm: Path | None = OsmOption) -> None:
+def info(ctx: typer.Context, osm: Path | None = OsmOption) -> None:
     """路网概况 / network summary: nodes, edges, strongly connected share, bbox, km per class."""
     from rich.console import Console
 
@@ -21,12 +21,13 @@ def info(osm: Path | None = OsmOption) -> None:
     from routing.network.summary import network_summary_table
 
     started = time.perf_counter()
-    network = load_network(osm)
+    network = load_network(osm, settings=ctx.obj.settings.network)
     Console().print(network_summary_table(network, load_seconds=time.perf_counter() - started))
 
 
 @network_app.command("matrix")
 def matrix(
+    ctx: typer.Context,
     points: Path = typer.Option(..., "--points", help="CSV with columns id,lon,lat (WGS-84)"),
     out: Path = typer.Option(..., "--out", help="output .npz (ids, duration_s, distance_m)"),
     osm: Path | None = OsmOption,
@@ -38,7 +39,7 @@ def matrix(
     from routing.network.points import read_points_csv
 
     table = read_points_csv(points)
-    network = load_network(osm)
+    network = load_network(osm, settings=ctx.obj.settings.network)
     snapped = network.snap(ids=table.ids, lon=table.lon, lat=table.lat, max_distance_m=max_snap_m)
     started = time.perf_counter()
     result = travel_matrices(network, points=snapped)

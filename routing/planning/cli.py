@@ -10,6 +10,7 @@ import typer
 
 if TYPE_CHECKING:
     from routing.network.graph import RoadNetwork
+    from routing.network.settings import NetworkSettings
     from routing.planning.scenario import Scenario
     from routing.planning.settings import PlanningSettings
 
@@ -17,6 +18,7 @@ scenario_app = typer.Typer(no_args_is_help=True)
 
 
 def plan(
+    ctx: typer.Context,
     scenario: Path | None = typer.Argument(None, help="scenario JSON (see --schema)"),
     time_limit: float | None = typer.Option(
         None, "--time-limit", help="search time in seconds; default QINGYUN_PLANNING_TIME_LIMIT_S (30)"
@@ -42,14 +44,14 @@ def plan(
     if scenario is None:
         raise typer.BadParameter("give a SCENARIO file, or --schema / --plan-schema")
     from routing.planning.scenario import load_scenario
-    from routing.planning.settings import PlanningSettings
 
+    root = ctx.obj.settings  # resolved once by the CLI root
     overrides = {"workers": workers, "max_solutions": max_solutions}
-    settings = PlanningSettings(**{k: v for k, v in overrides.items() if v is not None})
     run_plan(
         load_scenario(scenario),
         scenario_dir=scenario.resolve().parent,
-        settings=settings,
+        settings=root.planning.model_copy(update={k: v for k, v in overrides.items() if v is not None}),
+        network_settings=root.network,
         time_limit_s=time_limit,
         out=out,
     )
@@ -60,6 +62,7 @@ def run_plan(
     *,
     scenario_dir: Path,
     settings: PlanningSettings,
+    network_settings: NetworkSettings,
     time_limit_s: float | None,
     out: Path,
     network: RoadNetwork | None = None,
@@ -88,7 +91,14 @@ def run_plan(
                 task, completed=min(limit, progress.elapsed_s), best=f"最优成本 best cost {progress.best_cost:,.0f}"
             )
 
-        outcome = plan_day(scenario, params=params, network=network, scenario_dir=scenario_dir, progress=report)
+        outcome = plan_day(
+            scenario,
+            params=params,
+            network=network,
+            scenario_dir=scenario_dir,
+            network_settings=network_settings,
+            progress=report,
+        )
         bar.update(task, completed=limit)
     problem, timings = outcome.problem, outcome.timings
     console.print(
@@ -151,6 +161,7 @@ def print_summary(console, outcome) -> None:
 
 @scenario_app.command("generate")
 def generate(
+    ctx: typer.Context,
     osm: Path | None = typer.Option(None, "--osm", help="OSM file; default: shipped Shenzhen network"),
     restaurants: int = typer.Option(600, "--restaurants"),
     communities: int = typer.Option(300, "--communities"),
@@ -159,11 +170,11 @@ def generate(
 ) -> None:
     """生成场景 / generate a realistic collection day on a road network."""
     from routing.network.graph import load_network
-    from routing.network.settings import NetworkSettings
     from routing.planning.generate import generate_scenario, write_scenario
 
-    path = (osm or NetworkSettings().default_osm()).resolve()
-    network = load_network(path)
+    settings = ctx.obj.settings.network
+    path = (osm or settings.default_osm()).resolve()
+    network = load_network(path, settings=settings)
     scenario = generate_scenario(network, restaurants=restaurants, communities=communities, seed=seed, osm=str(path))
     write_scenario(scenario, out)
     typer.echo(f"{len(scenario.sites)} 收集点 sites, {len(scenario.vehicles)} 车 trucks → {out}")

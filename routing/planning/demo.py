@@ -12,6 +12,7 @@ import typer
 
 
 def demo(
+    ctx: typer.Context,
     restaurants: int = typer.Option(600, help="restaurants (kitchen waste)"),
     communities: int = typer.Option(300, help="community collection points"),
     time_limit: float = typer.Option(40.0, "--time-limit", help="search seconds"),
@@ -23,13 +24,12 @@ def demo(
 ) -> None:
     """演示 / demo: generate and plan the Shenzhen day (plan.json, GeoJSON, route sheets, map)."""
     from routing.network.graph import load_network
-    from routing.network.settings import NetworkSettings
     from routing.planning.cli import run_plan
     from routing.planning.generate import generate_scenario, write_scenario
-    from routing.planning.settings import PlanningSettings
 
-    osm = NetworkSettings().default_osm()
-    network = load_network(osm)
+    root = ctx.obj.settings  # resolved once by the CLI root
+    osm = root.network.default_osm()
+    network = load_network(osm, settings=root.network)
     scenario = generate_scenario(
         network,
         restaurants=restaurants,
@@ -40,5 +40,15 @@ def demo(
     )
     out.mkdir(parents=True, exist_ok=True)
     write_scenario(scenario, out / "scenario.json")
-    settings = PlanningSettings() if max_solutions is None else PlanningSettings(max_solutions=max_solutions)
-    run_plan(scenario, scenario_dir=out, settings=settings, time_limit_s=time_limit, out=out, network=network)
+    settings = (
+        root.planning if max_solutions is None else root.planning.model_copy(update={"max_solutions": max_solutions})
+    )
+    run_plan(
+        scenario,
+        scenario_dir=out,
+        settings=settings,
+        network_settings=root.network,
+        time_limit_s=time_limit,
+        out=out,
+        network=network,
+    )

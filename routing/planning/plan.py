@@ -106,8 +106,8 @@ def _document_stop(stop: Stop, problem: Problem) -> PlanStop:
     return PlanStop(
         kind=stop.kind,
         id=stop.id,
-        lon=None if stop.node is None else float(problem.lon[stop.node]),
-        lat=None if stop.node is None else float(problem.lat[stop.node]),
+        lon=None if stop.node is None or not problem.geographic else float(problem.lon[stop.node]),
+        lat=None if stop.node is None or not problem.geographic else float(problem.lat[stop.node]),
         arrival=problem.at(stop.arrival),
         start=problem.at(stop.start),
         departure=problem.at(stop.departure),

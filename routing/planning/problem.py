@@ -119,6 +119,9 @@ class Problem:
     vehicles: list[VehicleSpec]
     break_rule: BreakSpec | None = None
     day_start: datetime = field(default_factory=lambda: datetime(2026, 11, 22, tzinfo=CHINA_TZ))
+    # lon/lat are WGS-84 (a city day); False for published instances whose coordinates are planar
+    # (Solomon units, feet): plan.json then carries no coordinates, the search still uses them as x/y
+    geographic: bool = True
 
     def __post_init__(self) -> None:
         n = len(self.ids)

@@ -15,13 +15,17 @@ from routing._exports import lazy_exports
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "PlanningParams": "routing.stations.records",
-        "Community": "routing.stations.records",
-        "CandidateSite": "routing.stations.records",
-        "read_communities": "routing.stations.inputs",
-        "read_candidates": "routing.stations.inputs",
-        "read_params": "routing.stations.inputs",
-        "solve_location": "routing.stations.solve",
-        "run_planning": "routing.stations.workflow",
+        "routing.stations.records": (
+            "PlanningParams",
+            "Community",
+            "CandidateSite",
+        ),
+        "routing.stations.inputs": (
+            "read_communities",
+            "read_candidates",
+            "read_params",
+        ),
+        "routing.stations.solve": ("solve_location",),
+        "routing.stations.workflow": ("run_planning",),
     },
 )

@@ -67,6 +67,7 @@ def _print_summary(run) -> None:
 
 @stations_app.command("plan")
 def plan_command(
+    ctx: typer.Context,
     communities: Path = typer.Option(..., "--communities", help="社区 CSV: id,lon,lat,population[,t_per_day]"),
     candidates: Path = typer.Option(
         ...,
@@ -88,12 +89,14 @@ def plan_command(
     settings = read_params(params)
     people = read_communities(communities)
     sites = read_candidates(candidates)
-    run = run_planning(load_network(osm), communities=people, sites=sites, params=settings, out_dir=out, sweep=sweep)
+    network = load_network(osm, settings=ctx.obj.settings.network)
+    run = run_planning(network, communities=people, sites=sites, params=settings, out_dir=out, sweep=sweep)
     _print_summary(run)
 
 
 @stations_app.command("demo")
 def demo_command(
+    ctx: typer.Context,
     out: Path = typer.Option(Path("out/stations_demo"), "--out", help="输出目录 / output directory"),
     communities: int = typer.Option(600, "--communities", help="生成社区数 / generated communities"),
     candidates: int = typer.Option(40, "--candidates", help="候选站点数 / candidate sites"),
@@ -107,7 +110,7 @@ def demo_command(
     from routing.stations.demo import demo_params, generated_communities, generated_sites
     from routing.stations.workflow import run_planning
 
-    network = load_network()
+    network = load_network(settings=ctx.obj.settings.network)
     run = run_planning(
         network,
         communities=generated_communities(network, n=communities, seed=seed),

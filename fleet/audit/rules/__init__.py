@@ -15,10 +15,12 @@ from routing._exports import lazy_exports
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "audit_fleet": "fleet.audit.rules.engine",
-        "audit_track": "fleet.audit.rules.engine",
-        "zone_entries": "fleet.audit.rules.zones",
-        "in_windows": "fleet.audit.rules.context",
-        "ComplianceSettings": "fleet.audit.rules.settings",
+        "fleet.audit.rules.engine": (
+            "audit_fleet",
+            "audit_track",
+        ),
+        "fleet.audit.rules.zones": ("zone_entries",),
+        "fleet.audit.rules.context": ("in_windows",),
+        "fleet.audit.rules.settings": ("ComplianceSettings",),
     },
 )

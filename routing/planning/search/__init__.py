@@ -26,6 +26,4 @@ _PUBLIC = {  # module -> the names it defines for users
     "searcher": ("Searcher",),
     "reasons": ("REASONS",),
 }
-__getattr__, __dir__ = lazy_exports(
-    __name__, {name: f"{__name__}.{module}" for module, names in _PUBLIC.items() for name in names}
-)
+__getattr__, __dir__ = lazy_exports(__name__, {f"{__name__}.{module}": names for module, names in _PUBLIC.items()})

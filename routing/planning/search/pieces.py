@@ -153,6 +153,7 @@ def subproblem(problem: Problem, *, site_ids: list[str], vehicle_ids: list[str],
         vehicles=[replace(v, depot=depot_new[v.depot]) for v in vehicles],
         break_rule=problem.break_rule,
         day_start=problem.day_start,
+        geographic=problem.geographic,
     )
 
 

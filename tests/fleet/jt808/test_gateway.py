@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import struct
-import uuid
 from datetime import UTC, datetime
 from functools import reduce
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 from sqlmodel import Session
 
 from api.db import engine_for
 from fleet.jt808.gateway import Gateway
 from fleet.jt808.settings import GatewaySettings
 from fleet.tracks.store import Terminal, count_positions, track
-from tests.conftest import POSTGRES_URL, postgres_admin_engine, postgres_reachable, postgres_schema_url
+from tests.conftest import postgres_schema_engine
 
 PHONE = "013800138000"
 
@@ -64,24 +62,8 @@ def engine(request, tmp_path: Path):
     if request.param == "sqlite":
         yield engine_for(f"sqlite:///{tmp_path / 'ingest.db'}")  # the schema comes from the migrations
         return
-    if not postgres_reachable():
-        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL} (set QINGYUN_TEST_POSTGRES_URL)")
-    schema = f"jt808_test_{uuid.uuid4().hex[:8]}"
-    admin = make_engine_admin()
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        engine = engine_for(postgres_schema_url(schema))
+    with postgres_schema_engine("jt808_test") as engine:
         yield engine
-        engine.dispose()  # before the schema goes
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-
-
-def make_engine_admin():
-
-    return postgres_admin_engine()
 
 
 class Client:

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
 from sqlmodel import Session
 
 from api.db import engine_for
 from fleet.jt808.writer import PositionWriter
 from fleet.tracks.store import Terminal, count_positions
-from tests.conftest import POSTGRES_URL, postgres_admin_engine, postgres_reachable, postgres_schema_url
+from tests.conftest import postgres_schema_engine
 
 T0 = datetime(2026, 11, 21, 0, 0, tzinfo=UTC)
 
@@ -40,14 +38,7 @@ def test_close_flushes_everything_submitted(tmp_path) -> None:
 
 @pytest.mark.postgres
 def test_refused_rows_fail_alone() -> None:
-    if not postgres_reachable():
-        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL} (set QINGYUN_TEST_POSTGRES_URL)")
-    schema = f"jt808_writer_{uuid.uuid4().hex[:8]}"
-    admin = postgres_admin_engine()
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        engine = engine_for(postgres_schema_url(schema))
+    with postgres_schema_engine("jt808_writer") as engine:
         with Session(engine) as session:
             session.add(Terminal(phone="1", auth_code="x", registered_at=T0))
             session.commit()
@@ -68,8 +59,3 @@ def test_refused_rows_fail_alone() -> None:
         assert first is None and third is None
         assert isinstance(refused, Exception) and "foreign key" in str(refused).lower()
         assert count_positions(engine) == 3
-        engine.dispose()
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
+from tests.conftest import SHARED
+from tests.conftest import shared_file as _shared_file
 
-BENCHMARKS = Path(__file__).resolve().parents[3].parent / "shared" / "benchmarks"
+BENCHMARKS = SHARED / "benchmarks"
 
 
 def shared_file(relative: str) -> Path:
     """A file under ../shared/benchmarks, or skip the test when the data set is absent."""
-    path = BENCHMARKS / relative
-    if not path.exists():
-        pytest.skip(f"benchmark data {path} not present (../shared is provided on the team machines and CI)")
-    return path
+    return _shared_file(f"benchmarks/{relative}")

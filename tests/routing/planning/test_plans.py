@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
+
+import pytest
 
 from routing.planning.check import check_plan
 from routing.planning.search.driver import solve
@@ -179,6 +182,27 @@ def test_same_input_and_settings_give_the_same_plan(guixi, places):
     first, second = solve(problem, settings), solve(problem, settings)
     assert first.route_map() == second.route_map()
     assert check_plan(problem, first).ok
+
+
+@pytest.mark.parametrize("day", ["unload trips", "unload trips and lunch"])
+def test_a_fixed_amount_of_work_gives_the_same_plan_on_a_busy_machine(guixi, places, monkeypatch, day):
+    # the search cools by the ruins made, not by the clock, when max_solutions is set
+    lunch = {"duration_min": 60, "earliest_start": "11:00", "latest_start": "13:00"}
+    doc = base_scenario(
+        places,
+        sites=[site(places, k, kg=700.0) for k in range(3, 20)],
+        vehicle_types=[{"id": "T", "streams": ["kitchen"], "capacity_kg": 3000}],
+        vehicles=[{"id": f"V{i}", "type": "T", "depot": "D"} for i in range(3)],
+        break_rule=lunch if day.endswith("lunch") else None,
+    )
+    problem = build(doc, guixi)
+    settings = SolveParams(time_limit_s=600.0, workers=1, max_solutions=40)
+    quiet = solve(problem, settings)
+    real, origin = time.monotonic, time.monotonic()
+    monkeypatch.setattr(time, "monotonic", lambda: origin + 3.0 * (real() - origin))  # 3× slower machine
+    busy = solve(problem, settings)
+    assert quiet.route_map() == busy.route_map()
+    assert check_plan(problem, busy).ok
 
 
 def test_large_day_is_cut_into_zones_and_still_fully_planned(guixi, places):
