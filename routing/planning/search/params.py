@@ -38,7 +38,10 @@ class SolveParams:
     the first strategy, the lowest index), but a time limit stops the search after however
     much work the machine managed, so time-limited runs on a busy machine may differ. With
     ``max_solutions`` the search stops after a fixed amount of work instead: the same input
-    and settings then give the same plan, provided ``time_limit_s`` is not reached first.
+    and settings then give the same plan, provided ``time_limit_s`` is not reached first: the
+    ruin-and-recreate temperature then cools with the ruins made, not with the clock
+    (:func:`routing.planning.search.ruin.cooled_share`). One exception: re-packing a tightly
+    packed day (:mod:`routing.planning.search.repack`) gives CP-SAT a time limit.
     """
 
     time_limit_s: float = 30.0

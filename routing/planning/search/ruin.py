@@ -261,13 +261,24 @@ def anneal(
         if found is None:
             continue
         cost = found.ObjectiveValue()
-        cooled = max(0.0, 1.0 - (time.monotonic() - began) / max(1e-9, deadline - began))
-        temperature = temperature0 * cooled
+        share = cooled_share(began=began, deadline=deadline, done=iterations, planned=max_iterations)
+        temperature = temperature0 * (1.0 - share)
         if cost < current or (temperature > 0 and rng.random() < math.exp(-(cost - current) / temperature)):
             current, current_routes = cost, routes_of(routing, found)
             if cost < best:
                 best, best_solution = cost, copy(found)
     return best_solution
+
+
+def cooled_share(*, began: float, deadline: float, done: int, planned: int | None) -> float:
+    """How far a search has come, 0 → 1: the share of its planned ruins, else of its time.
+
+    With a fixed amount of work (``max_solutions``) the temperature follows the ruins made, not
+    the clock, so the same input and settings give the same plan on a busy machine too.
+    """
+    if planned:
+        return min(1.0, done / planned)
+    return min(1.0, (time.monotonic() - began) / max(1e-9, deadline - began))
 
 
 def routes_of(routing, assignment) -> list[list[int]]:

@@ -34,7 +34,7 @@ import numpy as np
 from numba import njit
 
 from routing.planning.search.params import RuinParams
-from routing.planning.search.ruin import cut_strings, seed_compiled_rng
+from routing.planning.search.ruin import cooled_share, cut_strings, seed_compiled_rng
 
 INF = np.iinfo(np.int64).max // 4
 BLINK = 0.01  # SISR's blink rate: a position is skipped with this probability
@@ -241,7 +241,6 @@ def improve(
     t_start = settings.compiled_start_temperature * max(1, int(current.route_cost.sum())) / sites
     t_end = t_start / 100.0
     began = time.monotonic()
-    span = max(1e-9, deadline - began)
     made = 0
     scratch = Scratch(
         touched=np.zeros(len(arrays.depot), dtype=np.bool_), removed=np.zeros(len(arrays.sites), dtype=np.int64)
@@ -256,7 +255,7 @@ def improve(
         now = time.monotonic()
         if now >= deadline or (max_iterations is not None and made >= max_iterations):
             break
-        fraction = min(1.0, (now - began) / span)
+        fraction = cooled_share(began=began, deadline=deadline, done=made, planned=max_iterations)
         temperature = t_start * (t_end / t_start) ** fraction
         count = CHUNK if max_iterations is None else min(CHUNK, max_iterations - made)
         current_cost, found = _search(
