@@ -21,6 +21,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from api.settings import Settings, get_settings
 from routing.errors import QingyunError, http_status
+from routing.jsonfile import field_errors
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        problems = [f"{field}: {message}" for field, message in field_errors(exc)]
         return JSONResponse(status_code=422, content={"detail": problems})
 
     @app.exception_handler(Exception)

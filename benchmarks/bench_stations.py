@@ -55,13 +55,7 @@ def main() -> None:
     )
 
     t0 = time.perf_counter()
-    snapped = snap_inputs(
-        network,
-        communities=communities,
-        sites=sites,
-        disposal_sites=params.disposal_sites,
-        max_distance_m=params.snap_max_distance_m,
-    )
+    snapped = snap_inputs(network, communities=communities, sites=sites, params=params)
     distances = road_distances(network, snapped=snapped)
     t_dist = time.perf_counter() - t0
 

@@ -24,19 +24,10 @@ from routing._exports import lazy_exports
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "routing.network.graph": (
-            "load_network",
-            "RoadNetwork",
-        ),
+        "routing.network.graph": ("load_network", "RoadNetwork"),
         "routing.network.settings": ("NetworkSettings",),
-        "routing.planning.scenario": (
-            "Scenario",
-            "load_scenario",
-        ),
-        "routing.planning.pipeline": (
-            "plan_day",
-            "PlanOutcome",
-        ),
+        "routing.planning.scenario": ("Scenario", "load_scenario"),
+        "routing.planning.pipeline": ("plan_day", "PlanOutcome"),
         "routing.planning.document": ("PlanDocument",),
         "routing.planning.check": ("check_plan",),
         "routing.errors": ("QingyunError",),

@@ -52,6 +52,22 @@ def read_json(path: Path | str, *, what: str = "file") -> object:
         raise InputFileError(f"{path}: JSON nested too deeply") from None
 
 
+def field_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    """``(dotted.path, message)`` for every problem of a pydantic error, pydantic's prefixes removed.
+
+    Parameters
+    ----------
+    exc
+        The validation error (a FastAPI ``RequestValidationError`` has the same ``errors()``).
+
+    Returns
+    -------
+    list of (str, str)
+        The bad field's path (empty for the whole document or row) and what is wrong with it.
+    """
+    return [(".".join(str(p) for p in err["loc"]), err["msg"].removeprefix("Value error, ")) for err in exc.errors()]
+
+
 def validation_messages(
     exc: ValidationError, *, raw: object = None, ident: Callable[[object], object] | None = None
 ) -> list[str]:
@@ -73,13 +89,12 @@ def validation_messages(
     """
     errors = exc.errors()
     lines = []
-    for err in errors[:MAX_LISTED]:
-        loc = [str(p) for p in err["loc"]]
-        where = ".".join(loc) or "(document)"
+    for err, (path, message) in zip(errors[:MAX_LISTED], field_errors(exc)):
+        where = path or "(document)"
         name = _item_id(raw, err["loc"], ident) if ident is not None else None
         if name is not None:
             where += f" (id {name})"
-        lines.append(f"{where}: {err['msg']}")
+        lines.append(f"{where}: {message}")
     if len(errors) > MAX_LISTED:
         lines.append(f"… and {len(errors) - MAX_LISTED} more")
     return lines

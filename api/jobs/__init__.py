@@ -14,21 +14,8 @@ from routing._exports import lazy_exports
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "api.jobs.engine": (
-            "JobContext",
-            "Runner",
-            "new_job",
-            "run_job",
-            "requeue",
-            "reap_expired",
-        ),
-        "api.jobs.queues": (
-            "JobQueue",
-            "InProcessQueue",
-            "CeleryQueue",
-            "open_queue",
-            "run_worker",
-        ),
+        "api.jobs.engine": ("JobContext", "Runner", "new_job", "run_job", "requeue", "reap_expired"),
+        "api.jobs.queues": ("JobQueue", "InProcessQueue", "CeleryQueue", "open_queue", "run_worker"),
         "api.jobs.registry": ("RUNNERS",),
     },
 )

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ValidationError
 
 from routing.errors import InputFileError
+from routing.jsonfile import field_errors
 from routing.planning.scenario import Site
 from routing.planning.sites import parse_sites
 
@@ -64,9 +65,8 @@ def _validate(schema: type[BaseModel], raw: object, where: str, rejected: list[R
     try:
         return schema.model_validate(raw)
     except ValidationError as exc:
-        for err in exc.errors():
-            field = ".".join(str(p) for p in err["loc"]) or "(row)"
-            rejected.append(Rejected(where=where, field=field, error=err["msg"].removeprefix("Value error, ")))
+        for field, message in field_errors(exc):
+            rejected.append(Rejected(where=where, field=field or "(row)", error=message))
         return None
 
 

@@ -18,6 +18,7 @@ from api.tables import VehicleRow
 from fleet.jt808.location import LOAD_STATES
 from fleet.tracks.store import POSITION_COLUMNS, Position, Terminal, insert_positions, normalise_phone, track
 from routing.errors import InvalidInputError, NotFoundError
+from routing.jsonfile import field_errors
 from routing.localtime import CHINA_TZ
 
 
@@ -64,9 +65,8 @@ def validate_batch(items: list[dict]) -> tuple[list[PositionIn], list[dict]]:
         try:
             good.append(_one.validate_python(item))
         except ValidationError as exc:
-            for err in exc.errors():
-                field = ".".join(str(p) for p in err["loc"]) or "(item)"
-                rejected.append({"index": index, "field": field, "error": err["msg"].removeprefix("Value error, ")})
+            for field, message in field_errors(exc):
+                rejected.append({"index": index, "field": field or "(item)", "error": message})
     return good, rejected
 
 

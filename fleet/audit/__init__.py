@@ -15,18 +15,9 @@ from routing._exports import lazy_exports
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "fleet.audit.pipeline": (
-            "run_audit",
-            "AuditResult",
-            "AuditSummary",
-        ),
+        "fleet.audit.pipeline": ("run_audit", "AuditResult", "AuditSummary"),
         "fleet.audit.report": ("write_report",),
-        "fleet.audit.inputs": (
-            "read_permits",
-            "read_zones",
-            "Permit",
-            "ZoneFeature",
-        ),
+        "fleet.audit.inputs": ("read_permits", "read_zones", "Permit", "ZoneFeature"),
         "routing.planning.document": ("read_plan",),
         "fleet.audit.violations": ("Violation",),
         "fleet.audit.scores": ("CompanyScore",),

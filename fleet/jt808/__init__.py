@@ -19,10 +19,7 @@ __getattr__, __dir__ = lazy_exports(
     __name__,
     {
         "fleet.jt808.frame": ("decode_frame",),
-        "fleet.jt808.messages": (
-            "decode_body",
-            "encode_message",
-        ),
+        "fleet.jt808.messages": ("decode_body", "encode_message"),
         "fleet.jt808.location": ("decode_location",),
         "fleet.jt808.gateway": ("Gateway",),
         "fleet.jt808.settings": ("GatewaySettings",),

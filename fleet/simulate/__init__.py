@@ -15,13 +15,7 @@ from routing._exports import lazy_exports
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "fleet.simulate.tracks": (
-            "simulate_haul",
-            "truck_day",
-            "simulate_drive",
-            "write_inputs",
-            "SimulatedTracks",
-        ),
+        "fleet.simulate.tracks": ("simulate_haul", "truck_day", "simulate_drive", "write_inputs", "SimulatedTracks"),
         "fleet.simulate.collection": ("simulate_collection",),
         "fleet.simulate.terminals": ("simulate",),
     },

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from fleet.tracks.matching import MapMatcher
+from routing.localtime import iso_local
 
 TRUCK_KMH = 45.0
 """Top speed of a simulated truck (slower roads are driven at 80–100 % of their speed)."""
@@ -185,9 +186,7 @@ def sample(
     frame = pd.DataFrame(
         {
             "device": device,
-            "time": pd.to_datetime(t, unit="s", utc=True)
-            .tz_convert("Asia/Shanghai")
-            .strftime("%Y-%m-%dT%H:%M:%S+08:00"),
+            "time": [iso_local(float(s)) for s in t],
             "lon": np.round(lon, 7),
             "lat": np.round(lat, 7),
             "speed_kmh": np.round(speed, 1),

@@ -28,7 +28,7 @@ from fleet.settings import FleetSettings
 from fleet.simulate.timeline import Timeline, node_xy, pick_route, pick_route_from, sample
 from fleet.tracks.matching import MapMatcher
 from fleet.tracks.track import epoch_s
-from routing.localtime import CHINA_TZ
+from routing.localtime import CHINA_TZ, iso_local
 
 VIOLATION_TYPES: tuple[str, ...] = get_args(ViolationType)  # every type the rules can raise
 DAY = epoch_s(datetime(2026, 11, 21, tzinfo=CHINA_TZ))
@@ -414,8 +414,7 @@ def add_artefacts(frame: pd.DataFrame, *, rng: np.random.Generator) -> pd.DataFr
     bad = rows.iloc[rng.choice(n, size=3, replace=False)].copy()
     bad[["lon", "lat"]] = 0.0
     jump = rows.iloc[[n // 3]].copy()
-    jump["time"] = pd.to_datetime(jump["time"]) + pd.Timedelta(seconds=1)
-    jump["time"] = jump["time"].dt.strftime("%Y-%m-%dT%H:%M:%S+08:00")
+    jump["time"] = [iso_local(datetime.fromisoformat(x).timestamp() + 1) for x in jump["time"]]
     jump["lat"] = jump["lat"] + 0.03  # about 3.3 km north within a second
     order = np.arange(n)
     late = []
@@ -482,24 +481,20 @@ def truck_day(
 def simulate_drive(
     network: object,
     *,
-    seed: int = 0,
+    matcher: MapMatcher,
     km: float = 30.0,
+    seed: int = 0,
     interval_s: float = 10.0,
     noise_m: float = 10.0,
-    matcher: MapMatcher,
 ) -> SimulatedTracks:
     """A truck driving a chain of random shortest-path trips of ``km`` in total (for map-matching accuracy).
 
     Parameters
     ----------
-    network
-        The ``RoadNetwork`` driven.
-    seed
-        Makes the drive reproducible.
     km
         Distance driven.
-    interval_s, noise_m, matcher
-        As for :func:`simulate_haul`.
+    network, seed, interval_s, noise_m, matcher
+        As for :func:`truck_day` (the seed makes the drive reproducible).
 
     Returns
     -------

@@ -15,21 +15,9 @@ from routing._exports import lazy_exports
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "fleet.tracks.sources": (
-            "csv_positions",
-            "db_positions",
-            "export_positions",
-            "Period",
-        ),
-        "fleet.tracks.track": (
-            "read_positions",
-            "build_tracks",
-            "Track",
-        ),
+        "fleet.tracks.sources": ("csv_positions", "db_positions", "export_positions", "Period"),
+        "fleet.tracks.track": ("read_positions", "build_tracks", "Track"),
         "fleet.tracks.matching": ("MapMatcher",),
-        "fleet.tracks.store": (
-            "make_engine",
-            "normalise_database_url",
-        ),
+        "fleet.tracks.store": ("make_engine", "normalise_database_url"),
     },
 )

@@ -15,19 +15,9 @@ from routing._exports import lazy_exports
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "routing.network.graph": (
-            "load_network",
-            "RoadNetwork",
-            "SnappedPoint",
-        ),
-        "routing.network.matrix": (
-            "travel_matrices",
-            "road_path",
-        ),
+        "routing.network.graph": ("load_network", "RoadNetwork", "SnappedPoint"),
+        "routing.network.matrix": ("travel_matrices", "road_path"),
         "routing.network.speeds": ("SpeedProfile",),
-        "routing.network.settings": (
-            "NetworkSettings",
-            "shipped_osm",
-        ),
+        "routing.network.settings": ("NetworkSettings", "shipped_osm"),
     },
 )

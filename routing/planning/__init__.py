@@ -16,36 +16,15 @@ from routing._exports import lazy_exports
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "routing.planning.scenario": (
-            "Scenario",
-            "load_scenario",
-            "parse_scenario",
-        ),
+        "routing.planning.scenario": ("Scenario", "load_scenario", "parse_scenario"),
         "routing.errors": ("ScenarioError",),
         "routing.planning.sites": ("read_sites",),
         "routing.planning.generate": ("generate_scenario",),
-        "routing.planning.problem": (
-            "Problem",
-            "problem_from_scenario",
-        ),
-        "routing.planning.plan": (
-            "Plan",
-            "evaluate_routes",
-        ),
-        "routing.planning.document": (
-            "PlanDocument",
-            "read_plan",
-            "plan_json_schema",
-        ),
-        "routing.planning.check": (
-            "CheckReport",
-            "check_plan",
-        ),
-        "routing.planning.pipeline": (
-            "plan_day",
-            "PlanOutcome",
-            "solve_params",
-        ),
+        "routing.planning.problem": ("Problem", "problem_from_scenario"),
+        "routing.planning.plan": ("Plan", "evaluate_routes"),
+        "routing.planning.document": ("PlanDocument", "read_plan", "plan_json_schema"),
+        "routing.planning.check": ("CheckReport", "check_plan"),
+        "routing.planning.pipeline": ("plan_day", "PlanOutcome", "solve_params"),
         "routing.planning.exports": ("write_all",),
         "routing.planning.settings": ("PlanningSettings",),
     },

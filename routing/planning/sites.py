@@ -19,6 +19,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from routing.errors import InputFileError, ScenarioError
+from routing.jsonfile import field_errors
 from routing.planning.scenario import Site
 
 REQUIRED = ("id", "lon", "lat", "stream", "demand_kg")
@@ -67,8 +68,8 @@ def _site(raw: dict, problem) -> Site | None:
     try:
         return Site.model_validate(doc)
     except ValidationError as exc:
-        for err in exc.errors():
-            problem(".".join(str(x) for x in err["loc"]), err["msg"].removeprefix("Value error, "))
+        for field, message in field_errors(exc):
+            problem(field, message)
         return None
 
 

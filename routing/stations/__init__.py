@@ -15,16 +15,8 @@ from routing._exports import lazy_exports
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "routing.stations.records": (
-            "PlanningParams",
-            "Community",
-            "CandidateSite",
-        ),
-        "routing.stations.inputs": (
-            "read_communities",
-            "read_candidates",
-            "read_params",
-        ),
+        "routing.stations.records": ("PlanningParams", "Community", "CandidateSite"),
+        "routing.stations.inputs": ("read_communities", "read_candidates", "read_params"),
         "routing.stations.solve": ("solve_location",),
         "routing.stations.workflow": ("run_planning",),
     },

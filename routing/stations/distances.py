@@ -12,7 +12,7 @@ import numpy as np
 
 from routing.network.graph import RoadNetwork, SnappedPoint
 from routing.network.matrix import travel_matrices
-from routing.stations.records import CandidateSite, Community, DisposalSite
+from routing.stations.records import CandidateSite, Community, PlanningParams
 
 
 @dataclass(frozen=True)
@@ -37,20 +37,25 @@ def snap_inputs(
     *,
     communities: list[Community],
     sites: list[CandidateSite],
-    disposal_sites: tuple[DisposalSite, ...],
-    max_distance_m: float,
+    params: PlanningParams,
 ) -> SnappedInputs:
-    """Snap every input to its nearest road; raises OffRoadError naming every point too far from one."""
+    """Snap communities, candidate sites and the parameters' disposal sites to their nearest roads.
+
+    Raises
+    ------
+    OffRoadError
+        Naming every point farther than ``params.snap_max_distance_m`` from a road.
+    """
 
     def snap(items) -> list[SnappedPoint]:
         return network.snap(
             ids=[i.id for i in items],
             lon=[i.lon for i in items],
             lat=[i.lat for i in items],
-            max_distance_m=max_distance_m,
+            max_distance_m=params.snap_max_distance_m,
         )
 
-    return SnappedInputs(communities=snap(communities), sites=snap(sites), disposal_sites=snap(disposal_sites))
+    return SnappedInputs(communities=snap(communities), sites=snap(sites), disposal_sites=snap(params.disposal_sites))
 
 
 def road_distances(network: RoadNetwork, *, snapped: SnappedInputs) -> PlanningDistances:

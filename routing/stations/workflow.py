@@ -44,13 +44,7 @@ def run_planning(
     sweep: bool,
 ) -> PlanningRun:
     """Plan the base scenario (and every sweep scenario when asked) and write the report."""
-    snapped = snap_inputs(
-        network,
-        communities=communities,
-        sites=sites,
-        disposal_sites=params.disposal_sites,
-        max_distance_m=params.snap_max_distance_m,
-    )
+    snapped = snap_inputs(network, communities=communities, sites=sites, params=params)
     distances = road_distances(network, snapped=snapped)
     plan = plan_scenario(
         communities=communities, sites=sites, params=params, distances=distances, scenario=base_scenario(params)

@@ -15,10 +15,7 @@ from routing._exports import lazy_exports
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "fleet.audit.rules.engine": (
-            "audit_fleet",
-            "audit_track",
-        ),
+        "fleet.audit.rules.engine": ("audit_fleet", "audit_track"),
         "fleet.audit.rules.zones": ("zone_entries",),
         "fleet.audit.rules.context": ("in_windows",),
         "fleet.audit.rules.settings": ("ComplianceSettings",),

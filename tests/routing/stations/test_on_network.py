@@ -95,23 +95,8 @@ def test_cli_plan_and_one_line_error(guixi, tmp_path: Path) -> None:
         encoding="utf-8",
     )
     out = tmp_path / "out"
-    result = CliRunner().invoke(
-        app,
-        [
-            "stations",
-            "plan",
-            "--communities",
-            str(c_path),
-            "--candidates",
-            str(s_path),
-            "--params",
-            str(p_path),
-            "--out",
-            str(out),
-            "--osm",
-            str(GUIXI_OSM),
-        ],
-    )
+    files = ["--communities", str(c_path), "--candidates", str(s_path), "--out", str(out), "--osm", str(GUIXI_OSM)]
+    result = CliRunner().invoke(app, ["stations", "plan", *files, "--params", str(p_path)])
     assert result.exit_code == 0, result.output
     assert "proven gap" in result.output and "年度总费用" in result.output
     assert {p.name for p in out.iterdir()} >= {
@@ -130,14 +115,7 @@ def test_cli_plan_and_one_line_error(guixi, tmp_path: Path) -> None:
             "from api.cli import main; main()",
             "stations",
             "plan",
-            "--communities",
-            str(c_path),
-            "--candidates",
-            str(s_path),
-            "--out",
-            str(out),
-            "--osm",
-            str(GUIXI_OSM),
+            *files,
         ],
         capture_output=True,
         text=True,
