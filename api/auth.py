@@ -49,10 +49,39 @@ class IssuedKey:
 
 
 def hash_key(key: str) -> str:
+    """The stored form of a key: its SHA-256 (keys are long random strings, so a fast hash is safe).
+
+    Parameters
+    ----------
+    key
+        The plain key, ``qy_<id>_<secret>``.
+
+    Returns
+    -------
+    str
+        The hex digest (64 characters).
+    """
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 def check_roles(roles: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """The roles, checked against :data:`ROLES`, duplicates dropped in the order given.
+
+    Parameters
+    ----------
+    roles
+        Role names (dispatcher, supervisor, planner, device, admin).
+
+    Returns
+    -------
+    tuple[str, ...]
+        The distinct roles.
+
+    Raises
+    ------
+    InvalidInputError
+        A role is unknown, or none is given.
+    """
     bad = [r for r in roles if r not in ROLES]
     if bad or not roles:
         raise InvalidInputError(
@@ -62,7 +91,27 @@ def check_roles(roles: list[str] | tuple[str, ...]) -> tuple[str, ...]:
 
 
 def create_key(engine: Engine, *, roles: list[str] | tuple[str, ...], name: str = "") -> IssuedKey:
-    """Issue a key with the given roles; the plain key is returned once and never stored."""
+    """Issue a key with the given roles; the plain key is returned once and never stored.
+
+    Parameters
+    ----------
+    engine
+        The service database.
+    roles
+        The roles the key holds (:data:`ROLES`); duplicates are dropped.
+    name
+        A label saying whose key it is; "" = none.
+
+    Returns
+    -------
+    IssuedKey
+        The key's id, the plain key (shown once), its roles and name.
+
+    Raises
+    ------
+    InvalidInputError
+        A role is unknown, or none is given.
+    """
     roles = check_roles(roles)
     key_id = secrets.token_hex(4)
     key = f"qy_{key_id}_{secrets.token_urlsafe(24)}"
@@ -75,6 +124,22 @@ def create_key(engine: Engine, *, roles: list[str] | tuple[str, ...], name: str 
 
 
 def revoke_key(engine: Engine, *, key_id: str) -> bool:
+    """Revoke a key; the row is kept (with its revocation time) so the key's history stays visible.
+
+    Requests with the key are refused once each process's key cache refreshes (a few seconds).
+
+    Parameters
+    ----------
+    engine
+        The service database.
+    key_id
+        The key's id, the ``<id>`` of ``qy_<id>_<secret>``.
+
+    Returns
+    -------
+    bool
+        True if the key was revoked now; False if there is no such key or it was revoked already.
+    """
     with Session(engine) as session:
         row = session.get(ApiKeyRow, key_id)
         if row is None or row.revoked_at is not None:
@@ -86,6 +151,18 @@ def revoke_key(engine: Engine, *, key_id: str) -> bool:
 
 
 def list_keys(engine: Engine) -> list[ApiKeyRow]:
+    """Every key issued, revoked ones included, oldest first (only hashes are stored, never the keys).
+
+    Parameters
+    ----------
+    engine
+        The service database.
+
+    Returns
+    -------
+    list[ApiKeyRow]
+        The key rows: id, name, roles, hash, created and revoked times.
+    """
     with Session(engine) as session:
         return list(session.exec(select(ApiKeyRow).order_by(ApiKeyRow.created_at)))
 
@@ -119,7 +196,25 @@ _cache = _KeyCache()
 
 
 def caller(request: Request, key: str | None = Security(api_key_header)) -> Caller:
-    """The authenticated caller; 401 without a valid key."""
+    """The authenticated caller; 401 without a valid key.
+
+    Parameters
+    ----------
+    request
+        The request; its app holds the database engine the key is checked against.
+    key
+        The ``X-API-Key`` header; None when it is absent.
+
+    Returns
+    -------
+    Caller
+        The key's id and roles.
+
+    Raises
+    ------
+    fastapi.HTTPException
+        401: no key, or a key that is unknown or revoked.
+    """
     if not key:
         raise HTTPException(
             401,

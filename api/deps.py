@@ -114,12 +114,44 @@ immutable = _Cache(size=64)
 def cached_json(
     request: Request, key: str, build: Callable[[], object], *, media_type: str = "application/json"
 ) -> Response:
-    """A cached JSON answer, gzipped when the client accepts it (the middleware then leaves it alone)."""
+    """A cached JSON answer, gzipped when the client accepts it (the middleware then leaves it alone).
+
+    Parameters
+    ----------
+    request
+        The request; its ``Accept-Encoding`` decides whether the gzipped body is sent.
+    key
+        The cache key; it must identify the answer completely, as a cached answer is never rebuilt.
+    build
+        Builds the JSON-serialisable answer; called only on a cache miss (the 64 most recent are kept).
+    media_type
+        The response's content type.
+
+    Returns
+    -------
+    Response
+        The serialised answer, with ``Content-Encoding: gzip`` when the client accepts it.
+    """
     return _answer(request, immutable.get(key, build), media_type)
 
 
 def cached_only(request: Request, key: str, *, media_type: str = "application/json") -> Response | None:
-    """The cached answer if this process has built it already (no database work at all), else None."""
+    """The cached answer if this process has built it already (no database work at all), else None.
+
+    Parameters
+    ----------
+    request
+        The request; its ``Accept-Encoding`` decides whether the gzipped body is sent.
+    key
+        The cache key, as given to :func:`cached_json`.
+    media_type
+        The response's content type.
+
+    Returns
+    -------
+    Response or None
+        The cached answer (gzipped when accepted), or None when it is not cached.
+    """
     entry = immutable.peek(key)
     return None if entry is None else _answer(request, entry, media_type)
 

@@ -18,6 +18,13 @@ from fleet.tracks.store import Position, Terminal, UtcDateTime  # noqa: F401  (s
 
 
 def utc_now() -> datetime:
+    """The current time, aware and in UTC, for the service's record timestamps (created, finished, revoked …).
+
+    Returns
+    -------
+    datetime
+        Now, with ``tzinfo=UTC``.
+    """
     return datetime.now(UTC)
 
 

@@ -116,7 +116,29 @@ def _item_id(raw: object, loc: Sequence, ident: Callable[[object], object]) -> o
 
 
 def validated(model, raw: object, *, source: str, ident: Callable[[object], object] | None = None):
-    """``model.model_validate(raw)``, or an :class:`InputFileError` listing every bad field of ``source``."""
+    """``model.model_validate(raw)``, or an :class:`InputFileError` listing every bad field of ``source``.
+
+    Parameters
+    ----------
+    model : type of pydantic.BaseModel
+        The model to validate against.
+    raw : object
+        The decoded JSON.
+    source : str
+        The file or record name that starts the message.
+    ident : callable, optional
+        Gives an item's id from its raw value, to name items in messages.
+
+    Returns
+    -------
+    BaseModel
+        The validated ``model`` instance.
+
+    Raises
+    ------
+    InputFileError
+        Listing every bad field of ``source`` by its path.
+    """
     try:
         return model.model_validate(raw)
     except ValidationError as exc:

@@ -47,5 +47,18 @@ def parse_utc_offset(text: str, *, field: str = "utc_offset") -> timezone:
 
 
 def iso_local(epoch_s: float, *, tz: timezone = CHINA_TZ) -> str:
-    """Epoch seconds as ISO 8601 local time with its offset (``2026-11-22T06:00:00+08:00``)."""
+    """Epoch seconds as ISO 8601 local time with its offset (``2026-11-22T06:00:00+08:00``).
+
+    Parameters
+    ----------
+    epoch_s : float
+        Seconds since the Unix epoch.
+    tz : datetime.timezone
+        The local zone; China Standard Time (UTC+8) by default.
+
+    Returns
+    -------
+    str
+        The time to the second with its UTC offset.
+    """
     return datetime.fromtimestamp(epoch_s, tz).isoformat(timespec="seconds")

@@ -153,7 +153,20 @@ def _fail(engine: Engine, job_id: str, worker: str, *, error: str, retryable: bo
 
 
 def crash_message(job_id: str, exc: BaseException) -> str:
-    """What a job that crashed tells its user: the kind of failure, never a traceback or a server path."""
+    """What a job that crashed tells its user: the kind of failure, never a traceback or a server path.
+
+    Parameters
+    ----------
+    job_id
+        The job that crashed.
+    exc
+        What it raised; only its class name is shown.
+
+    Returns
+    -------
+    str
+        The message (Chinese and English), pointing to the server log and to ``POST …/retry``.
+    """
     return (
         f"内部错误 / internal error ({type(exc).__name__}) while running job {job_id}; "
         "详情见服务器日志 / the details are in the server log; retry with POST …/retry"

@@ -131,7 +131,20 @@ class CeleryQueue:
 
 
 def open_queue(engine: Engine, settings: Settings) -> JobQueue:
-    """Celery when ``settings.service.redis_url`` is set, else the in-process pool."""
+    """Celery when ``settings.service.redis_url`` is set, else the in-process pool.
+
+    Parameters
+    ----------
+    engine
+        The service database, where the jobs are stored.
+    settings
+        The app's settings; ``settings.service.redis_url`` chooses the queue.
+
+    Returns
+    -------
+    JobQueue
+        A ``CeleryQueue`` or an ``InProcessQueue``.
+    """
     if settings.service.redis_url:
         return CeleryQueue(engine, settings=settings)
     return InProcessQueue(engine, settings=settings)

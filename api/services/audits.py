@@ -24,7 +24,7 @@ from fleet.audit.scores import company_scores, period_of
 from fleet.audit.settings import ScoreSettings
 from fleet.audit.violations import Violation
 from fleet.tracks.store import normalise_phone
-from routing.errors import QingyunError
+from routing.errors import InvalidInputError, QingyunError
 from routing.localtime import CHINA_TZ
 
 
@@ -58,13 +58,36 @@ def _compiles(items: list, compile_one, what, *, settings: Settings) -> None:
         try:
             compile_one(item, network, settings.fleet.compliance)
         except QingyunError as exc:
-            raise QingyunError(f"{what(i, item)}: {exc}") from None
+            raise InvalidInputError(f"{what(i, item)}: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - shapely/pyproj raise many types for absurd coordinates
-            raise QingyunError(f"{what(i, item)}: geometry cannot be used ({type(exc).__name__}: {exc})") from None
+            raise InvalidInputError(f"{what(i, item)}: geometry cannot be used ({type(exc).__name__}: {exc})") from None
 
 
 def store_permits(session: Session, permits: list[Permit], *, settings: Settings) -> int:
-    """Create or replace permits by id; their companies are registered."""
+    """Create or replace permits by id; their companies are registered.
+
+    Each permit is compiled against the road network first, so one bad permit is refused here
+    rather than failing every later audit.
+
+    Parameters
+    ----------
+    session
+        The request's session; committed.
+    permits
+        The permits; one whose ``permit_id`` is stored replaces it. Naive validity times are China time.
+    settings
+        The service's settings: the road network and the compliance settings permits are compiled with.
+
+    Returns
+    -------
+    int
+        How many permits were stored.
+
+    Raises
+    ------
+    InvalidInputError
+        A permit cannot be compiled (its index and id named); none is stored.
+    """
     _compiles(
         permits,
         lambda p, net, st: compile_permits([p], projector=net, settings=st, network=net),
@@ -94,6 +117,27 @@ def _aware(moment: datetime) -> datetime:
 
 
 def store_zones(session: Session, zones: list[ZoneFeature], *, settings: Settings) -> int:
+    """Create or replace zones by id, each compiled first so one bad zone cannot fail every later audit.
+
+    Parameters
+    ----------
+    session
+        The request's session; committed.
+    zones
+        GeoJSON zone features; one whose ``properties.id`` is stored replaces it.
+    settings
+        The service's settings (the road network's projection).
+
+    Returns
+    -------
+    int
+        How many zones were stored.
+
+    Raises
+    ------
+    InvalidInputError
+        A zone's geometry cannot be used (its feature index and id named); none is stored.
+    """
     _compiles(
         zones,
         lambda z, net, st: compile_zones([z], projector=net),
@@ -204,5 +248,17 @@ def _rescore(session: Session, *, companies: list[str], periods: list[str], sett
 
 
 def check_period(start: datetime, end: datetime) -> None:
+    """Refuse an empty or reversed audit period before a job is queued for it.
+
+    Parameters
+    ----------
+    start, end
+        The period [start, end), aware datetimes.
+
+    Raises
+    ------
+    InvalidInputError
+        ``end`` is not after ``start``.
+    """
     if end <= start:
-        raise QingyunError(f"to ({end.isoformat()}) is not after from ({start.isoformat()})")
+        raise InvalidInputError(f"to ({end.isoformat()}) is not after from ({start.isoformat()})")

@@ -93,7 +93,28 @@ def _site_upload(filename: str, text: str) -> tuple[list[BaseModel], list[Reject
 
 
 def parse_upload(*, filename: str, content: bytes, schema: type[BaseModel]) -> tuple[list[BaseModel], list[Rejected]]:
-    """Records from a ``.csv`` or ``.geojson``/``.json`` upload, and the rejected rows."""
+    """Records from a ``.csv`` or ``.geojson``/``.json`` upload, and the rejected rows.
+
+    Parameters
+    ----------
+    filename
+        The upload's name; its extension picks the reader, and it begins every rejection's place.
+    content
+        The file's bytes, UTF-8 (a byte-order mark is allowed).
+    schema
+        The record model each row is validated against; ``Site`` is read by the library's site importer.
+
+    Returns
+    -------
+    tuple[list[BaseModel], list[Rejected]]
+        The valid records (a repeated id keeps the first), and each bad row with its place, field and reason.
+
+    Raises
+    ------
+    InputFileError
+        The whole file is unusable: unknown extension, not UTF-8, a CSV without header, not JSON,
+        or not a GeoJSON FeatureCollection.
+    """
     text = _text(filename, content)
     if issubclass(schema, Site):
         return _site_upload(filename, text)

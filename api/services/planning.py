@@ -56,7 +56,24 @@ class PlanRequest(BaseModel):
 
 
 def catalogue_scenario(session: Session, *, name: str, day: Date, break_rule: BreakRule | None) -> dict:
-    """A scenario document from the stored depots, facilities, vehicle types, vehicles and sites."""
+    """A scenario document from the stored depots, facilities, vehicle types, vehicles and sites.
+
+    Parameters
+    ----------
+    session
+        The request's session.
+    name
+        The scenario's name.
+    day
+        The service day.
+    break_rule
+        The meal break; None = no break.
+
+    Returns
+    -------
+    dict
+        The scenario document, not yet validated; records in id order, vehicles without their ``terminal``.
+    """
 
     def rows(table) -> list[dict]:
         return [r.model_dump() for r in session.exec(select(table).order_by(table.id))]
@@ -75,7 +92,29 @@ def catalogue_scenario(session: Session, *, name: str, day: Date, break_rule: Br
 
 
 def validated_scenario(request: PlanRequest, *, session: Session, service_osm: str | None) -> Scenario:
-    """The request's scenario, validated; raises ``QingyunError`` naming every bad field."""
+    """The request's scenario, validated; raises ``QingyunError`` naming every bad field.
+
+    Parameters
+    ----------
+    request
+        The ``POST /plans`` body: a scenario, or a date to build one from the stored catalogue.
+    session
+        The request's session (the catalogue is read from it).
+    service_osm
+        The OSM file this service plans on; None = the shipped Shenzhen network.
+
+    Returns
+    -------
+    Scenario
+        The validated scenario.
+
+    Raises
+    ------
+    InvalidInputError
+        Neither a scenario nor a date, or a scenario naming another OSM file than the service's.
+    ScenarioError
+        The scenario breaks a rule (every bad field named).
+    """
     if request.scenario is None:
         if request.date is None:
             raise InvalidInputError(
@@ -123,7 +162,20 @@ def submit_plan(session: Session, *, request: PlanRequest, settings: Settings) -
 
 
 def list_plans(session: Session, *, limit: int, offset: int) -> dict:
-    """A page of plans, newest first: ``{"total": n, "items": [{id, name, status, created_at, kpi}, …]}``."""
+    """A page of plans, newest first: ``{"total": n, "items": [{id, name, status, created_at, kpi}, …]}``.
+
+    Parameters
+    ----------
+    session
+        The request's session.
+    limit, offset
+        The page: at most ``limit`` plans, after skipping ``offset``.
+
+    Returns
+    -------
+    dict
+        The total number of plans and this page's items (without the large GeoJSON and route sheets).
+    """
     total = session.exec(select(func.count()).select_from(PlanRow)).one()
     # the listed columns only: a plan row also holds its GeoJSON and route sheets (large)
     rows = session.exec(
@@ -141,7 +193,24 @@ def list_plans(session: Session, *, limit: int, offset: int) -> dict:
 
 
 def create_plan(session: Session, *, scenario: Scenario, time_limit_s: float, max_attempts: int) -> PlanRow:
-    """Store the scenario, a queued solve job and its plan row (one transaction); dispatch separately."""
+    """Store the scenario, a queued solve job and its plan row (one transaction); dispatch separately.
+
+    Parameters
+    ----------
+    session
+        The request's session; committed.
+    scenario
+        The validated scenario.
+    time_limit_s
+        The solve time limit, seconds.
+    max_attempts
+        How many times the job may run before it stays failed.
+
+    Returns
+    -------
+    PlanRow
+        The new plan; its id is also the job's and the stored scenario's.
+    """
     from api.jobs.engine import new_job
 
     job = new_job(kind="plan", params={"time_limit_s": time_limit_s}, max_attempts=max_attempts)
@@ -208,7 +277,21 @@ def run_plan(ctx: JobContext):
 def write_plan_rows(
     session: Session, *, plan_id: str, document: PlanDocument, geojson: dict, sheets: list[list[str]]
 ) -> None:
-    """Replace the plan's routes, stops and exports (idempotent: a retried job writes the same rows once)."""
+    """Replace the plan's routes, stops and exports (idempotent: a retried job writes the same rows once).
+
+    Parameters
+    ----------
+    session
+        The job writer's session; not committed here (the job's status is committed with the rows).
+    plan_id
+        The plan, which is also the job's id.
+    document
+        The solved plan.
+    geojson
+        ``routes.geojson`` as built at solve time.
+    sheets
+        The route sheets, header row first, the vehicle id in column 0.
+    """
     route_ids = select(PlanRouteRow.id).where(PlanRouteRow.plan_id == plan_id)
     session.exec(delete(PlanStopRow).where(PlanStopRow.route_id.in_(route_ids)))
     session.exec(delete(PlanRouteRow).where(PlanRouteRow.plan_id == plan_id))
@@ -263,7 +346,20 @@ def _routes(session: Session, plan_id: str) -> list[tuple[PlanRouteRow, list[Pla
 
 
 def plan_document(session: Session, plan: PlanRow) -> dict:
-    """The stored plan as the ``plan.json`` contract (:class:`PlanDocument`), times with the scenario's UTC offset."""
+    """The stored plan as the ``plan.json`` contract (:class:`PlanDocument`), times with the scenario's UTC offset.
+
+    Parameters
+    ----------
+    session
+        The request's session.
+    plan
+        The stored plan.
+
+    Returns
+    -------
+    dict
+        The ``plan.json`` document: KPIs, routes with their stops, unserved sites, search settings.
+    """
     tz = parse_utc_offset(plan.utc_offset)
     routes = [
         PlanRoute(
@@ -314,14 +410,48 @@ def stored_geojson(plan: PlanRow) -> dict:
 
 
 def stored_sheet_csv(plan: PlanRow, *, vehicle_id: str | None = None) -> str | None:
-    """The route sheets stored at solve time as CSV: every truck's, or one truck's (None if it has no route)."""
+    """The route sheets stored at solve time as CSV: every truck's, or one truck's (None if it has no route).
+
+    Parameters
+    ----------
+    plan
+        A solved plan.
+    vehicle_id
+        One truck's sheet; None = every truck's.
+
+    Returns
+    -------
+    str or None
+        The CSV, header first; None when ``vehicle_id`` has no route in the plan.
+
+    Raises
+    ------
+    ConflictError
+        The plan was solved before route sheets were stored with plans.
+    """
     header, *rows = _exported(plan).sheets
     rows = [r for r in rows if vehicle_id is None or r[0] == vehicle_id]  # column 0 is the vehicle
     return None if vehicle_id is not None and not rows else sheet_csv([header, *rows])
 
 
 def plan_status(session: Session, plan: PlanRow, job: Job) -> dict:
-    """Status, progress and, when done, the plan."""
+    """Status, progress and, when done, the plan.
+
+    Parameters
+    ----------
+    session
+        The request's session.
+    plan
+        The plan row.
+    job
+        Its job (the same id).
+
+    Returns
+    -------
+    dict
+        id, name, status, progress, attempts, retryable, error, created_at and finished_at (ISO 8601),
+        and ``plan`` (:func:`plan_document`) once the job succeeded.
+    """
     body = {
         "id": plan.id,
         "name": plan.name,

@@ -71,7 +71,15 @@ def validate_batch(items: list[dict]) -> tuple[list[PositionIn], list[dict]]:
 
 
 def store_positions(engine: Engine, fixes: list[PositionIn]) -> None:
-    """Create unseen terminals, then insert the fixes (re-sent ones are skipped by the key)."""
+    """Create unseen terminals, then insert the fixes (re-sent ones are skipped by the key).
+
+    Parameters
+    ----------
+    engine
+        The service database (its ``terminal`` and ``position`` tables).
+    fixes
+        Validated fixes; each ``device`` is keyed without leading zeros, as the JT/T 808 gateway keys phones.
+    """
     if not fixes:
         return
     now = datetime.now(UTC)
@@ -123,7 +131,24 @@ def store_positions(engine: Engine, fixes: list[PositionIn]) -> None:
 
 
 def playback(engine: Engine, *, device: str, start: datetime | None, end: datetime | None, limit: int) -> list[dict]:
-    """A device's fixes in GPS-time order with times in China time and decoded status flags."""
+    """A device's fixes in GPS-time order with times in China time and decoded status flags.
+
+    Parameters
+    ----------
+    engine
+        The service database.
+    device
+        The terminal phone or id (leading zeros ignored).
+    start, end
+        The period [start, end) of GPS time; None = open.
+    limit
+        At most this many fixes, the earliest first.
+
+    Returns
+    -------
+    list[dict]
+        One per fix: time (ISO 8601, China time), lon, lat, speed_kmh, heading, acc, load, blind_area.
+    """
     rows: list[Position] = track(engine, phone=normalise_phone(device), start=start, end=end)[:limit]
     return [
         {

@@ -50,13 +50,47 @@ def get_record(session: Session, table: type[Row], record_id: str, *, what: str)
 
 
 def delete_record(session: Session, table: type[SQLModel], record_id: str, *, what: str) -> None:
-    """Delete the row with this id; raises ``NotFoundError`` naming it when there is none."""
+    """Delete the row with this id; raises ``NotFoundError`` naming it when there is none.
+
+    Parameters
+    ----------
+    session
+        The request's session; committed.
+    table
+        The table to delete from.
+    record_id
+        The id the request named.
+    what
+        The record's name in the error ("sites", "permit" …).
+
+    Raises
+    ------
+    NotFoundError
+        No row has this id.
+    """
     session.delete(get_record(session, table, record_id, what=what))
     session.commit()
 
 
 def create_record(session: Session, table: type[SQLModel], record: BaseModel, *, what: str) -> None:
-    """Store a new record; raises ``ConflictError`` when its id is taken (``PUT`` replaces)."""
+    """Store a new record; raises ``ConflictError`` when its id is taken (``PUT`` replaces).
+
+    Parameters
+    ----------
+    session
+        The request's session; committed.
+    table
+        The table to store in (its columns are the record's fields).
+    record
+        The validated record; its ``id`` is the key.
+    what
+        The record's name in the error and in the ``PUT`` path it suggests.
+
+    Raises
+    ------
+    ConflictError
+        A row already has this id.
+    """
     record_id = record.id  # type: ignore[attr-defined]
     if session.get(table, record_id) is not None:
         raise ConflictError(f"{what}: id {record_id!r} already exists; PUT /{what}/{record_id} replaces it")
@@ -65,14 +99,43 @@ def create_record(session: Session, table: type[SQLModel], record: BaseModel, *,
 
 
 def replace_record(session: Session, table: type[SQLModel], record_id: str, record: BaseModel, *, what: str) -> None:
-    """Create or replace the record at ``record_id``; raises ``InvalidInputError`` when the body names another id."""
+    """Create or replace the record at ``record_id``; raises ``InvalidInputError`` when the body names another id.
+
+    Parameters
+    ----------
+    session
+        The request's session; committed.
+    table
+        The table to store in (its columns are the record's fields).
+    record_id
+        The id in the request's path.
+    record
+        The validated body.
+    what
+        The record's name in the error.
+
+    Raises
+    ------
+    InvalidInputError
+        The body's ``id`` differs from ``record_id``.
+    """
     if record.id != record_id:  # type: ignore[attr-defined]
         raise InvalidInputError(f"{what}: body id {record.id!r} differs from the path id {record_id!r}")  # type: ignore[attr-defined]
     store_records(session, table, [record])
 
 
 def store_records(session: Session, table: type[SQLModel], records: Iterable[BaseModel]) -> None:
-    """Create or replace records by id (one transaction)."""
+    """Create or replace records by id (one transaction).
+
+    Parameters
+    ----------
+    session
+        The request's session; committed once, after every record.
+    table
+        The table to store in (its columns are the records' fields).
+    records
+        Validated records; one whose id is stored replaces that row.
+    """
     for record in records:
         session.merge(table(**record.model_dump(mode="json")))
     session.commit()

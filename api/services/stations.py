@@ -58,6 +58,27 @@ def read_inputs(files: dict[str, dict]):
 
 
 def upload_text(*, filename: str, content: bytes, what: str) -> dict:
+    """One uploaded file as text, the form a study stores and :func:`read_inputs` reads.
+
+    Parameters
+    ----------
+    filename
+        The upload's name (kept so errors name the planner's file).
+    content
+        The file's bytes, UTF-8 (a byte-order mark is allowed).
+    what
+        The upload's role in the error: "communities", "candidates" or "params".
+
+    Returns
+    -------
+    dict
+        ``{"filename": …, "text": …}``.
+
+    Raises
+    ------
+    InputFileError
+        The file is not UTF-8 text.
+    """
     try:
         return {"filename": filename, "text": content.decode("utf-8-sig")}
     except UnicodeDecodeError as exc:
@@ -65,6 +86,29 @@ def upload_text(*, filename: str, content: bytes, what: str) -> dict:
 
 
 def create_study(session: Session, *, files: dict[str, dict], sweep: bool, max_attempts: int) -> StationStudyRow:
+    """Validate the planner's files now and store the study with its queued job (dispatch separately).
+
+    Parameters
+    ----------
+    session
+        The request's session; committed.
+    files
+        The uploads from :func:`upload_text` by role: "communities", "candidates" and optionally "params".
+    sweep
+        Also plan the sweep of scenarios, not only the base case.
+    max_attempts
+        How many times the job may run before it stays failed.
+
+    Returns
+    -------
+    StationStudyRow
+        The new study; its id is also the job's.
+
+    Raises
+    ------
+    InputFileError
+        A bad file, named with its line and field; nothing is stored.
+    """
     from api.jobs.engine import new_job
 
     read_inputs(files)  # validate now: a bad file is the planner's to fix, not a failed job

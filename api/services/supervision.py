@@ -24,10 +24,24 @@ SEVERITIES = ("low", "medium", "high")
 def queue_audit(session: Session, request: AuditRequest, *, settings: Settings) -> Job:
     """Store a queued audit job for the request's period and trucks (dispatch it separately).
 
+    Parameters
+    ----------
+    session
+        The request's session; committed.
+    request
+        The ``POST /audits`` body: the period and the trucks (None = every truck with a permit).
+    settings
+        The service's settings (how many attempts a job gets).
+
+    Returns
+    -------
+    Job
+        The queued audit job.
+
     Raises
     ------
     InvalidInputError
-        The period ends before it starts.
+        The period does not end after it starts.
     """
     check_period(request.start, request.end)
     params = {"from": request.start.isoformat(), "to": request.end.isoformat(), "devices": request.devices}
@@ -38,7 +52,25 @@ def queue_audit(session: Session, request: AuditRequest, *, settings: Settings) 
 
 
 def audit_job(session: Session, audit_id: str) -> Job:
-    """The audit job with this id; raises ``NotFoundError`` naming it (other kinds of job are not audits)."""
+    """The audit job with this id; raises ``NotFoundError`` naming it (other kinds of job are not audits).
+
+    Parameters
+    ----------
+    session
+        The request's session.
+    audit_id
+        The id the request named.
+
+    Returns
+    -------
+    Job
+        The audit job.
+
+    Raises
+    ------
+    NotFoundError
+        No job has this id, or it is not an audit.
+    """
     job = session.get(Job, audit_id)
     if job is None or job.kind != "audit":
         raise NotFoundError(f"audit {audit_id!r} does not exist")
@@ -132,6 +164,23 @@ def company_scores(session: Session, company_id: str, *, period: str | None, set
 
     A period without a stored score had no violations: audited or not, it keeps the full points
     (``settings.fleet.scores.start_points``).
+
+    Parameters
+    ----------
+    session
+        The request's session.
+    company_id
+        The transport company.
+    period
+        One period label ("2026-11-21", "2026-W47" or "2026-11", per ``settings.fleet.scores.period``);
+        None = every stored period.
+    settings
+        The service's settings (the full points of a period without a stored score).
+
+    Returns
+    -------
+    list[dict]
+        The scores in period order: company, period, score, blacklisted, violations, deductions.
 
     Raises
     ------

@@ -72,7 +72,23 @@ def _stop_demands(stops: list[PlanStop]) -> list[float]:
 
 
 def find_visit(track: Track, *, x: float, y: float, settings: CoverageSettings) -> tuple[int, int, float, float] | None:
-    """The longest dwell near (x, y): (first, last, dwell_s, closest_m), or None when never within the radius."""
+    """The longest dwell near (x, y): (first, last, dwell_s, closest_m), or None when never within the radius.
+
+    Parameters
+    ----------
+    track
+        The vehicle's cleaned track (projected metres, Unix seconds).
+    x, y
+        The site's projected position (metres).
+    settings
+        ``visit_radius_m``, ``visit_max_speed_kmh`` and ``max_fix_weight_s`` define a visit.
+
+    Returns
+    -------
+    tuple[int, int, float, float] or None
+        First and last fix index of the longest run within the radius, its slow-fix dwell (s)
+        and the track's closest approach (m); None for an empty track or one never within the radius.
+    """
     if len(track) == 0:
         return None
     dist = np.hypot(track.x - x, track.y - y)

@@ -53,12 +53,38 @@ def project_geometry(geometry: dict, projector: Projector, *, what: str) -> shap
 
 
 def points(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Shapely points from coordinate arrays (the 2-column form is several times faster)."""
+    """Shapely points from coordinate arrays (the 2-column form is several times faster).
+
+    Parameters
+    ----------
+    x, y
+        Projected coordinates (metres), equal length.
+
+    Returns
+    -------
+    numpy.ndarray
+        Array of shapely Points.
+    """
     return shapely.points(np.column_stack([x, y]))
 
 
 def near(geom: shapely.Geometry | None, x: np.ndarray, y: np.ndarray, margin: float) -> np.ndarray:
-    """Which points lie inside ``geom`` or within ``margin`` metres of it (all False without a geometry)."""
+    """Which points lie inside ``geom`` or within ``margin`` metres of it (all False without a geometry).
+
+    Parameters
+    ----------
+    geom
+        Projected geometry (metres), or None.
+    x, y
+        Projected point coordinates (metres).
+    margin
+        Tolerance outside ``geom`` (metres); 0 or less means strictly inside.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean mask, one entry per point.
+    """
     if geom is None or geom.is_empty:
         return np.zeros(len(x), dtype=bool)
     inside = shapely.contains_xy(geom, x, y)

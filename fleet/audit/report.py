@@ -48,7 +48,26 @@ def violation_svg(
     zones: list[Zone],
     roads: tuple[np.ndarray, shapely.STRtree] | None = None,
 ) -> str:
-    """A small map of one violation: roads, zones, approved route, the track around it, the evidence fixes."""
+    """A small map of one violation: roads, zones, approved route, the track around it, the evidence fixes.
+
+    Parameters
+    ----------
+    violation
+        The violation drawn; its evidence fixes (or its own position) set the view.
+    track
+        The vehicle's track, drawn grey within ``CONTEXT_S`` seconds either side; None to omit.
+    projector
+        Projects the evidence lon/lat into the track's metres.
+    permits, zones
+        Approved sources, destinations, routes and zones, drawn where they meet the view.
+    roads
+        Projected road geometries and their STRtree, drawn light grey; None to omit.
+
+    Returns
+    -------
+    str
+        An inline ``<svg>`` element (``MAP_W`` × ``MAP_H`` px) with a scale bar.
+    """
     ev_lon = np.array([p.lon for p in violation.evidence] or [violation.lon])
     ev_lat = np.array([p.lat for p in violation.evidence] or [violation.lat])
     ex, ey = projector.to_xy(ev_lon, ev_lat)

@@ -98,7 +98,20 @@ def checksum(data: bytes) -> int:
 
 
 def wire_offset(escaped: bytes, raw_index: int) -> int:
-    """Map an index in the unescaped content to the index in the wire frame (flag = 0)."""
+    """Map an index in the unescaped content to the index in the wire frame (flag = 0).
+
+    Parameters
+    ----------
+    escaped
+        The escaped frame content, without the two 0x7E flags.
+    raw_index
+        Byte index in the unescaped content.
+
+    Returns
+    -------
+    int
+        Byte index in the wire frame counting the leading flag; past the end when ``raw_index`` is.
+    """
     raw = 0
     position = 0
     while position < len(escaped):
@@ -213,7 +226,35 @@ def encode_frame(
     protocol_version: int = 1,
     subpackage: tuple[int, int] | None = None,
 ) -> bytes:
-    """Build an escaped wire frame (with both 0x7E flags) for any message."""
+    """Build an escaped wire frame (with both 0x7E flags) for any message.
+
+    Parameters
+    ----------
+    msg_id
+        Message id, e.g. 0x0200.
+    phone
+        Terminal phone as decimal digits (or the device's raw hex digits echoed back).
+    serial
+        Message serial number (0–65535).
+    body
+        Encoded message body, at most ``MAX_BODY_LENGTH`` bytes.
+    version
+        Header version, "2013" or "2019".
+    protocol_version
+        Protocol version byte of a 2019 header.
+    subpackage
+        (total, index) when the message is one of several packages; None otherwise.
+
+    Returns
+    -------
+    bytes
+        The escaped frame with its checksum and both flags.
+
+    Raises
+    ------
+    ValueError
+        A body too long, an unknown version or a phone that is not decimal digits.
+    """
     if len(body) > MAX_BODY_LENGTH:
         raise ValueError(f"body of {len(body)} bytes exceeds {MAX_BODY_LENGTH}: send it in subpackages")
     props = len(body)
@@ -234,7 +275,25 @@ def encode_frame(
 
 
 def phone_bcd(phone: str, *, digits: int) -> bytes:
-    """Phone number as BCD, left-padded with zeros to ``digits`` (12 or 20)."""
+    """Phone number as BCD, left-padded with zeros to ``digits`` (12 or 20).
+
+    Parameters
+    ----------
+    phone
+        Decimal digits; a hex string of exactly ``digits`` characters is passed through as received.
+    digits
+        Field width in digits: 12 (2013 header) or 20 (2019 header).
+
+    Returns
+    -------
+    bytes
+        ``digits // 2`` bytes.
+
+    Raises
+    ------
+    ValueError
+        More than ``digits`` characters, or characters that are not decimal digits.
+    """
     if len(phone) > digits or not phone.isdigit():
         if len(phone) == digits and all(c in "0123456789abcdef" for c in phone):
             return bytes.fromhex(phone)  # a device's non-BCD phone echoed back as received

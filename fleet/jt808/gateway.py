@@ -89,6 +89,24 @@ def position_row(
     """The ``position`` table row (``POSITION_COLUMNS`` order) of a decoded location.
 
     ``items``: the raw additional-item bytes when the caller has them (saves re-encoding).
+
+    Parameters
+    ----------
+    phone
+        Terminal phone (the row's key).
+    location
+        The decoded 0x0200 location.
+    received_at
+        When the platform received the frame (aware datetime).
+    blind_area
+        Whether the fix arrived in a blind-area batch (0x0704 type 1).
+    items
+        The raw additional-item bytes, or None to re-encode them from ``location``.
+
+    Returns
+    -------
+    tuple
+        Values in ``POSITION_COLUMNS`` order; mileage (km) from item 0x01, else None.
     """
     mileage = location.items.get(0x01)
     if items is None:

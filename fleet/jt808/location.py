@@ -88,6 +88,26 @@ def decode_location(body: bytes, *, error_at=None, start: int = 0, end: int | No
 
     ``error_at(index, reason)`` builds the DecodeError for an index in ``body`` (the
     frame supplies one mapping back to the wire offset); default: the index itself.
+
+    Parameters
+    ----------
+    body
+        Bytes holding the location body.
+    error_at
+        ``(index, reason) -> DecodeError``; None to report the index in ``body`` itself.
+    start, end
+        Slice of ``body`` that is the location; ``end`` None means to the end.
+
+    Returns
+    -------
+    Location
+        Latitude/longitude in degrees (signed by the south/west bits), speed in km/h,
+        UTC+8 time and the additional items by id.
+
+    Raises
+    ------
+    DecodeError
+        A body shorter than the base fields, an invalid BCD time or a cut-off additional item.
     """
     stop = len(body) if end is None else end
     if stop - start < BASE_LENGTH:

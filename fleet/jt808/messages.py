@@ -261,7 +261,25 @@ _DECODERS = {
 
 
 def encode_body(body, *, version: str = "2013") -> bytes:
-    """Serialise a body object (the inverse of decode_body for the supported types)."""
+    """Serialise a body object (the inverse of decode_body for the supported types).
+
+    Parameters
+    ----------
+    body
+        Location, Batch, GeneralReply, RegisterReply, Registration, Authentication, MediaEvent, Raw or None.
+    version
+        Header version, "2013" or "2019"; only changes the Authentication layout.
+
+    Returns
+    -------
+    bytes
+        The encoded body; empty for None.
+
+    Raises
+    ------
+    TypeError
+        A body type with no encoder.
+    """
     if isinstance(body, Location):
         return encode_location(body)
     if isinstance(body, Batch):
@@ -301,7 +319,25 @@ def encode_body(body, *, version: str = "2013") -> bytes:
 
 
 def message_id(body, *, platform: bool = False) -> int:
-    """The message id a body object travels under."""
+    """The message id a body object travels under.
+
+    Parameters
+    ----------
+    body
+        A supported body object (not Raw or None: they carry no id of their own).
+    platform
+        True for a platform-sent GeneralReply (0x8001), False for a terminal's (0x0001).
+
+    Returns
+    -------
+    int
+        The message id.
+
+    Raises
+    ------
+    KeyError
+        A body type without a fixed message id.
+    """
     kinds = {
         Location: LOCATION,
         Batch: BATCH,
@@ -319,7 +355,33 @@ def message_id(body, *, platform: bool = False) -> int:
 def encode_message(
     body, *, phone: str, serial: int, version: str = "2013", protocol_version: int = 1, msg_id: int | None = None
 ) -> bytes:
-    """Wire frame for a body object (``msg_id`` needed for Raw/None bodies, e.g. heartbeat)."""
+    """Wire frame for a body object (``msg_id`` needed for Raw/None bodies, e.g. heartbeat).
+
+    Parameters
+    ----------
+    body
+        The body object, see :func:`encode_body`.
+    phone
+        Terminal phone as decimal digits.
+    serial
+        Message serial number (0–65535).
+    version
+        Header version, "2013" or "2019".
+    protocol_version
+        Protocol version byte of a 2019 header.
+    msg_id
+        Message id; None to derive it from ``body`` with :func:`message_id`.
+
+    Returns
+    -------
+    bytes
+        The escaped wire frame.
+
+    Raises
+    ------
+    ValueError
+        An oversize body, an unknown version or a bad phone (from :func:`encode_frame`).
+    """
     if msg_id is None:
         msg_id = message_id(body, platform=isinstance(body, RegisterReply))
     return encode_frame(
@@ -333,7 +395,22 @@ def encode_message(
 
 
 def platform_reply(frame: Frame, *, serial: int, result: int = RESULT_OK) -> bytes:
-    """0x8001 answering ``frame`` in the terminal's own header version and phone."""
+    """0x8001 answering ``frame`` in the terminal's own header version and phone.
+
+    Parameters
+    ----------
+    frame
+        The terminal's frame being acknowledged.
+    serial
+        The platform's own serial number for the reply.
+    result
+        Result code (0 = OK).
+
+    Returns
+    -------
+    bytes
+        The escaped 0x8001 wire frame.
+    """
     return encode_message(
         GeneralReply(ack_serial=frame.serial, ack_msg_id=frame.msg_id, result=result),
         phone=frame.phone,
@@ -369,7 +446,20 @@ def body_json(body) -> object:
 
 
 def frame_json(frame: Frame, body) -> dict[str, object]:
-    """The one-object-per-frame shape of ``qingyun jt808 decode``."""
+    """The one-object-per-frame shape of ``qingyun jt808 decode``.
+
+    Parameters
+    ----------
+    frame
+        The decoded frame header.
+    body
+        Its decoded body object.
+
+    Returns
+    -------
+    dict[str, object]
+        JSON-ready header fields (hex msg_id, version, phone, serial, quirks, subpackage) and ``body``.
+    """
     out: dict[str, object] = {
         "msg_id": f"0x{frame.msg_id:04X}",
         "version": frame.version,

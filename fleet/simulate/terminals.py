@@ -99,6 +99,29 @@ def road_drives(*, count: int, seed: int = 0, osm_path: Path | None = None, dist
     """``count`` drives along fastest road paths between random points of the network.
 
     ``distinct`` paths are computed (one shortest-path search each) and shared round-robin.
+
+    Parameters
+    ----------
+    count
+        Number of drives.
+    seed
+        Makes the points and speeds reproducible.
+    osm_path
+        Road network file; None for the default network.
+    distinct
+        Number of distinct paths to compute.
+
+    Returns
+    -------
+    list[Drive]
+        Drives with lon/lat coordinates and a speed of 15–50 km/h.
+
+    Raises
+    ------
+    InputFileError
+        ``osm_path`` (or the default network file) is missing or holds no drivable roads.
+    ValueError
+        No usable path (at least 50 m) between the random points.
     """
     from routing.network.graph import load_network
     from routing.network.matrix import road_path
@@ -367,7 +390,31 @@ def terminal_specs(
     seed: int = 0,
     phone_base: int = 13_900_000_000,
 ) -> list[TerminalSpec]:
-    """One spec per drive; ``rate_per_s`` is the total fix rate of all terminals together."""
+    """One spec per drive; ``rate_per_s`` is the total fix rate of all terminals together.
+
+    Parameters
+    ----------
+    drives
+        One drive per terminal.
+    fixes
+        Fixes each terminal sends.
+    rate_per_s
+        Total fixes per second of all terminals; each reports every ``len(drives) / rate_per_s`` s.
+    start_time
+        Time of the first fix; None for 2026-11-21 08:00 UTC+8.
+    version
+        Header version, "2013" or "2019".
+    blind_chance
+        Probability per fix of entering a blind area (reported late in a batch).
+    seed
+        Base seed; terminal i uses ``seed + i``.
+    phone_base
+        Terminal i gets phone ``phone_base + i``.
+
+    Returns
+    -------
+    list[TerminalSpec]
+    """
     count = len(drives)
     start = start_time or datetime(2026, 11, 21, 8, 0, tzinfo=CHINA_TZ)
     return [

@@ -132,6 +132,27 @@ def _step(changes: list[tuple[float, int]], t: np.ndarray) -> np.ndarray:
 def pick_route(
     matcher: MapMatcher, rng: np.random.Generator, *, min_m: float, max_m: float
 ) -> tuple[int, int, list[int]]:
+    """A random shortest road route whose length lies in [``min_m``, ``max_m``] (up to 200 random origins).
+
+    Parameters
+    ----------
+    matcher
+        Shortest paths on the road network.
+    rng
+        Random generator.
+    min_m, max_m
+        Bounds on the route's road length (metres).
+
+    Returns
+    -------
+    tuple[int, int, list[int]]
+        Origin and destination node indices and the edge indices between them.
+
+    Raises
+    ------
+    RuntimeError
+        No route of the requested length from 200 random origins.
+    """
     n = len(matcher.network.node_ids)
     for _ in range(200):
         found = pick_route_from(matcher, rng, node=int(rng.integers(n)), min_m=min_m, max_m=max_m)
@@ -143,6 +164,25 @@ def pick_route(
 def pick_route_from(
     matcher: MapMatcher, rng: np.random.Generator, *, node: int, min_m: float, max_m: float
 ) -> tuple[int, int, list[int]] | None:
+    """A random shortest road route from ``node`` whose length lies in [``min_m``, ``max_m``].
+
+    Parameters
+    ----------
+    matcher
+        Shortest paths on the road network.
+    rng
+        Random generator.
+    node
+        Origin node index.
+    min_m, max_m
+        Bounds on the route's road length (metres).
+
+    Returns
+    -------
+    tuple[int, int, list[int]] or None
+        Origin and destination node indices and the edge indices between them; None when no
+        node lies within the bounds.
+    """
     dist = matcher.distances_from(node, limit_m=max_m)
     ok = np.flatnonzero((dist >= min_m) & (dist <= max_m))
     if not ok.size:
@@ -152,6 +192,20 @@ def pick_route_from(
 
 
 def node_xy(net, node: int) -> tuple[float, float]:
+    """Projected position of a node, by index.
+
+    Parameters
+    ----------
+    net
+        The ``RoadNetwork``.
+    node
+        Node index (into ``net.node_ids``).
+
+    Returns
+    -------
+    tuple[float, float]
+        x, y in metres.
+    """
     data = net.graph.nodes[net.node_ids[node]]
     return float(data["x"]), float(data["y"])
 
@@ -166,6 +220,31 @@ def sample(
     t_end: float | None = None,
     drop: tuple[float, float] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray], np.ndarray]:
+    """The fixes a terminal would report from ``timeline``: regular times, GPS noise, noisy speed.
+
+    Parameters
+    ----------
+    timeline
+        The truck's true motion.
+    device
+        Device id written in every row.
+    interval_s
+        Reporting interval (s).
+    noise_m
+        GPS noise, σ of each coordinate (metres).
+    rng
+        Random generator.
+    t_end
+        Last time sampled (Unix seconds); None for the end of the timeline.
+    drop
+        (start, end) Unix seconds with no fixes (a signal gap); None for none.
+
+    Returns
+    -------
+    tuple[pandas.DataFrame, dict[str, numpy.ndarray], numpy.ndarray]
+        The fixes (device, local ISO time, lon, lat, speed_kmh, heading, load, ignition),
+        the noise-free state at each fix and the fix times (Unix seconds).
+    """
     start = timeline.times[0]
     end = timeline.t if t_end is None else t_end
     t = start + np.arange(0.0, end - start + 1e-9, interval_s)

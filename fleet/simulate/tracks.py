@@ -407,7 +407,20 @@ def _zone_feature(
 
 
 def add_artefacts(frame: pd.DataFrame, *, rng: np.random.Generator) -> pd.DataFrame:
-    """Terminal artefacts: 5 % duplicates, three blind-area batches uploaded last, invalid fixes, one jump."""
+    """Terminal artefacts: 5 % duplicates, three blind-area batches uploaded last, invalid fixes, one jump.
+
+    Parameters
+    ----------
+    frame
+        Clean fixes in time order (``device``, ``time``, ``lon``, ``lat`` … columns).
+    rng
+        Random generator.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new frame with the artefacts, no longer in time order.
+    """
     n = len(frame)
     rows = frame.copy()
     dup = rows.iloc[rng.choice(n, size=max(1, n // 20), replace=False)]

@@ -309,7 +309,22 @@ def _viterbi(log_emit: np.ndarray, log_trans: np.ndarray) -> tuple[np.ndarray, n
 
 
 def correct_length_share(*, truth: list[int], matched: list[int], lengths: np.ndarray) -> tuple[float, float]:
-    """(share of the true path's length matched, share of the matched length that is true), directed edges."""
+    """(share of the true path's length matched, share of the matched length that is true), directed edges.
+
+    Parameters
+    ----------
+    truth
+        Directed edge indices of the true path.
+    matched
+        Directed edge indices the matcher chose.
+    lengths
+        Edge lengths (metres), indexed by edge.
+
+    Returns
+    -------
+    tuple[float, float]
+        Recall and precision by length, each 0.0 when its denominator is empty.
+    """
     t, m = set(truth), set(matched)
     true_len = float(lengths[list(t)].sum()) if t else 0.0
     match_len = float(lengths[list(m)].sum()) if m else 0.0

@@ -156,7 +156,22 @@ def normalise_phone(bcd_digits: str) -> str:
 
 
 def register_terminal(engine: Engine, *, phone: str, registration: dict[str, object]) -> str:
-    """Create or refresh a terminal and return its auth code (kept across re-registrations)."""
+    """Create or refresh a terminal and return its auth code (kept across re-registrations).
+
+    Parameters
+    ----------
+    engine
+        The track database.
+    phone
+        Terminal phone (primary key).
+    registration
+        ``Terminal`` column values to set (province, maker, plate …).
+
+    Returns
+    -------
+    str
+        The terminal's auth code, new only on first registration.
+    """
     with Session(engine) as session:
         terminal = session.get(Terminal, phone)
         if terminal is None:
@@ -169,7 +184,19 @@ def register_terminal(engine: Engine, *, phone: str, registration: dict[str, obj
 
 
 def auth_code_of(engine: Engine, *, phone: str) -> str | None:
-    """The terminal's auth code, None when it never registered."""
+    """The terminal's auth code, None when it never registered.
+
+    Parameters
+    ----------
+    engine
+        The track database.
+    phone
+        Terminal phone.
+
+    Returns
+    -------
+    str or None
+    """
     with Session(engine) as session:
         terminal = session.get(Terminal, phone)
         return terminal.auth_code if terminal is not None else None
@@ -181,6 +208,18 @@ def insert_positions(engine: Engine, rows: Sequence[tuple]) -> None:
     The bulk path bypasses the ORM: PostgreSQL gets COPY into a per-session temporary
     table then one INSERT … SELECT … ON CONFLICT DO NOTHING; SQLite one executemany of
     INSERT … ON CONFLICT DO NOTHING with times in the text form SQLAlchemy itself stores.
+
+    Parameters
+    ----------
+    engine
+        The track database (SQLite or PostgreSQL).
+    rows
+        Position rows, e.g. from ``fleet.jt808.gateway.position_row``.
+
+    Raises
+    ------
+    ValueError
+        A database other than SQLite or PostgreSQL.
     """
     if not rows:
         return
@@ -223,7 +262,21 @@ def _sqlite_time(value: datetime) -> str:
 
 
 def track(engine: Engine, *, phone: str, start: datetime | None = None, end: datetime | None = None) -> list[Position]:
-    """A terminal's positions in GPS-time order (``start`` ≤ time < ``end`` when given)."""
+    """A terminal's positions in GPS-time order (``start`` ≤ time < ``end`` when given).
+
+    Parameters
+    ----------
+    engine
+        The track database.
+    phone
+        Terminal phone.
+    start, end
+        Half-open GPS-time window (aware datetimes); None leaves that side open.
+
+    Returns
+    -------
+    list[Position]
+    """
     query = select(Position).where(Position.terminal_phone == phone)
     if start is not None:
         query = query.where(Position.gps_time >= start)
@@ -234,7 +287,19 @@ def track(engine: Engine, *, phone: str, start: datetime | None = None, end: dat
 
 
 def count_positions(engine: Engine, *, phones: Iterable[str] | None = None) -> int:
-    """Number of stored positions (of the given terminals)."""
+    """Number of stored positions (of the given terminals).
+
+    Parameters
+    ----------
+    engine
+        The track database.
+    phones
+        Terminal phones to count; None counts all.
+
+    Returns
+    -------
+    int
+    """
     query = select(func.count()).select_from(Position)
     if phones is not None:
         query = query.where(Position.terminal_phone.in_(list(phones)))

@@ -42,7 +42,25 @@ def find_bks_dir(instance_path: Path) -> Path | None:
 
 
 def load_bks_table(path: Path, *, vehicles_column: str, cost_column: str) -> dict[str, Bks]:
-    """All rows of one BKS table keyed by instance name."""
+    """All rows of one BKS table keyed by instance name.
+
+    Parameters
+    ----------
+    path : Path
+        A ``bks_*.csv`` table with an ``instance`` column.
+    vehicles_column, cost_column : str
+        The columns holding the vehicles used and the objective of the table's convention.
+
+    Returns
+    -------
+    dict of str to Bks
+        One entry per row, keyed by instance name.
+
+    Raises
+    ------
+    InputFileError
+        If a row lacks a numeric value in either column (named with file:line).
+    """
     table: dict[str, Bks] = {}
     with Path(path).open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)

@@ -75,6 +75,25 @@ def hhmm_to_seconds(value: str, *, where: str, anomalies: list[str]) -> float:
 
     A few published rows carry minutes ≥ 60 (``1675`` in 2100_stop.txt); they are read as
     hours·3600 + minutes·60 (16:75 → 17:15) and listed in ``anomalies``.
+
+    Parameters
+    ----------
+    value : str
+        The time as written in the file (HHMM, leading zero optional).
+    where : str
+        ``file:line`` for messages.
+    anomalies : list of str
+        Receives a note for each time read leniently (minutes ≥ 60); changed in place.
+
+    Returns
+    -------
+    float
+        Seconds after midnight.
+
+    Raises
+    ------
+    InputFileError
+        If the value is not a number or is negative or past 24 hours.
     """
     try:
         number = int(float(value))

@@ -45,7 +45,27 @@ def _scaled_windows(instance: VrpInstance) -> np.ndarray | None:
 
 
 def run_pyvrp(instance: VrpInstance, *, time_limit_s: float, seed: int = 1) -> PeerRun:
-    """PyVRP's iterated local search for ``time_limit_s`` seconds (single thread)."""
+    """PyVRP's iterated local search for ``time_limit_s`` seconds (single thread).
+
+    Parameters
+    ----------
+    instance : VrpInstance
+        The instance; distances and times in its integer ``1/scale`` units.
+    time_limit_s : float
+        Search time in seconds.
+    seed : int
+        PyVRP's random seed.
+
+    Returns
+    -------
+    PeerRun
+        Routes as instance customer numbers, wall time (s) and customers left out.
+
+    Raises
+    ------
+    QingyunError
+        If ``pyvrp`` is not installed (the ``bench`` extra).
+    """
     _require("pyvrp")
     from pyvrp import Model
     from pyvrp.stop import MaxRuntime
@@ -97,7 +117,29 @@ def run_pyvrp(instance: VrpInstance, *, time_limit_s: float, seed: int = 1) -> P
 
 
 def run_vroom(instance: VrpInstance, *, time_limit_s: float, exploration_level: int = 5, threads: int = 2) -> PeerRun:
-    """VROOM (pyvroom) at ``exploration_level`` with a timeout of ``time_limit_s``."""
+    """VROOM (pyvroom) at ``exploration_level`` with a timeout of ``time_limit_s``.
+
+    Parameters
+    ----------
+    instance : VrpInstance
+        The instance; distances and times in its integer ``1/scale`` units.
+    time_limit_s : float
+        Timeout in seconds.
+    exploration_level : int
+        VROOM's search depth (0-5).
+    threads : int
+        Threads VROOM may use.
+
+    Returns
+    -------
+    PeerRun
+        Routes as instance customer numbers, wall time (s) and customers left out.
+
+    Raises
+    ------
+    QingyunError
+        If ``vroom`` (pyvroom) is not installed (the ``bench`` extra).
+    """
     _require("vroom")
     import vroom
 

@@ -56,7 +56,25 @@ class BenchRow:
 
 
 def expand_instances(paths: Iterable[Path], *, pattern: str) -> list[Path]:
-    """Files as given; folders expanded to their ``pattern`` files in name order."""
+    """Files as given; folders expanded to their ``pattern`` files in name order.
+
+    Parameters
+    ----------
+    paths : iterable of Path
+        Instance files and folders.
+    pattern : str
+        Glob for instance files inside a folder (e.g. ``*.vrp``).
+
+    Returns
+    -------
+    list of Path
+        The instance files, folders' files sorted by name.
+
+    Raises
+    ------
+    InputFileError
+        If a path does not exist or no instance file is found.
+    """
     found: list[Path] = []
     for path in paths:
         path = Path(path)
@@ -72,19 +90,65 @@ def expand_instances(paths: Iterable[Path], *, pattern: str) -> list[Path]:
 
 
 def gap_pct(objective: float, bks: float | None) -> float | None:
-    """Percent above the BKS (None without one)."""
+    """Percent above the BKS (None without one).
+
+    Parameters
+    ----------
+    objective : float
+        The solver's objective, in the BKS's convention.
+    bks : float or None
+        The best-known objective.
+
+    Returns
+    -------
+    float or None
+        100·(objective − bks)/bks rounded to 4 decimals; None without a positive BKS.
+    """
     return None if bks is None or bks <= 0 else round(100.0 * (objective - bks) / bks, 4)
 
 
 def judge(problem: Problem, plan: Plan) -> tuple[list[str], int]:
-    """Checker violations plus the sites left unserved (a benchmark must serve all)."""
+    """Checker violations plus the sites left unserved (a benchmark must serve all).
+
+    Parameters
+    ----------
+    problem : Problem
+        The instance as a planning problem.
+    plan : Plan
+        The timed routes of one solver.
+
+    Returns
+    -------
+    violations : list of str
+        The independent checker's findings.
+    unserved : int
+        How many sites no route serves.
+    """
     report = check_plan(problem, plan)
     unserved = len(problem.sites) - len(report.served)
     return report.violations, unserved
 
 
 def vrplib_routes_plan(problem: Problem, routes: list[list[int]]) -> Plan:
-    """Instance-numbered routes (customer i = site ``str(i)``) on trucks v1, v2, … timed as a plan."""
+    """Instance-numbered routes (customer i = site ``str(i)``) on trucks v1, v2, … timed as a plan.
+
+    Parameters
+    ----------
+    problem : Problem
+        The instance as a planning problem (trucks ``v1``, ``v2``, …).
+    routes : list of list of int
+        Customer numbers per route; empty routes are dropped.
+
+    Returns
+    -------
+    Plan
+        The routes timed by :func:`routing.planning.plan.evaluate_routes`.
+
+    Raises
+    ------
+    QingyunError
+        If there are more non-empty routes than vehicles.
+    """
     used = [route for route in routes if route]
     if len(used) > len(problem.vehicles):
         raise QingyunError(f"{problem.name}: {len(used)} routes but only {len(problem.vehicles)} vehicles")
@@ -230,7 +294,20 @@ def kim_vehicle_lower_bound(instance: KimInstance) -> int:
 
 
 def kim_route_miles(instance: KimInstance, plan: Plan) -> float:
-    """Total Manhattan miles of a plan, recomputed from the instance's coordinates."""
+    """Total Manhattan miles of a plan, recomputed from the instance's coordinates.
+
+    Parameters
+    ----------
+    instance : KimInstance
+        The instance (coordinates in feet).
+    plan : Plan
+        The plan's routes; break stops are skipped.
+
+    Returns
+    -------
+    float
+        Total route length in miles.
+    """
     distance = instance.distance_ft()
     feet = 0.0
     for route in plan.routes:
@@ -240,7 +317,24 @@ def kim_route_miles(instance: KimInstance, plan: Plan) -> float:
 
 
 def write_kim_sol(path: Path, instance: KimInstance, plan: Plan, *, miles: float) -> Path:
-    """Routes as the file's stop ids in visiting order (disposal visits included), then the miles."""
+    """Routes as the file's stop ids in visiting order (disposal visits included), then the miles.
+
+    Parameters
+    ----------
+    path : Path
+        The solution file; its folder is created.
+    instance : KimInstance
+        The instance solved (not read).
+    plan : Plan
+        The routes to write.
+    miles : float
+        Total route length, written on the ``Cost`` line.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     routes = [[int(stop_id) if stop_id.isdigit() else stop_id for stop_id in route.visits()] for route in plan.routes]
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [f"Route #{k}: {' '.join(str(v) for v in route)}" for k, route in enumerate(routes, start=1)]
@@ -302,7 +396,20 @@ def run_kim(
 
 # --- output ---------------------------------------------------------------------------
 def write_rows(path: Path, rows: list[BenchRow]) -> Path:
-    """All rows as CSV (one line per instance and solver)."""
+    """All rows as CSV (one line per instance and solver).
+
+    Parameters
+    ----------
+    path : Path
+        The CSV file; its folder is created.
+    rows : list of BenchRow
+        The judged results.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     names = [f.name for f in fields(BenchRow)]
@@ -356,7 +463,20 @@ def summarise(rows: list[BenchRow]) -> list[Summary]:
 
 
 def comparison_table(summaries: list[Summary], *, title: str):
-    """The rich table printed by ``qingyun bench``: one row per solver."""
+    """The rich table printed by ``qingyun bench``: one row per solver.
+
+    Parameters
+    ----------
+    summaries : list of Summary
+        One per solver (:func:`summarise`).
+    title : str
+        The table title.
+
+    Returns
+    -------
+    rich.table.Table
+        Feasible count, mean/median/worst gap (%), vehicles and mean time (s) per solver.
+    """
     from rich.table import Table
 
     def pct(value: float | None) -> str:
@@ -392,7 +512,22 @@ def run_many(
     *,
     on_row: Callable[[BenchRow], None] | None = None,
 ) -> list[BenchRow]:
-    """Run instances in order, reporting each judged row as it comes (long runs show progress)."""
+    """Run instances in order, reporting each judged row as it comes (long runs show progress).
+
+    Parameters
+    ----------
+    paths : list of Path
+        Instance files, run in this order.
+    run_one : callable
+        Runs every solver on one instance and returns its rows.
+    on_row : callable, optional
+        Called with each row as soon as it is judged.
+
+    Returns
+    -------
+    list of BenchRow
+        All rows, in run order.
+    """
     rows: list[BenchRow] = []
     for path in paths:
         for row in run_one(path):

@@ -76,7 +76,25 @@ class VrpInstance:
 
 
 def first_customers(instance: VrpInstance, count: int) -> VrpInstance:
-    """The instance restricted to its first ``count`` customers, as Solomon's 25/50-customer sets are."""
+    """The instance restricted to its first ``count`` customers, as Solomon's 25/50-customer sets are.
+
+    Parameters
+    ----------
+    instance : VrpInstance
+        The full instance.
+    count : int
+        Customers to keep (1 … ``instance.n_customers``); the fleet is capped at ``count``.
+
+    Returns
+    -------
+    VrpInstance
+        The restricted copy, named ``<name>.<count>``.
+
+    Raises
+    ------
+    ValueError
+        If ``count`` is out of range.
+    """
     if not 1 <= count <= instance.n_customers:
         raise ValueError(f"count {count} outside 1..{instance.n_customers} for {instance.name}")
     keep = slice(0, count + 1)
@@ -101,7 +119,20 @@ class VrpSolution:
 
 
 def arc_units_matrix(coords: np.ndarray, *, convention: Convention) -> np.ndarray:
-    """Integer distance matrix in ``1/scale`` units for the given convention."""
+    """Integer distance matrix in ``1/scale`` units for the given convention.
+
+    Parameters
+    ----------
+    coords : numpy.ndarray
+        (n, 2) coordinates.
+    convention : {"dimacs", "euc2d_round"}
+        ``dimacs``: Euclidean distance truncated to tenths (scale 10); ``euc2d_round``: rounded to integers.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n, n) int64 distances × scale.
+    """
     diff = coords[:, None, :] - coords[None, :, :]
     squared = (diff**2).sum(axis=2)
     if convention == "dimacs":
@@ -285,7 +316,22 @@ def read_sol(path: Path | str) -> VrpSolution:
 
 
 def format_sol(routes: list[list[int]], *, cost: float, decimals: int) -> str:
-    """VRPLIB solution text; empty routes are left out, routes renumbered from 1."""
+    """VRPLIB solution text; empty routes are left out, routes renumbered from 1.
+
+    Parameters
+    ----------
+    routes : list of list of int
+        Customer numbers per route.
+    cost : float
+        The objective for the ``Cost`` line.
+    decimals : int
+        Decimals of the cost; 0 rounds half up to an integer.
+
+    Returns
+    -------
+    str
+        The ``Route #k: …`` lines and the ``Cost`` line.
+    """
     used = [route for route in routes if route]
     lines = [f"Route #{k}: {' '.join(str(c) for c in route)}" for k, route in enumerate(used, start=1)]
     lines.append(f"Cost {cost:.{decimals}f}" if decimals else f"Cost {math.floor(cost + 0.5)}")
@@ -293,7 +339,22 @@ def format_sol(routes: list[list[int]], *, cost: float, decimals: int) -> str:
 
 
 def write_sol(path: Path | str, routes: list[list[int]], *, cost: float, decimals: int) -> Path:
-    """Write routes in VRPLIB ``.sol`` format (customers numbered as in the instance)."""
+    """Write routes in VRPLIB ``.sol`` format (customers numbered as in the instance).
+
+    Parameters
+    ----------
+    path : Path or str
+        The ``.sol`` file; its folder is created.
+    routes : list of list of int
+        Customer numbers per route.
+    cost, decimals
+        As in :func:`format_sol`.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(format_sol(routes, cost=cost, decimals=decimals), encoding="utf-8")

@@ -281,7 +281,28 @@ def _cache_key(path: Path, profile: SpeedProfile) -> str:
 
 
 def build_network(path: Path, *, profile: SpeedProfile) -> RoadNetwork:
-    """Build the network from the file, without the cache."""
+    """Build the network from the file, without the cache.
+
+    Reads the drivable ways, builds the graph with osmnx, keeps the largest strongly connected part
+    and projects it to UTM, with a speed and a travel time on every edge.
+
+    Parameters
+    ----------
+    path : Path
+        An OSM file (``.osm``, ``.osm.pbf`` …).
+    profile : SpeedProfile
+        Speeds (km/h) per road class and the ``maxspeed`` rules.
+
+    Returns
+    -------
+    RoadNetwork
+        The projected network with its build report.
+
+    Raises
+    ------
+    InputFileError
+        If the file is missing, unsupported or malformed, or its drivable ways form no graph.
+    """
     import osmnx as ox
 
     from routing.network.osm import read_drivable, write_osm_xml

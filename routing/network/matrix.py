@@ -157,7 +157,26 @@ def travel_matrices(
 
     With ``destinations`` the matrix is rectangular: rows are ``points``, columns
     ``destinations`` (``ids`` then lists the row ids; column ids are the
-    destinations'). Raises ``UnreachableError`` naming every pair without a path.
+    destinations').
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The road network.
+    points : list of SnappedPoint
+        Origins (and destinations when ``destinations`` is None).
+    destinations : list of SnappedPoint, optional
+        Columns of a rectangular matrix.
+
+    Returns
+    -------
+    Matrices
+        ``duration_s`` (s) and ``distance_m`` (m) along the fastest path, with the row ids.
+
+    Raises
+    ------
+    UnreachableError
+        Naming every (origin, destination) pair without a drivable path.
     """
     origins = points
     targets = points if destinations is None else destinations
@@ -208,7 +227,25 @@ def _dijkstra_between(network: RoadNetwork, *, origins: list[SnappedPoint], targ
 
 
 def road_path(network: RoadNetwork, *, origin: SnappedPoint, destination: SnappedPoint) -> RoadPath:
-    """The fastest drivable path between two snapped points, with its geometry."""
+    """The fastest drivable path between two snapped points, with its geometry.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The road network.
+    origin, destination : SnappedPoint
+        Where the path starts and ends (on their snapped edges).
+
+    Returns
+    -------
+    RoadPath
+        Graph nodes passed, distance (m), duration (s), and the geometry in projected metres and WGS-84.
+
+    Raises
+    ------
+    UnreachableError
+        If no drivable path leads from ``origin`` to ``destination``.
+    """
     ex_node, ex_cost, _, _ = _exits_and_entries(network, [origin])
     _, _, en_node, en_cost = _exits_and_entries(network, [destination])
     rows, _, direct = _same_street_costs(network, [origin], [destination])

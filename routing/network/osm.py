@@ -178,7 +178,15 @@ def _runs_of_known_nodes(refs: list[int], known: dict[int, tuple[float, float]])
 
 
 def write_osm_xml(extract: DrivableExtract, target: Path) -> None:
-    """Write the extract as minimal OSM XML that ``osmnx.graph_from_xml`` reads."""
+    """Write the extract as minimal OSM XML that ``osmnx.graph_from_xml`` reads.
+
+    Parameters
+    ----------
+    extract : DrivableExtract
+        The drivable ways and their nodes (lat/lon).
+    target : Path
+        The XML file to write.
+    """
     with open(target, "w", encoding="utf-8") as out:
         out.write('<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6" generator="qingyun">\n')
         for node_id, (lat, lon) in extract.nodes.items():

@@ -8,7 +8,20 @@ from routing.network.graph import RoadNetwork
 
 
 def network_summary_table(network: RoadNetwork, *, load_seconds: float | None = None) -> Table:
-    """A table of the network's size, connectivity, extent and road length per class."""
+    """A table of the network's size, connectivity, extent and road length per class.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The loaded network.
+    load_seconds : float, optional
+        Load time in seconds, shown when given.
+
+    Returns
+    -------
+    rich.table.Table
+        Nodes, edges, strongly connected share, ways, bbox, projection, km per road class.
+    """
     report = network.report
     table = Table(title=f"路网 / road network: {report.source}", show_header=False)
     table.add_column("item")

@@ -67,7 +67,32 @@ def run_plan(
     out: Path,
     network: RoadNetwork | None = None,
 ) -> None:
-    """Plan the day with a progress bar (:func:`routing.planning.pipeline.plan_day`), export, print the summary."""
+    """Plan the day with a progress bar (:func:`routing.planning.pipeline.plan_day`), export, print the summary.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The validated day.
+    scenario_dir : Path
+        The scenario file's folder, for a relative ``osm`` path.
+    settings : PlanningSettings
+        Search settings.
+    network_settings : NetworkSettings
+        Default road network and build cache.
+    time_limit_s : float or None
+        Search time in seconds; None = the settings' default.
+    out : Path
+        Folder for plan.json, GeoJSON, route sheets and map.
+    network : RoadNetwork, optional
+        An already loaded network; otherwise the scenario's or the default one is loaded.
+
+    Raises
+    ------
+    PlanCheckError
+        If the independent checker rejects the plan (nothing is written).
+    QingyunError
+        Bad input, as in :func:`routing.planning.pipeline.plan_day`.
+    """
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -112,7 +137,15 @@ def run_plan(
 
 
 def print_summary(console, outcome) -> None:
-    """Per-truck table and KPIs of a checked plan, zh-CN with English."""
+    """Per-truck table and KPIs of a checked plan, zh-CN with English.
+
+    Parameters
+    ----------
+    console : rich.console.Console
+        Where to print.
+    outcome : PlanOutcome
+        The checked plan with its problem and timings.
+    """
     from rich.table import Table
 
     problem, result, solve_s = outcome.problem, outcome.plan, outcome.timings.solve_s

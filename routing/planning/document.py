@@ -101,7 +101,22 @@ class PlanDocument(BaseModel):
 def parse_plan(raw: object, *, source: str = "plan") -> PlanDocument:
     """A decoded ``plan.json`` validated against the contract.
 
-    Raises ``InputFileError`` naming every bad field of ``source`` by its path (``routes.3.stops.7.lon``).
+    Parameters
+    ----------
+    raw : object
+        The decoded JSON.
+    source : str
+        The file or record name for messages.
+
+    Returns
+    -------
+    PlanDocument
+        The validated document.
+
+    Raises
+    ------
+    InputFileError
+        Naming every bad field of ``source`` by its path (``routes.3.stops.7.lon``).
     """
     return validated(PlanDocument, raw, source=source)
 
@@ -118,7 +133,20 @@ def read_plan(path: Path | str) -> PlanDocument:
 
 
 def published_schema(model: type[BaseModel], *, title: str) -> dict:
-    """A model's JSON Schema as ``qingyun plan`` publishes it: draft 2020-12, with a bilingual title."""
+    """A model's JSON Schema as ``qingyun plan`` publishes it: draft 2020-12, with a bilingual title.
+
+    Parameters
+    ----------
+    model : type of pydantic.BaseModel
+        The model whose schema is published.
+    title : str
+        The schema's title.
+
+    Returns
+    -------
+    dict
+        The JSON Schema with ``$schema`` and ``title`` set.
+    """
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **model.model_json_schema(), "title": title}
 
 

@@ -131,7 +131,22 @@ def _stop_features(route: Route, problem: Problem, *, colour: str) -> list[dict]
 
 
 def plan_geojson(plan: Plan, problem: Problem, *, legs: LegGeometry) -> dict:
-    """Routes as road-following LineStrings and numbered stops as Points (WGS-84), one colour per truck."""
+    """Routes as road-following LineStrings and numbered stops as Points (WGS-84), one colour per truck.
+
+    Parameters
+    ----------
+    plan : Plan
+        The checked plan.
+    problem : Problem
+        Its problem (place names, windows, coordinates).
+    legs : LegGeometry
+        Road geometry of every leg.
+
+    Returns
+    -------
+    dict
+        A GeoJSON FeatureCollection named after the scenario.
+    """
     features = []
     for index, route in enumerate(plan.routes):
         colour = route_colour(index)
@@ -141,7 +156,15 @@ def plan_geojson(plan: Plan, problem: Problem, *, legs: LegGeometry) -> dict:
 
 
 def write_geojson(plan: Plan, problem: Problem, legs: LegGeometry, path: Path) -> None:
-    """:func:`plan_geojson` as a file."""
+    """:func:`plan_geojson` as a file.
+
+    Parameters
+    ----------
+    plan, problem, legs
+        As in :func:`plan_geojson`.
+    path : Path
+        The file to write (UTF-8).
+    """
     Path(path).write_text(json.dumps(plan_geojson(plan, problem, legs=legs), ensure_ascii=False), encoding="utf-8")
 
 
@@ -184,7 +207,22 @@ def _sheet_row(vehicle_id: str, seq: int, stop: Stop, *, problem: Problem, names
 
 
 def route_sheet_rows(plan: Plan, problem: Problem, *, vehicle_id: str | None = None) -> list[list[str]]:
-    """Rows under :data:`SHEET_HEADER`: every stop of every truck, or of ``vehicle_id`` only."""
+    """Rows under :data:`SHEET_HEADER`: every stop of every truck, or of ``vehicle_id`` only.
+
+    Parameters
+    ----------
+    plan : Plan
+        The checked plan.
+    problem : Problem
+        Its problem (place names, clock times).
+    vehicle_id : str, optional
+        Only this truck's stops.
+
+    Returns
+    -------
+    list of list of str
+        One row per stop in route order.
+    """
     names = _place_names(problem)
     sites = {s.id: s for s in problem.sites}
     return [
@@ -204,7 +242,22 @@ def sheet_csv(rows: list[list[str]]) -> str:
 
 
 def write_route_sheets(plan: Plan, problem: Problem, folder: Path) -> list[Path]:
-    """One CSV per truck: ``route_<vehicle>.csv``."""
+    """One CSV per truck: ``route_<vehicle>.csv``.
+
+    Parameters
+    ----------
+    plan : Plan
+        The checked plan.
+    problem : Problem
+        Its problem.
+    folder : Path
+        Where the sheets go; created if missing.
+
+    Returns
+    -------
+    list of Path
+        The files written, one per route.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -238,7 +291,21 @@ def _use_chinese_font(matplotlib) -> None:
 
 
 def write_map_png(plan: Plan, problem: Problem, legs: LegGeometry, path: Path, *, title: str = "") -> None:
-    """All routes over the road network (UTM metres), depot, facilities and sites."""
+    """All routes over the road network (UTM metres), depot, facilities and sites.
+
+    Parameters
+    ----------
+    plan : Plan
+        The checked plan.
+    problem : Problem
+        Its problem.
+    legs : LegGeometry
+        Road geometry of every leg and the network.
+    path : Path
+        The PNG file.
+    title : str
+        Map title; by default the scenario name with trucks, km and clearance rate.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -301,7 +368,15 @@ def plan_exports(outcome: PlanOutcome) -> tuple[dict, list[list[str]]]:
 
 
 def write_plan_json(document: PlanDocument, path: Path) -> None:
-    """``plan.json`` (UTF-8, Chinese text as is) from its document."""
+    """``plan.json`` (UTF-8, Chinese text as is) from its document.
+
+    Parameters
+    ----------
+    document : PlanDocument
+        The plan in its published form.
+    path : Path
+        The file to write.
+    """
     Path(path).write_text(json.dumps(document.to_json(), ensure_ascii=False, indent=1), encoding="utf-8")
 
 

@@ -58,7 +58,27 @@ class GeneratorParams:
 
 
 def reachable_points(network, *, n: int, seed: int) -> list:
-    """``n`` random road points that all reach, and are reached from, the first (central) one."""
+    """``n`` random road points that all reach, and are reached from, the first (central) one.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The road network.
+    n : int
+        Points wanted; the first is the one nearest the centre of the candidates.
+    seed : int
+        Random seed.
+
+    Returns
+    -------
+    list of SnappedPoint
+        ``n`` points.
+
+    Raises
+    ------
+    InvalidInputError
+        If fewer than ``n`` candidates reach the central point both ways.
+    """
     from routing.network.matrix import travel_matrices
 
     candidates = network.random_points(n=int(n * 1.15) + 20, seed=seed, prefix="c")
@@ -433,4 +453,13 @@ def _size_fleet(network, depot_pt, sites, facility_pts, vehicle_types, g: Genera
 
 
 def write_scenario(scenario: Scenario, path: Path) -> None:
+    """Write a scenario as JSON (every field, nulls included).
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario.
+    path : Path
+        The JSON file to write (UTF-8).
+    """
     Path(path).write_text(scenario.model_dump_json(indent=1, exclude_none=False), encoding="utf-8")

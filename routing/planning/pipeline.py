@@ -79,7 +79,20 @@ def solve_params(settings: PlanningSettings, *, time_limit_s: float | None = Non
 
 
 def scenario_osm(scenario: Scenario, *, scenario_dir: Path | None) -> Path | None:
-    """The scenario's road network file (relative paths are relative to the scenario's folder), or None."""
+    """The scenario's road network file (relative paths are relative to the scenario's folder), or None.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario; its ``osm`` field may be empty.
+    scenario_dir : Path or None
+        The scenario file's folder; None leaves a relative path as it is.
+
+    Returns
+    -------
+    Path or None
+        The OSM file, None when the scenario names none.
+    """
     if scenario.osm is None:
         return None
     path = Path(scenario.osm)

@@ -218,7 +218,29 @@ def _resolve(problem: Problem, vehicle_id: str, visit_ids: Sequence[str]) -> lis
 def time_route(
     problem: Problem, vehicle: VehicleSpec, visit_ids: Sequence[str], *, start_time: int | None = None
 ) -> Route:
-    """Schedule one truck's visits: earliest feasible times, the break where it fits, late start if it saves waiting."""
+    """Schedule one truck's visits: earliest feasible times, the break where it fits, late start if it saves waiting.
+
+    Parameters
+    ----------
+    problem : Problem
+        The day.
+    vehicle : VehicleSpec
+        The truck.
+    visit_ids : sequence of str
+        Site and facility ids in visiting order.
+    start_time : int, optional
+        A start (seconds of the day) to try first, e.g. the solver's own.
+
+    Returns
+    -------
+    Route
+        The timed stops of the schedule with the fewest violations, then the earliest return.
+
+    Raises
+    ------
+    InvalidInputError
+        If a visit id is not a site or facility of the problem.
+    """
     visits = _resolve(problem, vehicle.id, visit_ids)
     first = vehicle.shift_start
     rule = problem.break_rule
@@ -262,6 +284,29 @@ def evaluate_routes(
 
     Vehicles with an empty sequence stay home. Sites in no route are unserved, with the
     reason from ``unserved_reasons`` when given.
+
+    Parameters
+    ----------
+    problem : Problem
+        The day.
+    routes : mapping of str to sequence of str
+        Visit ids in order per vehicle id.
+    start_times : mapping of str to int, optional
+        Start (seconds of the day) per vehicle to try first.
+    unserved_reasons : mapping of str to str, optional
+        Why a site was left out, per site id.
+    search : dict, optional
+        Search details stored with the plan.
+
+    Returns
+    -------
+    Plan
+        Timed routes, unserved sites, cost (:func:`plan_cost`) and KPIs (:func:`plan_kpis`).
+
+    Raises
+    ------
+    InvalidInputError
+        If a route names an unknown vehicle or visit id.
     """
     timed = []
     for vehicle_id, visit_ids in routes.items():
@@ -282,7 +327,21 @@ def evaluate_routes(
 
 
 def plan_cost(problem: Problem, plan: Plan) -> dict:
-    """Money cost of the plan: fixed per truck used, per km driven, per shift hour."""
+    """Money cost of the plan: fixed per truck used, per km driven, per shift hour.
+
+    Parameters
+    ----------
+    problem : Problem
+        The day (the trucks' cost rates).
+    plan : Plan
+        The timed routes.
+
+    Returns
+    -------
+    dict
+        ``total_cost``, ``fixed_cost``, ``distance_cost``, ``time_cost`` (currency, 2 decimals),
+        ``distance`` (m), ``vehicles`` used and ``unserved`` sites.
+    """
     fixed = distance = hours = 0.0
     for route in plan.routes:
         v = problem.vehicles[problem.vehicle_index[route.vehicle_id]]
@@ -301,7 +360,23 @@ def plan_cost(problem: Problem, plan: Plan) -> dict:
 
 
 def plan_kpis(problem: Problem, plan: Plan, *, standard_shift_h: float = STANDARD_SHIFT_H) -> dict:
-    """清运率 clearance rate, km, hours, tonnes, stops, utilisation, overtime, shift spread."""
+    """清运率 clearance rate, km, hours, tonnes, stops, utilisation, overtime, shift spread.
+
+    Parameters
+    ----------
+    problem : Problem
+        The day.
+    plan : Plan
+        The timed routes.
+    standard_shift_h : float
+        Shift length in hours beyond which time counts as overtime.
+
+    Returns
+    -------
+    dict
+        ``clearance_rate`` (0-1), tonnes, km, hours, stops, unload visits, trucks used/available,
+        ``utilisation`` (unloaded / capacity per unload), ``overtime_h`` and shift spread (h).
+    """
     total = sum(s.demand_kg for s in problem.sites)
     served = {s.id for r in plan.routes for s in r.stops if s.kind == "site"}
     collected = sum(s.demand_kg for s in problem.sites if s.id in served)

@@ -223,9 +223,30 @@ def problem_from_scenario(
 ) -> tuple[Problem, list[SnappedPoint]]:
     """Snap every place to the road network, compute road matrices, index everything.
 
-    Raises ``OffRoadError`` naming every place too far from a road, ``UnreachableError`` for
-    places with no road path, and :class:`ScenarioError` for trucks whose shift cannot reach
-    any site they could serve.
+    Parameters
+    ----------
+    scenario : Scenario
+        The validated day.
+    network : RoadNetwork
+        The road network.
+    snap_distance_m : float
+        Farthest a place may lie from a road, in metres.
+
+    Returns
+    -------
+    problem : Problem
+        The indexed day with its duration (s) and distance (m) matrices.
+    snapped : list of SnappedPoint
+        Depots, facilities and sites as snapped, in that order.
+
+    Raises
+    ------
+    OffRoadError
+        Naming every place farther than ``snap_distance_m`` from a road.
+    UnreachableError
+        Naming every pair of places with no road path.
+    ScenarioError
+        For trucks whose shift cannot reach any site they could serve.
     """
     from routing.network.matrix import travel_matrices
 

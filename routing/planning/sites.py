@@ -127,7 +127,29 @@ def _reporter(problems: list[SiteProblem], *, source: str, place: dict, ident: s
 
 
 def parse_sites(*, name: str, text: str, geojson: bool) -> tuple[list[Site], list[SiteProblem]]:
-    """The good sites of a CSV or GeoJSON text and a problem for each bad row (a repeated id keeps the first)."""
+    """The good sites of a CSV or GeoJSON text and a problem for each bad row (a repeated id keeps the first).
+
+    Parameters
+    ----------
+    name : str
+        The file name for messages.
+    text : str
+        The file's text.
+    geojson : bool
+        True for a GeoJSON FeatureCollection, False for CSV.
+
+    Returns
+    -------
+    sites : list of Site
+        The valid sites, in file order.
+    problems : list of SiteProblem
+        One per bad row or feature.
+
+    Raises
+    ------
+    InputFileError
+        If the CSV has no header row, or the GeoJSON is not valid JSON or not a FeatureCollection.
+    """
     sites: list[Site] = []
     problems: list[SiteProblem] = []
     first: dict[str, str] = {}

@@ -4,7 +4,7 @@ communities each serves, at the least yearly cost, over real road distances.
 Modules: ``records`` (inputs and settings), ``inputs`` (file readers and validation),
 ``capacity`` (classes, Q = δ·n·q/1000), ``distances`` (road distances), ``solve`` (the
 OR-Tools MathOpt model, solved by HiGHS to a proven gap), ``plan`` (one scenario, evaluated),
-``report`` (CSV, GeoJSON, PNG, HTML), ``workflow`` (a whole run), ``demo`` (generated Shenzhen
+``report`` (CSV, GeoJSON, HTML), ``catchment_map`` (the PNG), ``workflow`` (a whole run), ``demo`` (generated Shenzhen
 inputs), ``cli``.
 
 The names below are re-exported lazily; inside the project import from the defining module.

@@ -49,10 +49,38 @@ def class_rank(name: str) -> int:
 
 
 def design_load_t_per_day(*, population: float, q_kg_per_person_day: float, peak_factor: float) -> float:
-    """CJJ/T 47-2016 design capacity Q = δ·n·q/1000 (t/d) for n people served."""
+    """CJJ/T 47-2016 design capacity Q = δ·n·q/1000 (t/d) for n people served.
+
+    Parameters
+    ----------
+    population : float
+        People served, n.
+    q_kg_per_person_day : float
+        Waste per person per day, q (kg).
+    peak_factor : float
+        Peak-day factor δ (dimensionless).
+
+    Returns
+    -------
+    float
+        Design load in tonnes per day.
+    """
     return peak_factor * population * q_kg_per_person_day / 1000.0
 
 
 def mean_tonnes_per_day(*, population: float, q_kg_per_person_day: float) -> float:
-    """Average daily generation n·q/1000 (t/d): what is actually hauled, without the peak factor."""
+    """Average daily generation n·q/1000 (t/d): what is actually hauled, without the peak factor.
+
+    Parameters
+    ----------
+    population : float
+        People served, n.
+    q_kg_per_person_day : float
+        Waste per person per day, q (kg).
+
+    Returns
+    -------
+    float
+        Mean tonnes per day.
+    """
     return population * q_kg_per_person_day / 1000.0

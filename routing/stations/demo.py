@@ -26,7 +26,22 @@ EXISTING_COST_SHARE = 0.6
 
 
 def generated_communities(network: RoadNetwork, *, n: int, seed: int) -> list[Community]:
-    """``n`` communities on random streets; populations sum to density × network hull area."""
+    """``n`` communities on random streets; populations sum to density × network hull area.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The road network.
+    n : int
+        Number of communities.
+    seed : int
+        Random seed.
+
+    Returns
+    -------
+    list of Community
+        Ids ``C…``, lon/lat to 6 decimals, log-normal populations.
+    """
     points = network.random_points(n=n, seed=seed, prefix="C")
     xy = np.concatenate([np.asarray(g.coords) for g in network.edge_geometry])
     hull = shapely.MultiPoint(xy).convex_hull
@@ -39,7 +54,24 @@ def generated_communities(network: RoadNetwork, *, n: int, seed: int) -> list[Co
 
 
 def generated_sites(network: RoadNetwork, *, n: int, seed: int, existing: int) -> list[CandidateSite]:
-    """``n`` candidate sites; land area log-normal (median 3,000 m²) sets the largest class."""
+    """``n`` candidate sites; land area log-normal (median 3,000 m²) sets the largest class.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The road network.
+    n : int
+        Number of candidate sites.
+    seed : int
+        Random seed.
+    existing : int
+        How many of them (the first) are existing stations, at a reduced yearly cost.
+
+    Returns
+    -------
+    list of CandidateSite
+        Ids ``S…`` with land area (m²), largest class and yearly cost (yuan) per class.
+    """
     rng = np.random.default_rng(seed + 1)
     points = network.random_points(n=n, seed=seed + 1, prefix="S")
     params = PlanningParams()
@@ -86,7 +118,20 @@ def edge_disposal_sites(network: RoadNetwork) -> tuple[DisposalSite, ...]:
 
 
 def demo_params(network: RoadNetwork, *, time_limit_s: float) -> PlanningParams:
-    """Documented defaults plus the demo's disposal points, 2 %/year growth and a 0 / 10-year sweep."""
+    """Documented defaults plus the demo's disposal points, 2 %/year growth and a 0 / 10-year sweep.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The road network (disposal points are placed at its edge).
+    time_limit_s : float
+        Solver time per scenario, in seconds.
+
+    Returns
+    -------
+    PlanningParams
+        The demo's parameters.
+    """
     return PlanningParams(
         disposal_sites=edge_disposal_sites(network),
         growth_rate_per_year=0.02,

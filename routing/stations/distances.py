@@ -41,6 +41,22 @@ def snap_inputs(
 ) -> SnappedInputs:
     """Snap communities, candidate sites and the parameters' disposal sites to their nearest roads.
 
+    Parameters
+    ----------
+    network : RoadNetwork
+        The road network.
+    communities : list of Community
+        The communities.
+    sites : list of CandidateSite
+        The candidate sites.
+    params : PlanningParams
+        Disposal sites and ``snap_max_distance_m``.
+
+    Returns
+    -------
+    SnappedInputs
+        The snapped points of each kind.
+
     Raises
     ------
     OffRoadError
@@ -59,7 +75,25 @@ def snap_inputs(
 
 
 def road_distances(network: RoadNetwork, *, snapped: SnappedInputs) -> PlanningDistances:
-    """Distances community → site (collection haul) and site → disposal (transfer haul)."""
+    """Distances community → site (collection haul) and site → disposal (transfer haul).
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The road network.
+    snapped : SnappedInputs
+        The snapped communities, sites and disposal sites.
+
+    Returns
+    -------
+    PlanningDistances
+        Road km along the fastest path; no disposal columns when none are given.
+
+    Raises
+    ------
+    UnreachableError
+        Naming every pair without a road path.
+    """
     to_sites = travel_matrices(network, points=snapped.communities, destinations=snapped.sites)
     if snapped.disposal_sites:
         to_disposal = travel_matrices(network, points=snapped.sites, destinations=snapped.disposal_sites).distance_m

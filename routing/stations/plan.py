@@ -104,7 +104,22 @@ class StationPlan:
 
 
 def site_options(site: CandidateSite, *, params: PlanningParams) -> tuple[tuple[SiteOption, ...], str | None]:
-    """The classes a site may run (max class, land area, costs given, no downgrade), or why none."""
+    """The classes a site may run (max class, land area, costs given, no downgrade), or why none.
+
+    Parameters
+    ----------
+    site : CandidateSite
+        The candidate site.
+    params : PlanningParams
+        Station classes and the downgrade rule.
+
+    Returns
+    -------
+    options : tuple of SiteOption
+        Class, capacity (t/d) and yearly cost (yuan) of each allowed class, smallest first.
+    reason : str or None
+        Why no class fits, when ``options`` is empty.
+    """
     floor = class_rank(site.current_class) if site.existing and not params.allow_downgrade_existing else 0
     options = []
     for station_class in sorted(params.classes, key=lambda c: c.rank):
@@ -133,7 +148,20 @@ def _straight_line_m(lon1, lat1, lon2, lat2) -> np.ndarray:
 
 
 def conflicting_pairs(sites: list[CandidateSite], *, min_spacing_m: float | None) -> list[tuple[int, int]]:
-    """Pairs of sites closer than the minimum spacing (two existing stations are never in conflict)."""
+    """Pairs of sites closer than the minimum spacing (two existing stations are never in conflict).
+
+    Parameters
+    ----------
+    sites : list of CandidateSite
+        The candidate sites.
+    min_spacing_m : float or None
+        Minimum straight-line spacing in metres; None or 0 means no rule.
+
+    Returns
+    -------
+    list of tuple of int
+        Index pairs (i < j) of sites too close together.
+    """
     if not min_spacing_m:
         return []
     lon = np.array([s.lon for s in sites])
@@ -184,23 +212,33 @@ def plan_scenario(
     distances: PlanningDistances,
     scenario: DemandCase,
 ) -> StationPlan:
-    """Solve one scenario and evaluate the resulting plan from the inputs."""
-    growth = params.growth_factor(scenario.years_ahead)
-    q = scenario.q_kg_per_person_day
-    design = np.array(
-        [
-            c.design_t_per_day(q_kg_per_person_day=q, peak_factor=params.peak_factor, growth_factor=growth)
-            for c in communities
-        ]
-    )
-    mean = np.array([c.mean_t_per_day(q_kg_per_person_day=q, growth_factor=growth) for c in communities])
-    options: list[tuple[SiteOption, ...]] = []
-    unusable: dict[str, str] = {}
-    for site in sites:
-        offered, why = site_options(site, params=params)
-        options.append(offered)
-        if why:
-            unusable[site.id] = why
+    """Solve one scenario and evaluate the resulting plan from the inputs.
+
+    Parameters
+    ----------
+    communities, sites
+        The communities and the candidate sites.
+    params
+        Classes, costs, radius and solver settings.
+    distances
+        Road km community → site and site → disposal.
+    scenario
+        Waste per person and years of growth.
+
+    Returns
+    -------
+    StationPlan
+        Stations opened, assignment, haul km, unassigned communities, costs.
+
+    Raises
+    ------
+    InfeasibleError
+        If no plan serves every community within reach.
+    QingyunError
+        If the solver finds no plan within ``params.time_limit_s``.
+    """
+    design, mean = _demand(communities, params=params, scenario=scenario)
+    options, unusable = _offers(sites, params=params)
     usable = np.array([bool(o) for o in options])
     largest = np.array([max((o.capacity_t_per_day for o in opts), default=0.0) for opts in options])
 
@@ -230,13 +268,10 @@ def plan_scenario(
         site_must_open=must_open,
         conflicting_sites=tuple(conflicting_pairs(sites, min_spacing_m=params.min_spacing_m)),
     )
-    solution = (
-        solve_location(
-            problem, time_limit_s=params.time_limit_s, relative_gap=params.relative_gap, solver_log=params.solver_log
-        )
-        if served.size or any(must_open)
-        else None
-    )
+    solution = None
+    if served.size or any(must_open):
+        limits = {"time_limit_s": params.time_limit_s, "relative_gap": params.relative_gap}
+        solution = solve_location(problem, **limits, solver_log=params.solver_log)
     community_site = np.full(len(communities), -1, dtype=np.int64)
     if solution is not None:
         community_site[served] = solution.community_site
@@ -269,6 +304,34 @@ def plan_scenario(
         closed_existing=closed,
         solution=solution,
     )
+
+
+def _demand(
+    communities: list[Community], *, params: PlanningParams, scenario: DemandCase
+) -> tuple[np.ndarray, np.ndarray]:
+    """(design load, mean load) per community in t/d for the scenario's waste rate and growth years."""
+    growth = params.growth_factor(scenario.years_ahead)
+    q = scenario.q_kg_per_person_day
+    design = np.array(
+        [
+            c.design_t_per_day(q_kg_per_person_day=q, peak_factor=params.peak_factor, growth_factor=growth)
+            for c in communities
+        ]
+    )
+    mean = np.array([c.mean_t_per_day(q_kg_per_person_day=q, growth_factor=growth) for c in communities])
+    return design, mean
+
+
+def _offers(sites: list[CandidateSite], *, params: PlanningParams) -> tuple[list[tuple[SiteOption, ...]], dict]:
+    """Each site's class options, and why a site offers none (site id → reason)."""
+    options: list[tuple[SiteOption, ...]] = []
+    unusable: dict[str, str] = {}
+    for site in sites:
+        offered, why = site_options(site, params=params)
+        options.append(offered)
+        if why:
+            unusable[site.id] = why
+    return options, unusable
 
 
 def _evaluate_station(
@@ -319,4 +382,16 @@ def scenarios_of(params: PlanningParams) -> list[DemandCase]:
 
 
 def base_scenario(params: PlanningParams) -> DemandCase:
+    """The planning case the parameters name (the one planned without a sweep).
+
+    Parameters
+    ----------
+    params : PlanningParams
+        Its ``q_kg_per_person_day`` and ``years_ahead``.
+
+    Returns
+    -------
+    DemandCase
+        The base case.
+    """
     return DemandCase(params.q_kg_per_person_day, params.years_ahead)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from shapely.geometry import MultiPoint, mapping
 
+from routing.stations.catchment_map import draw_map
 from routing.stations.plan import StationPlan
 from routing.stations.records import CandidateSite, Community, PlanningParams
 
@@ -31,7 +32,20 @@ def _fmt_yuan(value: float) -> str:
 
 
 def write_tables(plan: StationPlan, *, out_dir: Path) -> dict[str, Path]:
-    """stations.csv, assignments.csv and unassigned.csv (UTF-8 with BOM so Excel reads Chinese)."""
+    """stations.csv, assignments.csv and unassigned.csv (UTF-8 with BOM so Excel reads Chinese).
+
+    Parameters
+    ----------
+    plan : StationPlan
+        The plan.
+    out_dir : Path
+        An existing folder.
+
+    Returns
+    -------
+    dict of str to Path
+        The files by kind: ``stations``, ``assignments``, ``unassigned``.
+    """
     paths = {
         "stations": out_dir / "stations.csv",
         "assignments": out_dir / "assignments.csv",
@@ -108,7 +122,22 @@ def write_tables(plan: StationPlan, *, out_dir: Path) -> dict[str, Path]:
 
 
 def plan_geojson(plan: StationPlan, *, communities: list[Community], params: PlanningParams) -> dict:
-    """Stations, communities, catchment hulls and disposal sites as one WGS-84 FeatureCollection."""
+    """Stations, communities, catchment hulls and disposal sites as one WGS-84 FeatureCollection.
+
+    Parameters
+    ----------
+    plan : StationPlan
+        The plan.
+    communities : list of Community
+        All communities, served or not.
+    params : PlanningParams
+        Its disposal sites.
+
+    Returns
+    -------
+    dict
+        A GeoJSON FeatureCollection; ``properties.kind`` tells the feature apart.
+    """
     where = {c.id: (c.lon, c.lat) for c in communities}
     unassigned = {u.id: u for u in plan.unassigned}
     features = []
@@ -159,116 +188,6 @@ def plan_geojson(plan: StationPlan, *, communities: list[Community], params: Pla
             }
         )
     return {"type": "FeatureCollection", "features": features}
-
-
-def _draw_catchments(ax, plan: StationPlan, *, where: dict, cmap) -> None:
-    """Each station as a square sized by class, its communities as dots inside a shaded hull, one colour each."""
-    size = {"V": 40, "IV": 70, "III": 110, "II": 160, "I": 220}
-    for i, s in enumerate(plan.stations):
-        colour = cmap(i % 20)
-        pts = np.array([where[c] for c in s.community_ids]) if s.community_ids else np.empty((0, 2))
-        if len(pts):
-            ax.scatter(pts[:, 0], pts[:, 1], s=6, color=colour, zorder=3)
-            hull = MultiPoint([(s.lon, s.lat), *map(tuple, pts)]).convex_hull
-            if hull.geom_type == "Polygon":
-                hx, hy = hull.exterior.xy
-                ax.fill(hx, hy, color=colour, alpha=0.15, zorder=2)
-        ax.scatter(
-            [s.lon],
-            [s.lat],
-            marker="s",
-            s=size.get(s.station_class, 80),
-            color=colour,
-            edgecolors="black",
-            linewidths=0.8,
-            zorder=5,
-        )
-        ax.annotate(
-            f"{s.site_id} ({s.station_class})",
-            (s.lon, s.lat),
-            fontsize=6,
-            xytext=(3, 3),
-            textcoords="offset points",
-            zorder=6,
-        )
-
-
-def draw_map(
-    plan: StationPlan,
-    *,
-    communities: list[Community],
-    sites: list[CandidateSite],
-    params: PlanningParams,
-    path: Path,
-    roads_lonlat: list[np.ndarray] | None = None,
-) -> Path:
-    """PNG of the catchments: communities coloured by station, stations sized by class."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.collections import LineCollection
-
-    fig, ax = plt.subplots(figsize=(10, 10), dpi=110)
-    if roads_lonlat:
-        ax.add_collection(LineCollection(roads_lonlat, colors="#d0d0d0", linewidths=0.4, zorder=1))
-    where = {c.id: (c.lon, c.lat) for c in communities}
-    _draw_catchments(ax, plan, where=where, cmap=plt.get_cmap("tab20"))
-    unused = [site for site in sites if site.id not in {s.site_id for s in plan.stations}]
-    if unused:
-        ax.scatter(
-            [u.lon for u in unused],
-            [u.lat for u in unused],
-            marker="s",
-            s=20,
-            facecolors="none",
-            edgecolors="grey",
-            linewidths=0.6,
-            zorder=4,
-            label="candidate not chosen",
-        )
-    if plan.unassigned:
-        ax.scatter(
-            [where[u.id][0] for u in plan.unassigned],
-            [where[u.id][1] for u in plan.unassigned],
-            marker="x",
-            s=30,
-            color="red",
-            zorder=6,
-            label="unassigned community",
-        )
-    if params.disposal_sites:
-        ax.scatter(
-            [d.lon for d in params.disposal_sites],
-            [d.lat for d in params.disposal_sites],
-            marker="^",
-            s=120,
-            color="black",
-            zorder=6,
-            label="disposal site",
-        )
-    lats = [c.lat for c in communities] + [s.lat for s in sites]
-    ax.set_aspect(1.0 / np.cos(np.radians(np.mean(lats))))
-    ax.autoscale_view()
-    ax.set_xlabel("longitude (WGS-84)")
-    ax.set_ylabel("latitude (WGS-84)")
-    gap = plan.solution.proven_gap if plan.solution else 0.0
-    ax.set_title(
-        f"Transfer-station catchments: {len(plan.stations)} stations, "
-        f"{len(plan.assignment)} communities served, {len(plan.unassigned)} unassigned\n"
-        f"q={plan.scenario.q_kg_per_person_day:g} kg/person/day, +{plan.scenario.years_ahead} years; "
-        f"yearly cost {plan.total_cost_yuan / 1e6:,.2f} M yuan (proven gap {gap:.2%})",
-        fontsize=9,
-    )
-    ax.text(
-        0.01, 0.01, "Road data © OpenStreetMap contributors (ODbL)", transform=ax.transAxes, fontsize=6, color="grey"
-    )
-    if unused or plan.unassigned or params.disposal_sites:
-        ax.legend(loc="upper right", fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
 
 
 def _table(headers: list[str], rows: list[list[object]]) -> str:
@@ -443,7 +362,26 @@ def summary_html(
     sweep: list[StationPlan] | None = None,
     title: str = "转运站规划 / Transfer-station plan",
 ) -> str:
-    """A self-contained printable page (map embedded) in zh-CN with English."""
+    """A self-contained printable page (map embedded) in zh-CN with English.
+
+    Parameters
+    ----------
+    plan : StationPlan
+        The plan.
+    params : PlanningParams
+        The settings, listed on the page.
+    map_png : Path or None
+        The map to embed.
+    sweep : list of StationPlan, optional
+        Plans of the other scenarios, compared on the page.
+    title : str
+        Page title.
+
+    Returns
+    -------
+    str
+        The HTML text.
+    """
     overview = _overview_rows(plan, params)
     stations = _stations_table(plan)
     unassigned = _unassigned_table(plan)
@@ -491,7 +429,30 @@ def write_report(
     sweep: list[StationPlan] | None = None,
     roads_lonlat: list[np.ndarray] | None = None,
 ) -> dict[str, Path]:
-    """Every output file of one plan in ``out_dir``; returns their paths by kind."""
+    """Every output file of one plan in ``out_dir``; returns their paths by kind.
+
+    Parameters
+    ----------
+    plan : StationPlan
+        The plan.
+    out_dir : Path
+        Output folder; created if missing.
+    communities : list of Community
+        All communities.
+    sites : list of CandidateSite
+        All candidate sites.
+    params : PlanningParams
+        The settings.
+    sweep : list of StationPlan, optional
+        Scenario sweep plans; adds ``sweep.csv``.
+    roads_lonlat : list of numpy.ndarray, optional
+        Road lines for the map.
+
+    Returns
+    -------
+    dict of str to Path
+        ``stations``, ``assignments``, ``unassigned``, ``geojson``, ``map``, ``html`` and ``sweep`` when given.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = write_tables(plan, out_dir=out_dir)
     paths["geojson"] = out_dir / "plan.geojson"

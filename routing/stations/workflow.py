@@ -43,7 +43,39 @@ def run_planning(
     out_dir: Path,
     sweep: bool,
 ) -> PlanningRun:
-    """Plan the base scenario (and every sweep scenario when asked) and write the report."""
+    """Plan the base scenario (and every sweep scenario when asked) and write the report.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The road network.
+    communities : list of Community
+        The communities.
+    sites : list of CandidateSite
+        The candidate sites.
+    params : PlanningParams
+        The settings.
+    out_dir : Path
+        Output folder.
+    sweep : bool
+        Also plan every scenario of the sweep.
+
+    Returns
+    -------
+    PlanningRun
+        The base plan, sweep plans, distances and files written.
+
+    Raises
+    ------
+    OffRoadError
+        Naming every input point too far from a road.
+    UnreachableError
+        Naming every pair without a road path.
+    InfeasibleError
+        If no plan serves every community within reach.
+    QingyunError
+        If the solver finds no plan within ``params.time_limit_s``.
+    """
     snapped = snap_inputs(network, communities=communities, sites=sites, params=params)
     distances = road_distances(network, snapped=snapped)
     plan = plan_scenario(

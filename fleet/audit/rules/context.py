@@ -68,7 +68,22 @@ def in_windows(t: np.ndarray, windows: list[TimeWindow]) -> np.ndarray:
 
 
 def runs(mask: np.ndarray, t: np.ndarray, merge_gap_s: float) -> list[tuple[int, int]]:
-    """Runs of True as inclusive (first, last) indices; runs closer in time than ``merge_gap_s`` are joined."""
+    """Runs of True as inclusive (first, last) indices; runs closer in time than ``merge_gap_s`` are joined.
+
+    Parameters
+    ----------
+    mask
+        Boolean per fix.
+    t
+        Fix times (Unix seconds), same length as ``mask``.
+    merge_gap_s
+        Runs separated by at most this many seconds are merged (s).
+
+    Returns
+    -------
+    list[tuple[int, int]]
+        Inclusive (first, last) index pairs in time order; empty when ``mask`` has no True.
+    """
     idx = np.flatnonzero(mask)
     if idx.size == 0:
         return []

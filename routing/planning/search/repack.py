@@ -95,6 +95,18 @@ def is_tight(problem: Problem, *, site_ids: list[str]) -> bool:
 
     Only days whose trucks carry a fixed cost count (elsewhere a truck fewer saves nothing).
     A tight day (True) gets time for re-packing.
+
+    Parameters
+    ----------
+    problem : Problem
+        The day.
+    site_ids : list of str
+        The sites to serve.
+
+    Returns
+    -------
+    bool
+        True when the demand fills the fewest possible trucks to at least 90 %.
     """
     if not site_ids or not any(v.fixed_cost > 0 for v in problem.vehicles):
         return False

@@ -129,7 +129,26 @@ def seed_compiled_rng(seed):
 
 @njit(cache=True)
 def remove_at(v, position, nodes, length, route_of):
-    """Take the index at ``position`` out of route v (rows of ``nodes``, ``length`` long); returns it."""
+    """Take the index at ``position`` out of route v (rows of ``nodes``, ``length`` long); returns it.
+
+    Parameters
+    ----------
+    v : int
+        The route (row of ``nodes``).
+    position : int
+        The position in the route.
+    nodes : numpy.ndarray
+        (routes, max length) indices per route; changed in place.
+    length : numpy.ndarray
+        Stops per route; changed in place.
+    route_of : numpy.ndarray
+        Route of each index, set to -1 for the removed one.
+
+    Returns
+    -------
+    int
+        The removed index.
+    """
     node = nodes[v, position]
     k = length[v]
     for i in range(position, k - 1):
@@ -148,6 +167,32 @@ def cut_strings(
     Routes are rows of ``nodes`` (``length`` long); ``route_of`` maps an index to its route
     (-1: unrouted); ``removable`` marks sites (the only indices ever removed); ``removed``
     receives them.
+
+    Parameters
+    ----------
+    nodes, length, route_of : numpy.ndarray
+        The routes, as in :func:`remove_at`; changed in place.
+    touched : numpy.ndarray
+        bool per route, set for each route cut.
+    removed : numpy.ndarray
+        Receives the removed indices from position 0.
+    removable : numpy.ndarray
+        bool per index: sites that may be removed.
+    sites : numpy.ndarray
+        The site indices the seed is drawn from.
+    neighbours : numpy.ndarray
+        Per index, the nearest sites in order (-1 ends a row).
+    average_removed : float
+        Mean number of sites to remove (SISR's c̄).
+    max_string : int
+        Longest string (SISR's L^max).
+    route_removal : float
+        Probability (0-1) of removing a whole route instead.
+
+    Returns
+    -------
+    int
+        How many indices were written to ``removed``.
     """
     vehicles = length.shape[0]
     used = 0
@@ -275,6 +320,20 @@ def cooled_share(*, began: float, deadline: float, done: int, planned: int | Non
 
     With a fixed amount of work (``max_solutions``) the temperature follows the ruins made, not
     the clock, so the same input and settings give the same plan on a busy machine too.
+
+    Parameters
+    ----------
+    began, deadline : float
+        ``time.monotonic()`` at the start and at the time limit.
+    done : int
+        Ruins made so far.
+    planned : int or None
+        Ruins planned; None (or 0) uses the clock.
+
+    Returns
+    -------
+    float
+        The share done, 0 to 1.
     """
     if planned:
         return min(1.0, done / planned)

@@ -44,6 +44,26 @@ def search(
 
     ``time_limit_s`` covers building and searching together (the search gets at least a
     second); ``strategy``, ``report`` and ``initial`` are as in :meth:`Searcher.solve`.
+
+    Parameters
+    ----------
+    problem : Problem
+        The day.
+    settings : SolveParams
+        Search settings.
+    strategy : str
+        First-solution and improvement strategy, ``"FIRST+IMPROVEMENT"``.
+    time_limit_s : float
+        Seconds for building and searching together.
+    report : callable, optional
+        Called with (seconds, cost) at every improvement.
+    initial : dict, optional
+        Visit ids per truck to start from.
+
+    Returns
+    -------
+    SearchResult
+        The best routes found; no routes and an infinite cost when none was found.
     """
     began = time.monotonic()
     model = OrToolsModel(problem, settings)
