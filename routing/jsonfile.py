@@ -41,15 +41,67 @@ def read_json(path: Path | str, *, what: str = "file") -> object:
     """
     path = Path(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8-sig"))
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise InputFileError(f"{path}: no such {what} file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputFileError(f"{path}: cannot read the {what} file: {exc}") from None
+    return parse_json(text, source=str(path))
+
+
+def parse_json(text: str, *, source: str) -> object:
+    """The decoded content of JSON text (a file's or an upload's).
+
+    Parameters
+    ----------
+    text
+        The JSON text.
+    source
+        Where it came from (file or upload name), for the message.
+
+    Returns
+    -------
+    object
+        The decoded JSON value.
+
+    Raises
+    ------
+    InputFileError
+        Not valid JSON (the message names the source, line and column), or nested too deeply.
+    """
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputFileError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+        raise InputFileError(f"{source}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
     except RecursionError:
-        raise InputFileError(f"{path}: JSON nested too deeply") from None
+        raise InputFileError(f"{source}: JSON nested too deeply") from None
+
+
+def parse_feature_collection(text: str, *, source: str) -> list:
+    """The features of a GeoJSON FeatureCollection text.
+
+    Parameters
+    ----------
+    text
+        The GeoJSON text.
+    source
+        Where it came from (file or upload name), for the message.
+
+    Returns
+    -------
+    list
+        The ``features`` array, items as found (each item is validated by the caller).
+
+    Raises
+    ------
+    InputFileError
+        Not valid JSON, or not a FeatureCollection with a ``features`` array.
+    """
+    document = parse_json(text, source=source)
+    features = document.get("features") if isinstance(document, dict) else None
+    if not isinstance(features, list) or document.get("type") != "FeatureCollection":
+        raise InputFileError(f"{source}: expected a GeoJSON FeatureCollection")
+    return features
 
 
 def field_errors(exc: ValidationError) -> list[tuple[str, str]]:

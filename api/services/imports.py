@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ValidationError
 
 from routing.errors import InputFileError
-from routing.jsonfile import field_errors
+from routing.jsonfile import field_errors, parse_feature_collection
 from routing.planning.scenario import Site
 from routing.planning.sites import parse_sites
 
@@ -146,17 +145,7 @@ def parse_upload(*, filename: str, content: bytes, schema: type[BaseModel]) -> t
                 continue
             keep(_validate(schema, raw, where, rejected), where)
     else:
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputFileError(f"{filename}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
-        if (
-            not isinstance(document, dict)
-            or document.get("type") != "FeatureCollection"
-            or not isinstance(document.get("features"), list)
-        ):
-            raise InputFileError(f"{filename}: expected a GeoJSON FeatureCollection")
-        for k, feature in enumerate(document["features"]):
+        for k, feature in enumerate(parse_feature_collection(text, source=filename)):
             where = f"{filename}:features[{k}]"
             geometry = feature.get("geometry") if isinstance(feature, dict) else None
             if (

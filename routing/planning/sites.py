@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from routing.errors import InputFileError, ScenarioError
-from routing.jsonfile import field_errors
+from routing.jsonfile import field_errors, parse_feature_collection
 from routing.planning.scenario import Site
 
 REQUIRED = ("id", "lon", "lat", "stream", "demand_kg")
@@ -87,13 +86,7 @@ def _csv_rows(name: str, text: str):
 
 
 def _geojson_rows(name: str, text: str):
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputFileError(f"{name}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
-    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection" or not isinstance(doc.get("features"), list):
-        raise InputFileError(f"{name}: expected a GeoJSON FeatureCollection")
-    for k, feature in enumerate(doc["features"]):
+    for k, feature in enumerate(parse_feature_collection(text, source=name)):
         feature = feature if isinstance(feature, dict) else {}
         props = feature.get("properties") or {}
         if not isinstance(props, dict):
