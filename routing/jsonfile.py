@@ -62,7 +62,7 @@ def parse_json(text: str, *, source: str) -> object:
     Returns
     -------
     object
-        The decoded JSON value.
+        The value, as :func:`json.loads` decodes it.
 
     Raises
     ------
@@ -82,10 +82,8 @@ def parse_feature_collection(text: str, *, source: str) -> list:
 
     Parameters
     ----------
-    text
-        The GeoJSON text.
-    source
-        Where it came from (file or upload name), for the message.
+    text, source
+        As for :func:`parse_json`.
 
     Returns
     -------

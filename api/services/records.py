@@ -77,14 +77,10 @@ def create_record(session: Session, table: type[SQLModel], record: BaseModel, *,
 
     Parameters
     ----------
-    session
-        The request's session; committed.
-    table
-        The table to store in (its columns are the record's fields).
+    session, table, what
+        As for :func:`delete_record`; ``what`` also names the ``PUT`` path the error suggests.
     record
         The validated record; its ``id`` is the key.
-    what
-        The record's name in the error and in the ``PUT`` path it suggests.
 
     Raises
     ------

@@ -168,10 +168,8 @@ def pick_route_from(
 
     Parameters
     ----------
-    matcher
-        Shortest paths on the road network.
-    rng
-        Random generator.
+    matcher, rng
+        As for :func:`pick_route`.
     node
         Origin node index.
     min_m, max_m

@@ -266,10 +266,8 @@ def track(engine: Engine, *, phone: str, start: datetime | None = None, end: dat
 
     Parameters
     ----------
-    engine
-        The track database.
-    phone
-        Terminal phone.
+    engine, phone
+        The track database and the terminal's phone number.
     start, end
         Half-open GPS-time window (aware datetimes); None leaves that side open.
 

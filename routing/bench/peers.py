@@ -133,12 +133,12 @@ def run_vroom(instance: VrpInstance, *, time_limit_s: float, exploration_level: 
     Returns
     -------
     PeerRun
-        Routes as instance customer numbers, wall time (s) and customers left out.
+        As for :func:`run_pyvrp`.
 
     Raises
     ------
     QingyunError
-        If ``vroom`` (pyvroom) is not installed (the ``bench`` extra).
+        ``vroom`` (pyvroom, the ``bench`` extra) is not installed.
     """
     _require("vroom")
     import vroom

@@ -408,7 +408,7 @@ def write_rows(path: Path, rows: list[BenchRow]) -> Path:
     Returns
     -------
     Path
-        ``path``.
+        The file written.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

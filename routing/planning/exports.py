@@ -295,10 +295,8 @@ def write_map_png(plan: Plan, problem: Problem, legs: LegGeometry, path: Path, *
 
     Parameters
     ----------
-    plan : Plan
-        The checked plan.
-    problem : Problem
-        Its problem.
+    plan, problem
+        The checked plan and its problem.
     legs : LegGeometry
         Road geometry of every leg and the network.
     path : Path

@@ -73,10 +73,8 @@ def mean_tonnes_per_day(*, population: float, q_kg_per_person_day: float) -> flo
 
     Parameters
     ----------
-    population : float
-        People served, n.
-    q_kg_per_person_day : float
-        Waste per person per day, q (kg).
+    population, q_kg_per_person_day
+        As for :func:`design_load_t_per_day` (n and q).
 
     Returns
     -------

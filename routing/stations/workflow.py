@@ -47,14 +47,8 @@ def run_planning(
 
     Parameters
     ----------
-    network : RoadNetwork
-        The road network.
-    communities : list of Community
-        The communities.
-    sites : list of CandidateSite
-        The candidate sites.
-    params : PlanningParams
-        The settings.
+    network, communities, sites, params
+        As for :func:`routing.stations.distances.snap_inputs`; ``params`` also holds costs and solver limits.
     out_dir : Path
         Output folder.
     sweep : bool

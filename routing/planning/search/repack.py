@@ -456,10 +456,8 @@ def repack(
 
     Parameters
     ----------
-    problem : Problem
-        The day.
-    settings : SolveParams
-        Search settings.
+    problem, settings
+        The day and its search settings.
     best : SearchResult
         The best plan so far.
     strategies : tuple of str

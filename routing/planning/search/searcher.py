@@ -51,14 +51,10 @@ def search(
         The day.
     settings : SolveParams
         Search settings.
-    strategy : str
-        First-solution and improvement strategy, ``"FIRST+IMPROVEMENT"``.
+    strategy, report, initial
+        As for :meth:`Searcher.solve`.
     time_limit_s : float
         Seconds for building and searching together.
-    report : callable, optional
-        Called with (seconds, cost) at every improvement.
-    initial : dict, optional
-        Visit ids per truck to start from.
 
     Returns
     -------
