@@ -31,7 +31,9 @@ def serve(
     jt808_port: int = typer.Option(
         None, help="JT/T 808 gateway TCP port (default QINGYUN_JT808_PORT or 7611); 0 = do not run the gateway"
     ),
-    jt808_host: str = typer.Option(None, help="JT/T 808 gateway address (default QINGYUN_JT808_HOST or 0.0.0.0)"),
+    jt808_host: str = typer.Option(
+        None, help="JT/T 808 gateway address (default QINGYUN_JT808_HOST or 127.0.0.1; 0.0.0.0 for all)"
+    ),
     workers: int = typer.Option(1, help="uvicorn worker processes (in-process jobs run in each)"),
 ) -> None:
     """运行服务 / run the HTTP API (uvicorn) and the JT/T 808 gateway together until Ctrl-C / SIGTERM."""

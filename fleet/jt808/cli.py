@@ -60,7 +60,9 @@ def decode(
 def serve(
     ctx: typer.Context,
     port: int = typer.Option(None, help="TCP port (default QINGYUN_JT808_PORT or 7611)"),
-    host: str = typer.Option(None, help="address to listen on (default QINGYUN_JT808_HOST or 0.0.0.0)"),
+    host: str = typer.Option(
+        None, help="address to listen on (default QINGYUN_JT808_HOST or 127.0.0.1; 0.0.0.0 for all)"
+    ),
     idle_timeout: float = typer.Option(None, help="close connections silent for this many seconds (default 180)"),
     database_url: str = typer.Option(None, help="overrides QINGYUN_DATABASE_URL (default sqlite:///qingyun.db)"),
 ) -> None:
@@ -95,6 +97,20 @@ def serve(
         )
 
     asyncio.run(main())
+
+
+@app.command()
+def unbind(
+    ctx: typer.Context,
+    phone: str = typer.Argument(..., help="terminal phone (leading zeros optional)"),
+) -> None:
+    """解绑终端 / forget a terminal's auth code so the phone may register again; its positions stay."""
+    from fleet.tracks.store import normalise_phone, unbind_terminal
+
+    key = normalise_phone(phone.strip())
+    engine = ctx.obj.engine_for(ctx.obj.settings.service.database_url)  # migrated by the CLI root
+    unbind_terminal(engine, phone=key)
+    typer.echo(f"已解绑 / unbound terminal {key}: it may register again")
 
 
 @app.command()

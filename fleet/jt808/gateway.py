@@ -10,6 +10,8 @@ go out, in frame order.
 Terminals must register (0x0100 → 0x8100 with an auth code) and authenticate
 (0x0102 → 0x8001) on each connection before their positions are accepted; earlier
 positions are answered "failed" (result 1), which makes the terminal keep them.
+A phone already bound to a code is refused (0x8100 result 3, no code) until a
+supervisor unbinds it (``qingyun jt808 unbind``): nobody learns another terminal's code.
 Bad frames are counted and, when the header is readable, answered with result 2;
 the connection stays open. Idle connections close after ``idle_timeout_s``.
 """
@@ -35,6 +37,7 @@ from fleet.jt808.messages import (
     MEDIA_EVENT,
     PLATFORM_REPLY,
     REGISTER,
+    REGISTER_ALREADY_REGISTERED,
     REGISTER_REPLY,
     RESULT_BAD_MESSAGE,
     RESULT_FAILED,
@@ -48,8 +51,8 @@ from fleet.jt808.messages import (
 )
 from fleet.jt808.settings import GatewaySettings
 from fleet.jt808.writer import PositionWriter
-from fleet.tracks.store import auth_code_of, normalise_phone, register_terminal
-from routing.errors import DecodeError
+from fleet.tracks.store import authenticate_terminal, normalise_phone, register_terminal
+from routing.errors import ConflictError, DecodeError
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,7 @@ class GatewayStats:
     positions_accepted: int = 0
     positions_refused: int = 0
     registrations: int = 0
+    registrations_refused: int = 0
     authentications: int = 0
     idle_closed: int = 0
 
@@ -143,7 +147,6 @@ class Gateway:
         self._connections: dict[asyncio.StreamWriter, _Connection] = {}
         self._sweeper: asyncio.Task | None = None
         self._stopping = False
-        self._auth_codes: dict[str, str] = {}
 
     @property
     def port(self) -> int:
@@ -312,7 +315,7 @@ class Gateway:
         ]
 
     async def _register(self, frame: Frame) -> bytes:
-        """Store the terminal, return the 0x8100 body with its auth code."""
+        """Bind the terminal, return the 0x8100 body: its new auth code, or result 3 if already bound."""
         registration = decode_body(frame)
         fields = {
             name: getattr(registration, name)
@@ -320,8 +323,12 @@ class Gateway:
         }
         fields["protocol"] = registration.layout
         phone = normalise_phone(frame.phone)
-        code = await asyncio.to_thread(register_terminal, self._engine, phone=phone, registration=fields)
-        self._auth_codes[phone] = code
+        try:
+            code = await asyncio.to_thread(register_terminal, self._engine, phone=phone, registration=fields)
+        except ConflictError:
+            log.warning("registration of already bound terminal %s refused", phone)
+            self.stats.registrations_refused += 1
+            return encode_body(RegisterReply(ack_serial=frame.serial, result=REGISTER_ALREADY_REGISTERED))
         self.stats.registrations += 1
         return encode_body(RegisterReply(ack_serial=frame.serial, result=0, auth_code=code))
 
@@ -330,12 +337,8 @@ class Gateway:
         phone = normalise_phone(frame.phone)
         if frame.msg_id == AUTHENTICATE:
             authentication = decode_body(frame)
-            code = self._auth_codes.get(phone)
-            if code is None:
-                code = await asyncio.to_thread(auth_code_of, self._engine, phone=phone)
-                if code is not None:
-                    self._auth_codes[phone] = code
-            if code is None or authentication.auth_code != code:
+            code = authentication.auth_code
+            if not await asyncio.to_thread(authenticate_terminal, self._engine, phone=phone, code=code):
                 return RESULT_FAILED
             connection.authenticated.add(phone)
             self.stats.authentications += 1

@@ -33,6 +33,9 @@ RESULT_FAILED = 1
 RESULT_BAD_MESSAGE = 2
 RESULT_UNSUPPORTED = 3
 
+# 0x8100 result (JT/T 808-2013 8.6) for a phone already bound to an auth code
+REGISTER_ALREADY_REGISTERED = 3
+
 _REPLY = struct.Struct(">HHB")
 _REGISTER_REPLY = struct.Struct(">HB")
 _BATCH_HEAD = struct.Struct(">HB")

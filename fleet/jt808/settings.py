@@ -13,7 +13,7 @@ class GatewaySettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="QINGYUN_JT808_")
 
-    host: str = Field("0.0.0.0", description="address to listen on")
+    host: str = Field("127.0.0.1", description="address to listen on; 0.0.0.0 for terminals on other hosts")
     port: int = Field(DEFAULT_PORT, ge=0, le=65535, description="TCP port; 0 picks a free one")
     idle_timeout_s: float = Field(
         180.0, gt=0, description="close connections silent this long (3 × the 60 s heartbeat)"

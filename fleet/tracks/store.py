@@ -7,19 +7,26 @@ same pair is the primary key, which keeps every terminal's track ordered by GPS 
 whatever order the points arrived in. ``phone`` is the terminal's BCD phone without
 leading zeros, so a SIM seen in 2013 (12-digit) and 2019 (20-digit) headers is one
 terminal. Times are stored in UTC and always read back timezone-aware.
+A terminal's auth code is a random token sent once in its 0x8100 reply; only its SHA-256
+is stored, and a phone bound to a code is not handed another until a supervisor unbinds it.
 The tables themselves come from the service's Alembic migrations (``api/alembic``) only.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, String, func, select
+from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, String, func, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel, create_engine
+
+from routing.errors import ConflictError, NotFoundError
 
 
 class UtcDateTime(TypeDecorator):
@@ -48,7 +55,10 @@ class Terminal(SQLModel, table=True):
     __tablename__ = "terminal"
 
     phone: str = Field(sa_column=Column(String(20), primary_key=True))
-    auth_code: str = Field(sa_column=Column(String(64), nullable=False))
+    auth_hash: str = Field(
+        sa_column=Column(String(64), nullable=False),
+        description="SHA-256 hex of the auth code; empty: not bound, the phone may register",
+    )
     plate: str = ""
     plate_color: int = 0
     province: int = 0
@@ -155,8 +165,21 @@ def normalise_phone(bcd_digits: str) -> str:
     return bcd_digits.lstrip("0") or "0"
 
 
+def new_auth_code() -> str:
+    """A fresh auth code: 128 random bits as 32 hex digits (sent once, never stored)."""
+    return secrets.token_hex(16)
+
+
+def hash_auth_code(code: str) -> str:
+    """The stored form of an auth code: its SHA-256 in hex."""
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()
+
+
 def register_terminal(engine: Engine, *, phone: str, registration: dict[str, object]) -> str:
-    """Create or refresh a terminal and return its auth code (kept across re-registrations).
+    """Bind a phone that is not bound yet to a new auth code; return the code (its hash is stored).
+
+    A phone already bound keeps its terminal row untouched: re-binding is a supervisor's
+    :func:`unbind_terminal` first, so nobody learns or replaces another terminal's code.
 
     Parameters
     ----------
@@ -170,21 +193,35 @@ def register_terminal(engine: Engine, *, phone: str, registration: dict[str, obj
     Returns
     -------
     str
-        The terminal's auth code, new only on first registration.
+        The new auth code, in plain text only here.
+
+    Raises
+    ------
+    ConflictError
+        When ``phone`` is already bound to an auth code.
     """
+    code = new_auth_code()
+    values = {**registration, "auth_hash": hash_auth_code(code), "registered_at": datetime.now(UTC)}
+    taken = ConflictError(f"terminal {phone} is already registered; unbind it first (qingyun jt808 unbind {phone})")
     with Session(engine) as session:
-        terminal = session.get(Terminal, phone)
-        if terminal is None:
-            terminal = Terminal(phone=phone, auth_code=secrets.token_hex(8), registered_at=datetime.now(UTC))
-        for name, value in registration.items():
-            setattr(terminal, name, value)
-        session.add(terminal)
+        if session.get(Terminal, phone) is None:
+            session.add(Terminal(phone=phone, **values))
+            try:
+                session.commit()
+            except IntegrityError:  # registered concurrently
+                raise taken from None
+            return code
+        rebound = session.execute(
+            update(Terminal).where(Terminal.phone == phone, Terminal.auth_hash == "").values(**values)
+        )
+        if rebound.rowcount != 1:
+            raise taken
         session.commit()
-        return terminal.auth_code
+    return code
 
 
-def auth_code_of(engine: Engine, *, phone: str) -> str | None:
-    """The terminal's auth code, None when it never registered.
+def authenticate_terminal(engine: Engine, *, phone: str, code: str) -> bool:
+    """Whether ``code`` is the auth code ``phone`` is bound to (hashes compared in constant time).
 
     Parameters
     ----------
@@ -192,14 +229,40 @@ def auth_code_of(engine: Engine, *, phone: str) -> str | None:
         The track database.
     phone
         Terminal phone.
+    code
+        The code the terminal sent in its 0x0102 authentication.
 
     Returns
     -------
-    str or None
+    bool
+        False for an unknown or unbound phone and for a wrong code.
     """
     with Session(engine) as session:
         terminal = session.get(Terminal, phone)
-        return terminal.auth_code if terminal is not None else None
+        stored = terminal.auth_hash if terminal is not None else ""
+    return bool(stored) and hmac.compare_digest(hash_auth_code(code), stored)
+
+
+def unbind_terminal(engine: Engine, *, phone: str) -> None:
+    """Forget a terminal's auth code so the phone may register again; its stored positions stay.
+
+    Parameters
+    ----------
+    engine
+        The track database.
+    phone
+        Terminal phone (normalised, see :func:`normalise_phone`).
+
+    Raises
+    ------
+    NotFoundError
+        When no terminal has this phone.
+    """
+    with Session(engine) as session:
+        found = session.execute(update(Terminal).where(Terminal.phone == phone).values(auth_hash=""))
+        if found.rowcount != 1:
+            raise NotFoundError(f"no terminal with phone {phone}")
+        session.commit()
 
 
 def insert_positions(engine: Engine, rows: Sequence[tuple]) -> None:

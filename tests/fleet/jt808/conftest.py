@@ -1,4 +1,4 @@
-"""Fixtures of the JT/T 808 tests: the published test vectors (from ../shared)."""
+"""Fixtures of the JT/T 808 tests: the published test vectors (from ../shared), gateway databases."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+
+from api.db import engine_for
+from tests.conftest import postgres_schema_engine
 
 VECTORS = Path(__file__).resolve().parents[4] / "shared" / "gps" / "jt808_vectors.json"
 
@@ -21,3 +24,13 @@ def vectors() -> list[dict]:
     if not VECTORS.exists():
         pytest.skip(f"JT/T 808 vectors not found at {VECTORS} (../shared absent)")
     return load_vectors()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def engine(request, tmp_path: Path):
+    """A migrated gateway database: SQLite always, the local PostgreSQL (own schema) when reachable."""
+    if request.param == "sqlite":
+        yield engine_for(f"sqlite:///{tmp_path / 'ingest.db'}")  # the schema comes from the migrations
+        return
+    with postgres_schema_engine("jt808_test") as engine:
+        yield engine

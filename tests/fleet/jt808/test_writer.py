@@ -23,7 +23,7 @@ def row(phone: str, second: int) -> tuple:
 def test_close_flushes_everything_submitted(tmp_path) -> None:
     engine = engine_for(f"sqlite:///{tmp_path / 'w.db'}")  # the schema comes from the migrations
     with Session(engine) as session:
-        session.add(Terminal(phone="1", auth_code="x", registered_at=T0))
+        session.add(Terminal(phone="1", auth_hash="", registered_at=T0))
         session.commit()
     writer = PositionWriter(engine, max_batch_rows=100, gather_s=0.2)
     writer.start()
@@ -40,7 +40,7 @@ def test_close_flushes_everything_submitted(tmp_path) -> None:
 def test_refused_rows_fail_alone() -> None:
     with postgres_schema_engine("jt808_writer") as engine:
         with Session(engine) as session:
-            session.add(Terminal(phone="1", auth_code="x", registered_at=T0))
+            session.add(Terminal(phone="1", auth_hash="", registered_at=T0))
             session.commit()
 
         async def scenario() -> list:
