@@ -21,7 +21,7 @@ from sqlmodel import Session, SQLModel
 from api.jobs.queues import JobQueue
 from api.settings import Settings
 from api.tables import Job
-from routing.errors import NotFoundError
+from routing.errors import ConflictError, NotFoundError
 
 Row = TypeVar("Row", bound=SQLModel)
 
@@ -80,6 +80,29 @@ def job_and_row(session: Session, *, model: type[Row], row_id: str, what: str) -
     if row is None:
         raise NotFoundError(f"{what} {row_id!r} does not exist")
     return job, row
+
+
+def finished_row(session: Session, *, model: type[Row], row_id: str, what: str, unfinished: str) -> Row:
+    """The result row of a job that succeeded (:func:`job_and_row`); any other status is a conflict.
+
+    Parameters
+    ----------
+    session, model, row_id, what
+        As for :func:`job_and_row`.
+    unfinished
+        The conflict message; ``{status}`` is replaced by the job's status.
+
+    Raises
+    ------
+    NotFoundError
+        The job or its row is missing.
+    ConflictError
+        The job has not succeeded (yet).
+    """
+    job, row = job_and_row(session, model=model, row_id=row_id, what=what)
+    if job.status != "succeeded":
+        raise ConflictError(unfinished.format(status=job.status))
+    return row
 
 
 class _Cache:

@@ -9,22 +9,20 @@ from fastapi.responses import JSONResponse, Response
 from sqlmodel import Session
 
 from api import auth
-from api.deps import app_settings, cached_json, cached_only, db_session, job_and_row, job_queue
+from api.deps import app_settings, cached_json, cached_only, db_session, finished_row, job_and_row, job_queue
 from api.jobs.engine import requeue
 from api.jobs.queues import JobQueue
 from api.services import planning
 from api.settings import Settings
 from api.tables import PlanRow
-from routing.errors import ConflictError, NotFoundError
+from routing.errors import NotFoundError
 
 router = APIRouter(prefix="/plans", tags=["规划 / plans"], dependencies=[auth.dispatcher])
 
 
 def _finished(session: Session, plan_id: str) -> PlanRow:
-    job, plan = job_and_row(session, model=PlanRow, row_id=plan_id, what="plan")
-    if job.status != "succeeded":
-        raise ConflictError(f"plan {plan_id} is {job.status}, not solved yet: follow GET /plans/{plan_id}")
-    return plan
+    unfinished = f"plan {plan_id} is {{status}}, not solved yet: follow GET /plans/{plan_id}"
+    return finished_row(session, model=PlanRow, row_id=plan_id, what="plan", unfinished=unfinished)
 
 
 @router.post("", status_code=202, summary="start a solve job; returns its id at once")

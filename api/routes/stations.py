@@ -7,13 +7,12 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
 from api import auth
-from api.deps import app_settings, db_session, job_and_row, job_queue
+from api.deps import app_settings, db_session, finished_row, job_and_row, job_queue
 from api.jobs.engine import requeue
 from api.jobs.queues import JobQueue
 from api.services.stations import create_study, upload_text
 from api.settings import Settings
 from api.tables import Job, StationStudyRow
-from routing.errors import ConflictError
 
 router = APIRouter(prefix="/stations/plans", tags=["转运站 / stations"], dependencies=[auth.planner])
 
@@ -53,12 +52,8 @@ def _study(session: Session, study_id: str) -> tuple[StationStudyRow, Job]:
 
 
 def _finished(session: Session, study_id: str) -> StationStudyRow:
-    study, job = _study(session, study_id)
-    if job.status != "succeeded":
-        raise ConflictError(
-            f"station study {study_id} is {job.status}, not finished: follow GET /stations/plans/{study_id}"
-        )
-    return study
+    unfinished = f"station study {study_id} is {{status}}, not finished: follow GET /stations/plans/{study_id}"
+    return finished_row(session, model=StationStudyRow, row_id=study_id, what="station study", unfinished=unfinished)
 
 
 @router.get("/{study_id}", summary="status and, when done, the chosen stations, assignments and costs")

@@ -7,6 +7,7 @@ module answers the questions asked of what audits stored.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import get_args
 
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
@@ -16,9 +17,10 @@ from api.services.audits import AuditRequest, check_period
 from api.services.records import get_record, page
 from api.settings import Settings
 from api.tables import CompanyRow, CompanyScoreRow, Job, ViolationRow
+from fleet.audit.violations import Severity
 from routing.errors import InvalidInputError, NotFoundError
 
-SEVERITIES = ("low", "medium", "high")
+SEVERITIES = get_args(Severity)
 
 
 def queue_audit(session: Session, request: AuditRequest, *, settings: Settings) -> Job:

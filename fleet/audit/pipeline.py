@@ -148,8 +148,8 @@ def run_audit(
     report(stage="tracks", trucks=len(tracks), positions=positions.rows_read)
     compiled = compile_permits(permits, projector=network, settings=settings.compliance, network=network)
     compiled_zones = compile_zones(zones, projector=network)
-    collection = sorted({r.vehicle_id for r in plan.routes}) if plan else []
-    audited = [t for t in tracks if t.device not in set(collection)]
+    collection = {r.vehicle_id for r in plan.routes} if plan else set()
+    audited = [t for t in tracks if t.device not in collection]
     violations = audit_fleet(
         audited,
         permits=compiled,
@@ -177,7 +177,7 @@ def run_audit(
         coverage=coverage,
         tracks=tracks,
         audited=[t.device for t in audited],
-        collection=collection,
+        collection=sorted(collection),
         permits=compiled,
         zones=compiled_zones,
         matched=matched,

@@ -255,10 +255,11 @@ class Gateway:
                         continue
                     frame = complete  # answered as the whole message, with the last part's serial
                 if frame.msg_id in (LOCATION, BATCH):
-                    if normalise_phone(frame.phone) not in connection.authenticated:
+                    phone = normalise_phone(frame.phone)
+                    if phone not in connection.authenticated:
                         answers.append(_answer(frame, RESULT_FAILED))
                         continue
-                    rows.extend(self._rows(frame, received_at))
+                    rows.extend(self._rows(frame, phone=phone, received_at=received_at))
                     answers.append(_answer(frame, None))
                 elif frame.msg_id == REGISTER:
                     registered[len(answers)] = await self._register(frame)
@@ -303,8 +304,7 @@ class Gateway:
             )
         return replies
 
-    def _rows(self, frame: Frame, received_at: datetime) -> list[tuple]:
-        phone = normalise_phone(frame.phone)
+    def _rows(self, frame: Frame, *, phone: str, received_at: datetime) -> list[tuple]:
         if frame.msg_id == LOCATION:
             location = decode_location(frame.body, error_at=frame.error)
             return [position_row(phone, location, received_at=received_at, blind_area=False, items=frame.body[28:])]

@@ -11,7 +11,7 @@ never returned. Exports (``plan.json``, GeoJSON, route sheets, map) are made fro
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from routing.errors import PlanCheckError
@@ -47,14 +47,7 @@ class PlanOutcome:
     network: RoadNetwork
     snapped: list[SnappedPoint]
     timings: PlanTimings
-    _document: PlanDocument | None = field(default=None, repr=False)
-
-    @property
-    def document(self) -> PlanDocument:
-        """The ``plan.json`` document of the plan (built once)."""
-        if self._document is None:
-            self._document = self.plan.document(self.problem)
-        return self._document
+    document: PlanDocument  # the plan.json document the checker certified
 
 
 def solve_params(settings: PlanningSettings, *, time_limit_s: float | None = None) -> SolveParams:
@@ -146,7 +139,8 @@ def plan_day(
     built = time.perf_counter()
     plan = solve(problem, params, progress=progress)
     solved = time.perf_counter()
-    report = check_plan(problem, plan)
+    document = plan.document(problem)
+    report = check_plan(problem, document)
     if not report.ok:
         raise PlanCheckError(report.violations)
     timings = PlanTimings(
@@ -155,4 +149,12 @@ def plan_day(
         solve_s=solved - built,
         check_s=time.perf_counter() - solved,
     )
-    return PlanOutcome(problem=problem, plan=plan, check=report, network=network, snapped=snapped, timings=timings)
+    return PlanOutcome(
+        problem=problem,
+        plan=plan,
+        check=report,
+        network=network,
+        snapped=snapped,
+        timings=timings,
+        document=document,
+    )

@@ -173,10 +173,3 @@ def wait_for_job(client: httpx.Client, url: str, *, timeout_s: float = 180) -> d
         if body["status"] not in ("queued", "running") or time.monotonic() > deadline:
             return body
         time.sleep(0.3)
-
-
-@pytest.fixture(scope="session")
-def shenzhen():
-    from routing.network.graph import load_network
-
-    return load_network()

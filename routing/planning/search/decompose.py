@@ -19,7 +19,6 @@ from dataclasses import replace
 from routing.planning.problem import Problem
 from routing.planning.search.params import ProgressCallback, SolveParams, default_strategies
 from routing.planning.search.pieces import independent_pieces, split_into_zones, subproblem
-from routing.planning.search.reasons import unservable_sites
 from routing.planning.search.repack import is_tight, repack
 from routing.planning.search.result import SearchResult, pick_best
 from routing.planning.search.workers import SearchTask, run_tasks
@@ -33,14 +32,17 @@ Part = tuple[list[str], list[str]]  # (site ids, vehicle ids)
 
 
 def run_searches(
-    problem: Problem, settings: SolveParams, *, progress: ProgressCallback | None = None
+    problem: Problem,
+    settings: SolveParams,
+    *,
+    excluded: dict[str, str],
+    progress: ProgressCallback | None = None,
 ) -> list[SearchResult]:
-    """Solve every piece of the day.
+    """Solve every piece of the day but the ``excluded`` sites (:func:`unservable_sites`, found by the driver).
 
     Returns one result per piece (or zone, or leftover repair); their routes together are the
     plan. ``progress`` receives the best total cost at every improvement.
     """
-    excluded = unservable_sites(problem)
     site_ids = {s.id for s in problem.sites if s.id not in excluded}
     strategies = settings.strategies or default_strategies(problem)
     pieces = independent_pieces(problem, site_ids)

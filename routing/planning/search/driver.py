@@ -48,7 +48,7 @@ def solve(problem: Problem, settings: SolveParams | None = None, *, progress: Pr
     settings = settings or SolveParams()
     began = time.monotonic()
     excluded = unservable_sites(problem)
-    results = run_searches(problem, settings, progress=progress)
+    results = run_searches(problem, settings, excluded=excluded, progress=progress)
     routes: dict[str, list[str]] = {}
     starts: dict[str, int] = {}
     for result in results:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from api.db import engine_for
-from tests.conftest import postgres_schema_engine
+from tests.conftest import SHARED, postgres_schema_engine
 
-VECTORS = Path(__file__).resolve().parents[4] / "shared" / "gps" / "jt808_vectors.json"
+VECTORS = SHARED / "gps" / "jt808_vectors.json"
 
 
 def load_vectors() -> list[dict]:

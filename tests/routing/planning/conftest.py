@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from routing.network.graph import load_network
 from routing.planning.generate import reachable_points
 from routing.planning.problem import problem_from_scenario
 from routing.planning.scenario import parse_scenario
 from tests.conftest import GUIXI_OSM as GUIXI
-
-
-@pytest.fixture(scope="session")
-def guixi():
-    return load_network(GUIXI)
 
 
 @pytest.fixture(scope="session")
