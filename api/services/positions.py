@@ -16,7 +16,15 @@ from sqlmodel import Session
 
 from api.tables import VehicleRow
 from fleet.jt808.location import LOAD_STATES
-from fleet.tracks.store import POSITION_COLUMNS, Position, Terminal, insert_positions, normalise_phone, track
+from fleet.tracks.store import (
+    POSITION_COLUMNS,
+    Position,
+    Terminal,
+    ensure_terminals,
+    insert_positions,
+    normalise_phone,
+    track,
+)
 from routing.errors import InvalidInputError, NotFoundError
 from routing.jsonfile import field_errors
 from routing.localtime import CHINA_TZ
@@ -83,31 +91,7 @@ def store_positions(engine: Engine, fixes: list[PositionIn]) -> None:
     if not fixes:
         return
     now = datetime.now(UTC)
-    phones = sorted({normalise_phone(f.device) for f in fixes})
-    dialect = engine.dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-
-    terminals = [
-        {
-            "phone": p,
-            "auth_hash": "",  # not bound: the device may still register over JT/T 808
-            "registered_at": now,
-            "protocol": "http",
-            "plate": "",
-            "plate_color": 0,
-            "province": 0,
-            "city": 0,
-            "maker": "",
-            "model": "",
-            "terminal_id": "",
-        }
-        for p in phones
-    ]
-    with engine.begin() as connection:
-        connection.execute(insert(Terminal.__table__).on_conflict_do_nothing(index_elements=["phone"]), terminals)
+    ensure_terminals(engine, phones={normalise_phone(f.device) for f in fixes}, protocol="http")
     rows = [
         {
             "terminal_phone": normalise_phone(f.device),

@@ -220,6 +220,33 @@ def register_terminal(engine: Engine, *, phone: str, registration: dict[str, obj
     return code
 
 
+def ensure_terminals(engine: Engine, *, phones: Iterable[str], protocol: str) -> None:
+    """Create a row for each phone not seen before, unbound, so its device may still register over JT/T 808.
+
+    Parameters
+    ----------
+    engine
+        The track database (SQLite or PostgreSQL).
+    phones
+        Normalised phones (:func:`normalise_phone`) of the positions about to be stored.
+    protocol
+        How these terminals reached the platform (``"http"`` for ``POST /positions``).
+    """
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    now = datetime.now(UTC)
+    blank = {"plate": "", "plate_color": 0, "province": 0, "city": 0, "maker": "", "model": "", "terminal_id": ""}
+    unbound = [
+        {**blank, "phone": p, "auth_hash": "", "registered_at": now, "protocol": protocol} for p in sorted(set(phones))
+    ]
+    if unbound:
+        with engine.begin() as connection:
+            statement = insert(Terminal.__table__).on_conflict_do_nothing(index_elements=["phone"])
+            connection.execute(statement, unbound)
+
+
 def authenticate_terminal(engine: Engine, *, phone: str, code: str) -> bool:
     """Whether ``code`` is the auth code ``phone`` is bound to (hashes compared in constant time).
 
