@@ -20,9 +20,11 @@ def info(ctx: typer.Context, osm: Path | None = OsmOption) -> None:
     from routing.network.graph import load_network
     from routing.network.summary import network_summary_table
 
+    settings = ctx.obj.settings.network
+    path = (osm or settings.default_osm()).resolve()
     started = time.perf_counter()
-    network = load_network(osm, settings=ctx.obj.settings.network)
-    Console().print(network_summary_table(network, load_seconds=time.perf_counter() - started))
+    network = load_network(path, settings=settings)
+    Console().print(network_summary_table(network, source=path, load_seconds=time.perf_counter() - started))
 
 
 @network_app.command("matrix")

@@ -5,6 +5,9 @@ package as data files under ``<sys.prefix>/share/qingyun/osm/`` (pyproject
 ``[tool.setuptools.data-files]``), so a non-editable ``pip install`` plans without the source
 tree. :meth:`NetworkSettings.default_osm` resolves the road network used when none is named:
 ``QINGYUN_NETWORK_OSM`` if set, else the source tree's ``data/osm``, else the installed copy.
+:meth:`NetworkSettings.named_osm` resolves the road network a scenario names by file name, among the
+files of the data folder (``QINGYUN_DATA_DIR``, default the shipped ones): the service plans on any of
+them and on nothing outside it.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from routing.errors import InputFileError
+from routing.errors import InputFileError, InvalidInputError
 
 SHENZHEN_OSM = "shenzhen_nanshan_futian_drive.osm.bz2"
 """File name of the shipped Shenzhen Nanshan + Futian network, the default road network."""
@@ -28,6 +31,9 @@ SOURCE_OSM_DIR = Path(__file__).resolve().parents[2] / "data" / "osm"
 
 INSTALLED_OSM_SUBDIR = Path("share") / "qingyun" / "osm"
 """Where ``pip install`` puts the shipped OSM files, relative to ``sys.prefix``."""
+
+OSM_SUFFIXES = (".osm", ".osm.bz2", ".osm.pbf")
+"""The road-network file types :func:`routing.network.graph.load_network` reads."""
 
 
 def shipped_osm_dir() -> Path:
@@ -76,7 +82,61 @@ class NetworkSettings(BaseSettings):
     osm: Path | None = Field(
         None, description="road network file used when none is given; none = the shipped Shenzhen file"
     )
+    data_dir: Path | None = Field(
+        None,
+        validation_alias=AliasChoices("QINGYUN_DATA_DIR", "QINGYUN_NETWORK_DATA_DIR"),
+        description="folder of the road networks (.osm, .osm.bz2, .osm.pbf) a scenario may name in its osm field "
+        "(by file name); none = the shipped networks (data/osm)",
+    )
 
     def default_osm(self) -> Path:
         """The road network used when a caller names none: ``osm``, else :func:`shipped_osm` (Shenzhen)."""
         return self.osm if self.osm is not None else shipped_osm(SHENZHEN_OSM)
+
+    def data_folder(self) -> Path:
+        """The folder of the road networks scenarios may name: ``data_dir``, else the shipped files' folder."""
+        return self.data_dir if self.data_dir is not None else shipped_osm_dir()
+
+    def available_osm(self) -> dict[str, Path]:
+        """The road networks a scenario may name, by file name: the data folder's OSM files and the default one."""
+        folder = self.data_folder()
+        found = {}
+        if folder.is_dir():
+            found = {p.name: p for p in sorted(folder.iterdir()) if p.is_file() and p.name.endswith(OSM_SUFFIXES)}
+        if self.osm is not None:
+            found.setdefault(self.osm.name, self.osm)
+        return found
+
+    def named_osm(self, name: str | None) -> Path:
+        """The road network a scenario's ``osm`` field names, looked up by file name in :meth:`available_osm`.
+
+        Only the name counts (a scenario written by ``qingyun scenario generate`` on another machine carries
+        that machine's absolute path), so a request can never make the service read a file outside the
+        data folder.
+
+        Parameters
+        ----------
+        name
+            The scenario's ``osm`` field; none = :meth:`default_osm`.
+
+        Returns
+        -------
+        pathlib.Path
+
+        Raises
+        ------
+        InvalidInputError
+            No file of that name in the data folder; the message lists the names allowed.
+        """
+        if name is None or not str(name).strip():
+            return self.default_osm()
+        wanted = Path(str(name).replace("\\", "/")).name
+        available = self.available_osm()
+        if wanted not in available:
+            allowed = ", ".join(available) or "无 / none"
+            raise InvalidInputError(
+                f"osm: 数据目录中没有路网 {wanted!r} / no road network {wanted!r} in the data folder "
+                f"{self.data_folder()} (QINGYUN_DATA_DIR); 可用 / available: {allowed}; or leave osm empty "
+                f"for the default ({self.osm.name if self.osm is not None else SHENZHEN_OSM})"
+            )
+        return available[wanted]

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.table import Table
 
 from routing.network.graph import RoadNetwork
 
 
-def network_summary_table(network: RoadNetwork, *, load_seconds: float | None = None) -> Table:
+def network_summary_table(
+    network: RoadNetwork, *, source: Path | str | None = None, load_seconds: float | None = None
+) -> Table:
     """A table of the network's size, connectivity, extent and road length per class.
 
     Parameters
     ----------
     network : RoadNetwork
         The loaded network.
+    source : Path or str, optional
+        The file the caller asked for. A cached network keeps the path of whoever built it first (the cache
+        is keyed by content), so the title names this one when given.
     load_seconds : float, optional
         Load time in seconds, shown when given.
 
@@ -23,7 +30,7 @@ def network_summary_table(network: RoadNetwork, *, load_seconds: float | None = 
         Nodes, edges, strongly connected share, ways, bbox, projection, km per road class.
     """
     report = network.report
-    table = Table(title=f"路网 / road network: {report.source}", show_header=False)
+    table = Table(title=f"路网 / road network: {source or report.source}", show_header=False)
     table.add_column("item")
     table.add_column("value", justify="right")
     table.add_row("节点 / nodes", f"{network.graph.number_of_nodes():,}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -199,16 +200,26 @@ def generate(
     restaurants: int = typer.Option(600, "--restaurants"),
     communities: int = typer.Option(300, "--communities"),
     seed: int = typer.Option(1, "--seed"),
+    day: datetime | None = typer.Option(
+        None, "--date", formats=["%Y-%m-%d"], help="service day, YYYY-MM-DD; default 2026-11-23 (a Monday)"
+    ),
     out: Path = typer.Option(Path("scenario.json"), "--out"),
 ) -> None:
-    """生成场景 / generate a realistic collection day on a road network."""
+    """生成场景 / generate a realistic collection day on a road network (school canteens only on weekdays)."""
     from routing.network.graph import load_network
-    from routing.planning.generate import generate_scenario, write_scenario
+    from routing.planning.generate import DEFAULT_DAY, generate_scenario, write_scenario
 
     settings = ctx.obj.settings.network
     path = (osm or settings.default_osm()).resolve()
     network = load_network(path, settings=settings)
-    scenario = generate_scenario(network, restaurants=restaurants, communities=communities, seed=seed, osm=str(path))
+    scenario = generate_scenario(
+        network,
+        restaurants=restaurants,
+        communities=communities,
+        seed=seed,
+        day=day.date() if day is not None else DEFAULT_DAY,
+        osm=str(path),
+    )
     write_scenario(scenario, out)
     typer.echo(f"{len(scenario.sites)} 收集点 sites, {len(scenario.vehicles)} 车 trucks → {out}")
 

@@ -17,6 +17,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from routing.network.mapdraw import add_scale_bar, drawable, label, use_cjk_font
 from routing.planning.document import PlanDocument, route_colour
 from routing.planning.plan import Plan, Route, Stop
 from routing.planning.problem import Problem
@@ -241,8 +242,38 @@ def sheet_csv(rows: list[list[str]]) -> str:
     return out.getvalue()
 
 
+def remove_old_sheets(folder: Path) -> list[Path]:
+    """Delete the route sheets an earlier plan left in ``folder``, so a new plan's sheets are never mixed with them.
+
+    Only files this module wrote are removed: ``route_*.csv`` whose first row is :data:`SHEET_HEADER`. Any other
+    file (a user's notes, a CSV with other columns) stays.
+
+    Parameters
+    ----------
+    folder : Path
+        The route-sheet folder.
+
+    Returns
+    -------
+    list of Path
+        The files removed.
+    """
+    header = sheet_csv([SHEET_HEADER]).encode("utf-8")
+    removed = []
+    for path in sorted(Path(folder).glob("route_*.csv")):
+        try:
+            with open(path, "rb") as f:
+                ours = path.is_file() and f.read(len(header)) == header
+        except OSError:
+            continue
+        if ours:
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
 def write_route_sheets(plan: Plan, problem: Problem, folder: Path) -> list[Path]:
-    """One CSV per truck: ``route_<vehicle>.csv``.
+    """One CSV per truck: ``route_<vehicle>.csv``; an earlier plan's sheets in ``folder`` are removed first.
 
     Parameters
     ----------
@@ -260,6 +291,7 @@ def write_route_sheets(plan: Plan, problem: Problem, folder: Path) -> list[Path]
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    remove_old_sheets(folder)
     written = []
     for route in plan.routes:
         out = folder / f"route_{route.vehicle_id}.csv"
@@ -269,29 +301,88 @@ def write_route_sheets(plan: Plan, problem: Problem, folder: Path) -> list[Path]
     return written
 
 
-CJK_FONT_GLOBS = (
-    "/usr/share/fonts/**/wqy-*.tt[cf]",
-    "/usr/share/fonts/**/NotoSansCJK*.tt[cf]",
-    "/usr/share/fonts/**/*CJK*.otf",
-)
+LINE_STYLES = ("-", (0, (5, 2)), (0, (1, 1.5)), (0, (6, 2, 1, 2)))
+"""Line styles of the plan map: the n-th route has colour ``route_colour(n)`` and style ``n // 16``, so 64 differ."""
+
+LEGEND_ROWS = 30
+"""Trucks per legend column on the plan map."""
 
 
-def _use_chinese_font(matplotlib) -> None:
-    """Register a system CJK font if one exists (the labels are bilingual either way)."""
-    import glob
+def route_style(index: int) -> tuple[str, object]:
+    """Colour and line style of the plan's ``index``-th route on the PNG map (colour as on the web map and GeoJSON)."""
+    from routing.planning.document import ROUTE_COLOURS
 
-    from matplotlib import font_manager
+    return route_colour(index), LINE_STYLES[(index // len(ROUTE_COLOURS)) % len(LINE_STYLES)]
 
-    for pattern in CJK_FONT_GLOBS:
-        for path in sorted(glob.glob(pattern, recursive=True)):
-            font_manager.fontManager.addfont(path)
-            name = font_manager.FontProperties(fname=path).get_name()
-            matplotlib.rcParams["font.sans-serif"] = [name, "DejaVu Sans"]
-            return
+
+def _draw_routes(ax, plan: Plan, legs: LegGeometry, *, lines) -> list:
+    """Each route in its colour and style; returns the legend handles (truck id → colour and style)."""
+    from matplotlib.collections import LineCollection
+    from matplotlib.lines import Line2D
+
+    handles = []
+    for k, route in enumerate(plan.routes):
+        colour, style = route_style(k)
+        paths = [leg.geometry_xy for leg in legs.route_paths(route)]
+        ax.add_collection(
+            LineCollection(lines(paths), colors=[colour], linestyles=[style], linewidths=1.4, alpha=0.9, zorder=2)
+        )
+        handles.append(Line2D([], [], color=colour, linestyle=style, linewidth=1.8, label=route.vehicle_id))
+    return handles
+
+
+def _draw_places(ax, problem: Problem, legs: LegGeometry, *, cjk: bool) -> list:
+    """Sites, facilities and depots with their names; returns the legend handles of the three kinds."""
+    import numpy as np
+
+    site_pts = np.array([[legs.points[s.id].x, legs.points[s.id].y] for s in problem.sites]).reshape(-1, 2)
+    handles = [ax.scatter(site_pts[:, 0], site_pts[:, 1], s=4, color="#333333", zorder=3)]
+    for f in problem.facilities:
+        p = legs.points[f.id]
+        mark = ax.scatter([p.x], [p.y], marker="s", s=90, color="#d62728", edgecolor="black", zorder=4)
+        name = drawable(f.name, cjk=cjk, fallback=f.id)
+        ax.annotate(name, (p.x, p.y), fontsize=8, xytext=(4, 4), textcoords="offset points", zorder=6)
+    handles.append(mark if problem.facilities else None)
+    for d in problem.depots:
+        p = legs.points[d.id]
+        mark = ax.scatter([p.x], [p.y], marker="*", s=220, color="#ffbf00", edgecolor="black", zorder=5)
+        name = drawable(d.name, cjk=cjk, fallback=d.id)
+        ax.annotate(name, (p.x, p.y), fontsize=8, xytext=(4, -10), textcoords="offset points", zorder=6)
+    handles.append(mark if problem.depots else None)
+    labels = [
+        label("收集点", "site", cjk=cjk),
+        label("处置设施", "facility", cjk=cjk),
+        label("车场", "depot", cjk=cjk),
+    ]
+    return [(h, text) for h, text in zip(handles, labels) if h is not None]
+
+
+def _add_legends(fig, ax, *, trucks: list, places: list, cjk: bool) -> None:
+    """The place legend inside the map (lower right) and the truck legend beside it, in columns of 30."""
+    inside = ax.legend(
+        [h for h, _ in places], [t for _, t in places], loc="lower right", fontsize=8, framealpha=0.85, markerscale=0.8
+    )
+    ax.add_artist(inside)
+    if trucks:
+        fig.legend(
+            handles=trucks,
+            title=label("车辆", "trucks", cjk=cjk) + f" ({len(trucks)})",
+            loc="upper left",
+            bbox_to_anchor=(0.9, 0.88),
+            ncol=-(-len(trucks) // LEGEND_ROWS),
+            fontsize=7,
+            title_fontsize=8,
+            handlelength=2.6,
+            frameon=False,
+        )
 
 
 def write_map_png(plan: Plan, problem: Problem, legs: LegGeometry, path: Path, *, title: str = "") -> None:
-    """All routes over the road network (UTM metres), depot, facilities and sites.
+    """All routes over the road network (UTM metres) with a truck legend and a scale bar; depot, facilities, sites.
+
+    Labels are Chinese with English beside when the machine has a CJK font, English otherwise
+    (:mod:`routing.network.mapdraw`). Each truck keeps its web-map colour; trucks beyond the 16
+    colours differ by line style.
 
     Parameters
     ----------
@@ -312,39 +403,35 @@ def write_map_png(plan: Plan, problem: Problem, legs: LegGeometry, path: Path, *
     import shapely
     from matplotlib.collections import LineCollection
 
-    _use_chinese_font(matplotlib)
+    cjk = use_cjk_font()
     network = legs.network
-    fig, ax = plt.subplots(figsize=(12, 12), dpi=110)
+    fig, ax = plt.subplots(figsize=(14, 12), dpi=110)
+    fig.subplots_adjust(left=0.02, right=0.88, top=0.94, bottom=0.02)
 
     def lines(geometries) -> list:
         xy, index = shapely.get_coordinates(np.asarray(geometries), return_index=True)
         return np.split(xy, np.flatnonzero(np.diff(index)) + 1) if len(xy) else []
 
     ax.add_collection(LineCollection(lines(network.edge_geometry), colors="#cccccc", linewidths=0.4, zorder=1))
-    cmap = plt.get_cmap("tab20")
-    for k, route in enumerate(plan.routes):
-        paths = [leg.geometry_xy for leg in legs.route_paths(route)]
-        ax.add_collection(LineCollection(lines(paths), colors=[cmap(k % 20)], linewidths=1.3, alpha=0.85, zorder=2))
+    trucks = _draw_routes(ax, plan, legs, lines=lines)
     ax.autoscale_view()
-    site_pts = np.array([[legs.points[s.id].x, legs.points[s.id].y] for s in problem.sites])
-    ax.scatter(site_pts[:, 0], site_pts[:, 1], s=4, color="#333333", zorder=3, label="收集点 sites")
-    for f in problem.facilities:
-        p = legs.points[f.id]
-        ax.scatter([p.x], [p.y], marker="s", s=90, color="#d62728", edgecolor="black", zorder=4)
-        ax.annotate(f.name or f.id, (p.x, p.y), fontsize=8, xytext=(4, 4), textcoords="offset points")
-    for d in problem.depots:
-        p = legs.points[d.id]
-        ax.scatter([p.x], [p.y], marker="*", s=220, color="#ffbf00", edgecolor="black", zorder=5)
-        ax.annotate(d.name or d.id, (p.x, p.y), fontsize=8, xytext=(4, -10), textcoords="offset points")
+    places = _draw_places(ax, problem, legs, cjk=cjk)
     kpi = plan.kpi
+    name = drawable(problem.name, cjk=cjk, fallback=plan.scenario)
     ax.set_title(
         title
-        or f"{problem.name}: {kpi.get('vehicles_used', 0)} 车 trucks, {kpi.get('distance_km', 0):.0f} km, 清运率 clearance {kpi.get('clearance_rate', 0) * 100:.1f} %"
+        or f"{name}: {kpi.get('vehicles_used', 0)} {label('车', 'trucks', cjk=cjk)}, {kpi.get('distance_km', 0):.0f} km, "
+        f"{label('清运率', 'clearance', cjk=cjk)} {kpi.get('clearance_rate', 0) * 100:.1f} %"
     )
     ax.set_aspect("equal")
     ax.set_axis_off()
+    add_scale_bar(ax, metres_per_unit=1.0)  # the network is projected (UTM metres)
+    _add_legends(fig, ax, trucks=trucks, places=places, cjk=cjk)
+    ax.text(
+        0.5, 0.005, "© OpenStreetMap contributors (ODbL)", transform=ax.transAxes, fontsize=6, color="grey", ha="center"
+    )
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # missing CJK glyphs on machines without a Chinese font
+        warnings.simplefilter("ignore")  # glyphs a user's id may have that no installed font draws
         fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
 

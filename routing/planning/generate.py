@@ -5,7 +5,8 @@ Sizes and rhythms follow ``../shared/DOMAIN.md``; each figure is a field of
 - restaurants: the producer mix of a 932,000-person city (12 very large, 38 large, 550
   small/medium, 240 school and 240 institutional canteens per 1,080), about 100 kg/day each
   (0.10–0.15 kg per resident / 1.2 producers per 1,000 residents); collected in the morning
-  run (done by 10:00) or the evening run (around 21:00, about 2 h);
+  run (done by 10:00) or the evening run (around 21:00, about 2 h); school canteens are closed
+  on Saturdays and Sundays, so a weekend day has none (the default day, :data:`DEFAULT_DAY`, is a Monday);
 - community points: residents × 1.0 kg/person/day (0.8–1.2), kitchen share 45 %, four
   streams (hazardous bins at one point in five);
 - bins of 120 L ≈ 100 kg kitchen waste; a bin lift 40 s; unloading 10–30 min;
@@ -27,13 +28,20 @@ import numpy as np
 from routing.errors import InvalidInputError, UnreachableError
 from routing.planning.scenario import Scenario
 
+SCHOOL_CANTEEN = "学校食堂 / school canteen"
+"""The producer kind of ``RESTAURANT_MIX`` that has no waste on Saturdays and Sundays."""
+
 RESTAURANT_MIX = (  # (kind, share of producers, kg/day, windows)
     ("特大型餐饮 / very large restaurant", 12 / 1080, 400.0, (("06:00", "10:00"), ("19:00", "21:00"))),
     ("大型餐饮 / large restaurant", 38 / 1080, 200.0, (("06:00", "10:00"), ("19:00", "21:00"))),
     ("中小型餐饮 / small or medium restaurant", 550 / 1080, 60.0, (("06:00", "10:00"), ("19:00", "21:00"))),
-    ("学校食堂 / school canteen", 240 / 1080, 150.0, (("06:00", "10:00"), ("13:30", "16:30"))),
+    (SCHOOL_CANTEEN, 240 / 1080, 150.0, (("06:00", "10:00"), ("13:30", "16:30"))),
     ("机关单位食堂 / institutional canteen", 240 / 1080, 120.0, (("06:00", "10:00"), ("13:30", "16:30"))),
 )
+
+
+DEFAULT_DAY = date(2026, 11, 23)
+"""The generated day when none is given: a Monday (a weekday, so school canteens are collected)."""
 
 
 @dataclass(frozen=True)
@@ -248,10 +256,11 @@ def _facility_points(rest: list, *, centre: np.ndarray) -> tuple[dict, list]:
     return facility_pts, [p for i, p in enumerate(rest) if i not in taken]
 
 
-def _restaurant_sites(points: list, rng: np.random.Generator, g: GeneratorParams) -> list[dict]:
-    """One kitchen-waste site per restaurant, canteen or hotel kitchen (``RESTAURANT_MIX``)."""
+def _restaurant_sites(points: list, rng: np.random.Generator, g: GeneratorParams, *, day: date) -> list[dict]:
+    """One kitchen-waste site per restaurant, canteen or hotel kitchen (``RESTAURANT_MIX``); no school on weekends."""
     sites = []
-    shares = np.array([m[1] for m in RESTAURANT_MIX])
+    weekend = day.weekday() >= 5
+    shares = np.array([0.0 if weekend and m[0] == SCHOOL_CANTEEN else m[1] for m in RESTAURANT_MIX])
     kinds = rng.choice(len(RESTAURANT_MIX), size=len(points), p=shares / shares.sum())
     for i, (p, k) in enumerate(zip(points, kinds)):
         label, _, mean_kg, windows = RESTAURANT_MIX[k]
@@ -323,7 +332,7 @@ def generate_scenario(
     restaurants: int,
     communities: int,
     seed: int = 1,
-    day: date = date(2026, 11, 22),
+    day: date = DEFAULT_DAY,
     osm: str | None = None,
     name: str | None = None,
     settings: GeneratorParams = GeneratorParams(),
@@ -339,7 +348,7 @@ def generate_scenario(
     seed
         Generator seed: the same seed gives the same scenario.
     day
-        The service day.
+        The service day (a Saturday or Sunday has no school canteens).
     osm
         The network's file, recorded in the scenario.
     name
@@ -363,7 +372,7 @@ def generate_scenario(
     usable = reachable_points(network, n=wanted + 5, seed=seed)
     depot_pt = usable[0]
     facility_pts, pool = _facility_points(usable[1:], centre=np.array([[p.x, p.y] for p in usable]).mean(axis=0))
-    sites = _restaurant_sites(pool[:restaurants], rng, settings)
+    sites = _restaurant_sites(pool[:restaurants], rng, settings, day=day)
     sites += _community_sites(pool[restaurants:wanted], rng, settings)
     facilities = [{**{k: v for k, v in f.items() if k != "at"}, **_where(facility_pts[f["at"]])} for f in FACILITIES]
     vehicle_types = [dict(t) for t in VEHICLE_TYPES]

@@ -1,17 +1,23 @@
-"""Import collection sites from CSV or GeoJSON (WGS-84 lon/lat).
+"""Import collection sites from CSV or GeoJSON (WGS-84 lon/lat), as sanitation offices save them.
 
-CSV columns (header row, UTF-8, a BOM is fine): ``id, lon, lat, stream, demand_kg`` and
-optionally ``name, address, demand_l, service_s, windows, access``; ``windows`` is
-``06:00-10:00;19:00-21:00``. GeoJSON: a FeatureCollection of Points with the same
-properties. Every bad row is reported with file, line (or feature number), id and field;
-good rows are not lost because of bad ones. ``parse_sites`` returns the good rows and the
-problems (the API keeps the good ones); ``read_sites`` imports nothing until all are fixed.
+CSV files are read in UTF-8 (a byte-order mark is fine), UTF-16 with a byte-order mark, or GBK/GB18030
+(what Excel writes on Chinese Windows), detected from the bytes. The header row may be English or
+Chinese (:data:`COLUMN_NAMES`: ``编号/id, 名称/name, 地址/address, 经度/lon, 纬度/lat, 品类/stream,
+重量(kg)/demand_kg`` …; a bilingual header such as ``经度 lon`` works too); every other column is kept
+as one of the site's ``attributes`` (carried into the scenario, the GeoJSON and the route sheets).
+``windows`` is ``06:00-10:00;19:00-21:00``; a stream may be written in Chinese (``厨余垃圾``).
+GeoJSON: a FeatureCollection of Points with the same properties. Every bad row is reported with
+file, line (or feature number), id and field; good rows are not lost because of bad ones.
+``parse_sites`` returns the good rows and the problems (the API keeps the good ones); ``read_sites``
+imports nothing until all are fixed.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,10 +25,97 @@ from pydantic import ValidationError
 
 from routing.errors import InputFileError, ScenarioError
 from routing.jsonfile import field_errors, parse_feature_collection
-from routing.planning.scenario import Site
+from routing.planning.scenario import STREAM_LABELS_ZH, Site
 
 REQUIRED = ("id", "lon", "lat", "stream", "demand_kg")
 NUMBERS = ("lon", "lat", "demand_kg", "demand_l", "service_s")
+
+COLUMN_NAMES: dict[str, tuple[str, ...]] = {
+    "id": ("id", "编号", "点位编号", "站点编号", "代码"),
+    "name": ("name", "名称", "点位名称", "站点名称", "单位名称"),
+    "address": ("address", "地址", "详细地址"),
+    "lon": ("lon", "lng", "longitude", "经度"),
+    "lat": ("lat", "latitude", "纬度"),
+    "stream": ("stream", "品类", "垃圾品类", "垃圾类别", "类别"),
+    "demand_kg": ("demand_kg", "重量(kg)", "预计重量(kg)", "日产量(kg)", "重量", "预计重量", "日产量"),
+    "demand_l": ("demand_l", "体积(l)", "预计体积(l)", "体积"),
+    "service_s": ("service_s", "作业时间(s)", "服务时间(s)", "作业时间", "服务时间"),
+    "windows": ("windows", "时间窗", "收运时间", "收运时段"),
+    "access": ("access", "通行", "通行等级", "车型限制"),
+}
+"""Accepted header names per site field (case, spaces and full-width brackets ignored); the README's table."""
+
+STREAM_NAMES = {
+    **{label: stream for stream, label in STREAM_LABELS_ZH.items()},
+    "厨余": "kitchen",
+    "餐厨": "kitchen",
+    "餐厨垃圾": "kitchen",
+    "可回收": "recyclable",
+    "有害": "hazardous",
+    "其他": "other",
+    "其它": "other",
+    "其它垃圾": "other",
+}
+"""Chinese names of the streams, as a ``stream`` cell may give them."""
+
+_CANONICAL = {}
+for _field, _names in COLUMN_NAMES.items():
+    for _name in _names:
+        _CANONICAL[_name] = _field
+
+
+def _normal(header: str) -> str:
+    """A header as compared: lower case, no spaces, full-width brackets as ASCII."""
+    return re.sub(r"\s+", "", header.strip().lower().replace("（", "(").replace("）", ")"))
+
+
+def column_field(header: str) -> str | None:
+    """The site field a CSV header names (``经度``, ``Lon``, ``经度 lon`` → ``lon``), or None for an extra column."""
+    normal = _normal(header)
+    if normal in _CANONICAL:
+        return _CANONICAL[normal]
+    fields = {_CANONICAL.get(_normal(part)) for part in header.split()} - {None}
+    return fields.pop() if len(fields) == 1 else None
+
+
+def accepted_columns() -> str:
+    """The accepted header names, one field per entry, for error messages."""
+    return "; ".join(f"{field}: {'/'.join(names[1:3] + names[:1])}" for field, names in COLUMN_NAMES.items())
+
+
+def decode_text(data: bytes, *, source: str) -> str:
+    """A text file's bytes as text: UTF-8 (BOM or not), UTF-16 with BOM, else GBK/GB18030 (Excel on Chinese Windows).
+
+    Parameters
+    ----------
+    data : bytes
+        The file's content.
+    source : str
+        The file name for messages.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    InputFileError
+        None of these encodings gives plausible text (binary data, a spreadsheet file).
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        candidates = ("utf-16",)
+    else:
+        candidates = ("utf-8-sig", "gb18030")
+    for encoding in candidates:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if "\x00" not in text:  # GB18030 decodes many binary files; NUL never occurs in a text file
+            return text
+    raise InputFileError(
+        f"{source}: 不是文本文件 / not a text file in UTF-8, UTF-16 or GBK/GB18030 (an .xlsx? save it as CSV)"
+    )
 
 
 @dataclass(frozen=True)
@@ -45,7 +138,11 @@ def _site(raw: dict, problem) -> Site | None:
     """A validated site, or None after reporting each problem through ``problem(field, error)``."""
     doc: dict = {}
     for key, value in raw.items():
-        if value is None or (isinstance(value, str) and not value.strip()):
+        if (
+            value is None
+            or (isinstance(value, str | dict) and not value)
+            or (isinstance(value, str) and not value.strip())
+        ):
             continue
         if key in NUMBERS and isinstance(value, str):
             try:
@@ -53,6 +150,8 @@ def _site(raw: dict, problem) -> Site | None:
             except ValueError:
                 problem(key, f"{value!r} is not a number")
                 return None
+        if key == "stream" and isinstance(value, str):
+            value = STREAM_NAMES.get(value.strip(), value.strip())
         if key == "windows" and isinstance(value, str):
             parts = [w.strip().split("-") for w in value.split(";") if w.strip()]
             if any(len(p) != 2 for p in parts):
@@ -72,17 +171,62 @@ def _site(raw: dict, problem) -> Site | None:
         return None
 
 
-def _csv_rows(name: str, text: str):
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    if not reader.fieldnames:
-        raise InputFileError(f"{name}: empty CSV, expected a header row")
-    for line, row in enumerate(reader, start=2):
-        extra = None in row
-        yield (
-            {"line": line},
-            {k.strip(): v for k, v in row.items() if k},
-            ("more cells than header columns" if extra else None),
+def _columns(name: str, headers: list[str]) -> list[str | None]:
+    """The site field of each CSV column (None: an extra column, kept as an attribute); checks the header row."""
+    fields = [column_field(h) for h in headers]
+    seen: dict[str, str] = {}
+    for header, field in zip(headers, fields):
+        if field is not None and field in seen:
+            raise InputFileError(
+                f"{name}:1: 列 {seen[field]!r} 与 {header!r} 重复 / columns {seen[field]!r} and {header!r} both give {field}"
+            )
+        if field is not None:
+            seen[field] = header
+    missing = [f for f in REQUIRED if f not in seen]
+    if missing:
+        raise InputFileError(
+            f"{name}:1: 缺少列 / missing column(s) {', '.join(missing)} in header {headers!r}; "
+            f"接受的列名 / accepted names: {accepted_columns()}"
         )
+    return fields
+
+
+def _csv_rows(name: str, text: str):
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        headers = [h.strip() for h in next(reader, [])]
+        if not any(headers):
+            raise InputFileError(
+                f"{name}: empty CSV, expected a header row (接受的列名 / accepted names: {accepted_columns()})"
+            )
+        fields = _columns(name, headers)
+        for cells in reader:
+            if not any(c.strip() for c in cells):
+                continue
+            row: dict = {"attributes": {}}
+            for header, field, cell in zip(headers, fields, cells):
+                if field is not None:
+                    row[field] = cell
+                elif header and cell.strip():
+                    row["attributes"][header] = cell.strip()
+            extra = len(cells) > len(headers)
+            yield {"line": reader.line_num}, row, ("more cells than header columns" if extra else None)
+    except csv.Error as exc:  # a cell over csv.field_size_limit(), a NUL byte, an unclosed quote at the end
+        raise InputFileError(
+            f"{name}:{reader.line_num}: 无法解析的 CSV / unreadable CSV: {exc} (cells hold at most {csv.field_size_limit():,} characters)"
+        ) from None
+
+
+def _properties(props: dict) -> dict:
+    """GeoJSON properties by site field; the others kept as text attributes."""
+    row: dict = {"attributes": {}}
+    for key, value in props.items():
+        field = column_field(str(key))
+        if field is not None:
+            row[field] = value
+        elif value is not None and value != "":
+            row["attributes"][str(key)] = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return row
 
 
 def _geojson_rows(name: str, text: str):
@@ -92,7 +236,7 @@ def _geojson_rows(name: str, text: str):
         if not isinstance(props, dict):
             yield {"feature": k}, {}, ("properties", "expected an object")
             continue
-        props = dict(props)
+        props = _properties(props)
         geometry = feature.get("geometry") or {}
         coordinates = geometry.get("coordinates") if isinstance(geometry, dict) else None
         if not isinstance(geometry, dict) or geometry.get("type") != "Point":
@@ -170,7 +314,11 @@ def read_sites(path: Path) -> list[Site]:
     path = Path(path)
     if not path.exists():
         raise InputFileError(f"{path}: no such file")
-    text = path.read_text(encoding="utf-8-sig")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputFileError(f"{path}: 无法读取 / cannot read: {exc.strerror}") from None
+    text = decode_text(data, source=str(path))
     sites, problems = parse_sites(name=path.name, text=text, geojson=path.suffix.lower() != ".csv")
     if problems:
         raise ScenarioError([str(p) for p in problems], source=str(path))

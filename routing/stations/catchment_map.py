@@ -1,6 +1,7 @@
 """The catchment map of a station plan (PNG): communities coloured by their station, stations sized by class.
 
-English labels only: the PNG is drawn with matplotlib's default fonts, which carry no CJK glyphs on a fresh machine.
+Labels are Chinese with English beside when the machine has a CJK font, English otherwise
+(:mod:`routing.network.mapdraw`); a scale bar gives the distances.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from shapely.geometry import MultiPoint
 
+from routing.network.mapdraw import add_scale_bar, label, use_cjk_font
 from routing.stations.plan import StationPlan
 from routing.stations.records import CandidateSite, Community, PlanningParams
 
@@ -44,6 +46,44 @@ def _draw_catchments(ax, plan: StationPlan, *, where: dict, cmap) -> None:
             textcoords="offset points",
             zorder=6,
         )
+
+
+def _draw_markers(ax, plan: StationPlan, *, sites: list, params: PlanningParams, where: dict, cjk: bool) -> list:
+    """Candidates not chosen (hollow), unassigned communities (x) and disposal sites (triangle); returns the unused."""
+    unused = [site for site in sites if site.id not in {s.site_id for s in plan.stations}]
+    if unused:
+        ax.scatter(
+            [u.lon for u in unused],
+            [u.lat for u in unused],
+            marker="s",
+            s=20,
+            facecolors="none",
+            edgecolors="grey",
+            linewidths=0.6,
+            zorder=4,
+            label=label("未选中的候选站址", "candidate not chosen", cjk=cjk),
+        )
+    if plan.unassigned:
+        ax.scatter(
+            [where[u.id][0] for u in plan.unassigned],
+            [where[u.id][1] for u in plan.unassigned],
+            marker="x",
+            s=30,
+            color="red",
+            zorder=6,
+            label=label("未分配的小区", "unassigned community", cjk=cjk),
+        )
+    if params.disposal_sites:
+        ax.scatter(
+            [d.lon for d in params.disposal_sites],
+            [d.lat for d in params.disposal_sites],
+            marker="^",
+            s=120,
+            color="black",
+            zorder=6,
+            label=label("处置场", "disposal site", cjk=cjk),
+        )
+    return unused
 
 
 def draw_map(
@@ -83,62 +123,42 @@ def draw_map(
     import matplotlib.pyplot as plt
     from matplotlib.collections import LineCollection
 
+    cjk = use_cjk_font()
     fig, ax = plt.subplots(figsize=(10, 10), dpi=110)
     if roads_lonlat:
         ax.add_collection(LineCollection(roads_lonlat, colors="#d0d0d0", linewidths=0.4, zorder=1))
     where = {c.id: (c.lon, c.lat) for c in communities}
     _draw_catchments(ax, plan, where=where, cmap=plt.get_cmap("tab20"))
-    unused = [site for site in sites if site.id not in {s.site_id for s in plan.stations}]
-    if unused:
-        ax.scatter(
-            [u.lon for u in unused],
-            [u.lat for u in unused],
-            marker="s",
-            s=20,
-            facecolors="none",
-            edgecolors="grey",
-            linewidths=0.6,
-            zorder=4,
-            label="candidate not chosen",
-        )
-    if plan.unassigned:
-        ax.scatter(
-            [where[u.id][0] for u in plan.unassigned],
-            [where[u.id][1] for u in plan.unassigned],
-            marker="x",
-            s=30,
-            color="red",
-            zorder=6,
-            label="unassigned community",
-        )
-    if params.disposal_sites:
-        ax.scatter(
-            [d.lon for d in params.disposal_sites],
-            [d.lat for d in params.disposal_sites],
-            marker="^",
-            s=120,
-            color="black",
-            zorder=6,
-            label="disposal site",
-        )
+    unused = _draw_markers(ax, plan, sites=sites, params=params, where=where, cjk=cjk)
     lats = [c.lat for c in communities] + [s.lat for s in sites]
     ax.set_aspect(1.0 / np.cos(np.radians(np.mean(lats))))
     ax.autoscale_view()
-    ax.set_xlabel("longitude (WGS-84)")
-    ax.set_ylabel("latitude (WGS-84)")
+    ax.set_xlabel(label("经度", "longitude (WGS-84)", cjk=cjk))
+    ax.set_ylabel(label("纬度", "latitude (WGS-84)", cjk=cjk))
     gap = plan.solution.proven_gap if plan.solution else 0.0
+    zh = (
+        f"转运站服务范围: {len(plan.stations)} 座转运站, 服务 {len(plan.assignment)} 个小区, "
+        f"未分配 {len(plan.unassigned)} 个; 年成本 {plan.total_cost_yuan / 1e4:,.0f} 万元\n"
+    )
     ax.set_title(
-        f"Transfer-station catchments: {len(plan.stations)} stations, "
+        (zh if cjk else "") + f"Transfer-station catchments: {len(plan.stations)} stations, "
         f"{len(plan.assignment)} communities served, {len(plan.unassigned)} unassigned\n"
         f"q={plan.scenario.q_kg_per_person_day:g} kg/person/day, +{plan.scenario.years_ahead} years; "
         f"yearly cost {plan.total_cost_yuan / 1e6:,.2f} M yuan (proven gap {gap:.2%})",
         fontsize=9,
     )
     ax.text(
-        0.01, 0.01, "Road data © OpenStreetMap contributors (ODbL)", transform=ax.transAxes, fontsize=6, color="grey"
+        0.99,
+        0.01,
+        "Road data © OpenStreetMap contributors (ODbL)",
+        transform=ax.transAxes,
+        fontsize=6,
+        color="grey",
+        ha="right",
     )
     if unused or plan.unassigned or params.disposal_sites:
         ax.legend(loc="upper right", fontsize=7)
+    add_scale_bar(ax, metres_per_unit=111_320.0 * float(np.cos(np.radians(np.mean(lats)))))
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -51,3 +51,25 @@ def test_missing_osm_file_is_one_clear_error(tmp_path):
     result = run("network", "info", "--osm", str(tmp_path / "missing.osm.bz2"))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "missing.osm.bz2" in result.stderr
+
+
+def test_network_info_names_the_requested_file_not_the_one_that_built_the_cache(tmp_path):
+    import os
+    import shutil
+
+    from tests.conftest import GUIXI_OSM
+
+    first, second = tmp_path / "a" / "first.osm.bz2", tmp_path / "b" / "second.osm.bz2"
+    for copy in (first, second):
+        copy.parent.mkdir()
+        shutil.copyfile(GUIXI_OSM, copy)  # same content: the second load comes from the first one's cache entry
+    env = {**os.environ, "QINGYUN_NETWORK_CACHE_DIR": str(tmp_path / "cache"), "COLUMNS": "400"}
+    outputs = []
+    for path in (first, second):
+        result = subprocess.run(
+            [*QINGYUN, "network", "info", "--osm", str(path)], capture_output=True, text=True, timeout=300, env=env
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.append(result.stdout)
+    assert str(first) in outputs[0] and str(second) not in outputs[0]
+    assert str(second) in outputs[1] and str(first) not in outputs[1]

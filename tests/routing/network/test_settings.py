@@ -58,3 +58,31 @@ def test_the_shipped_files_are_declared_as_installed_data():
     pyproject = tomllib.loads((Path(__file__).resolve().parents[3] / "pyproject.toml").read_text(encoding="utf-8"))
     files = pyproject["tool"]["setuptools"]["data-files"][str(INSTALLED_OSM_SUBDIR)]
     assert "data/osm/*.osm.bz2" in files and "data/osm/ATTRIBUTION.md" in files
+
+
+def test_a_scenario_names_any_road_network_of_the_data_folder_by_file_name(tmp_path, monkeypatch):
+    import shutil
+
+    from routing.errors import InvalidInputError
+
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copyfile(GUIXI_OSM, data / "guixi_jiangxi.osm.bz2")
+    (data / "notes.txt").write_text("not a road network", encoding="utf-8")
+    monkeypatch.setenv("QINGYUN_DATA_DIR", str(data))
+    settings = NetworkSettings(osm=GUIXI_OSM)
+    assert settings.data_folder() == data
+    # the absolute path `scenario generate` wrote on another machine: only the file name counts
+    assert settings.named_osm("/home/someone/qingyun/data/osm/guixi_jiangxi.osm.bz2") == data / "guixi_jiangxi.osm.bz2"
+    assert settings.named_osm(None) == GUIXI_OSM
+    for refused in ("shenzhen.osm.bz2", "../../etc/passwd", "notes.txt"):
+        with pytest.raises(InvalidInputError, match=r"osm: .*QINGYUN_DATA_DIR.*available: guixi_jiangxi\.osm\.bz2"):
+            settings.named_osm(refused)
+
+
+def test_without_a_data_folder_the_shipped_networks_are_the_allowed_ones(monkeypatch):
+    monkeypatch.delenv("QINGYUN_DATA_DIR", raising=False)
+    monkeypatch.delenv("QINGYUN_NETWORK_DATA_DIR", raising=False)
+    available = NetworkSettings().available_osm()
+    assert {"guixi_jiangxi.osm.bz2", SHENZHEN_OSM} <= set(available)
+    assert NetworkSettings().named_osm(str(GUIXI_OSM)) == GUIXI_OSM

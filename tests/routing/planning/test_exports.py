@@ -42,3 +42,54 @@ def test_plan_geojson_has_a_route_per_truck_and_its_sites_numbered_at_the_plan_s
             for p in points
         )
     assert sum(1 for f in features if f["properties"]["kind"] == "site") == len(doc["sites"])
+
+
+def test_plan_out_replaces_an_earlier_plans_route_sheets_and_keeps_the_users_files(tmp_path, guixi, places):
+    from routing.planning.exports import SHEET_HEADER, route_style, sheet_csv, write_all
+    from routing.planning.pipeline import plan_day
+
+    out = tmp_path / "out"
+    sheets = out / "route_sheets"
+    sheets.mkdir(parents=True)
+    earlier = sheets / "route_kitchen-8t-07.csv"  # a Shenzhen truck of an earlier plan into the same folder
+    earlier.write_text(sheet_csv([SHEET_HEADER, ["kitchen-8t-07", "0"]]), encoding="utf-8", newline="")
+    users = {
+        sheets / "route_notes.csv": "my,own,columns\n",
+        sheets / "readme.txt": "路线说明",
+        out / "scenario.json": "{}",
+    }
+    for path, text in users.items():
+        path.write_text(text, encoding="utf-8")
+    doc = base_scenario(
+        places,
+        sites=[site(places, k, kg=900.0) for k in range(3, 9)],
+        vehicle_types=[{"id": "T", "streams": ["kitchen"], "capacity_kg": 4000, "max_stops": 3}],
+        vehicles=[{"id": f"V{i}", "type": "T", "depot": "D"} for i in (1, 2)],
+    )
+    outcome = plan_day(parse_scenario(doc), params=SolveParams(time_limit_s=2.0, workers=1), network=guixi)
+    files = write_all(outcome, out=out)
+
+    written = {f"route_{r.vehicle_id}.csv" for r in outcome.plan.routes}
+    assert {p.name for p in sheets.glob("route_*.csv")} == written | {"route_notes.csv"}
+    assert all(path.read_text(encoding="utf-8") == text for path, text in users.items())
+    assert files["map"].stat().st_size > 10_000
+    write_all(outcome, out=out)  # again: the same files, nothing doubled
+    assert {p.name for p in sheets.glob("route_*.csv")} == written | {"route_notes.csv"}
+    assert len({route_style(k) for k in range(33)}) == 33  # 33 trucks: no two drawn alike on the map
+
+
+def test_map_falls_back_to_english_labels_without_a_chinese_font(tmp_path, guixi, places, monkeypatch):
+    import routing.planning.exports as exports
+    from routing.network.mapdraw import drawable
+
+    drawn: list[str] = []
+    monkeypatch.setattr(exports, "use_cjk_font", lambda: False)
+    monkeypatch.setattr(exports, "drawable", lambda text, **kw: drawn.append(drawable(text, **kw)) or drawn[-1])
+    doc = base_scenario(places, sites=[site(places, k) for k in range(3, 6)])
+    doc["name"] = "贵溪 / Guixi"
+    problem, snapped = problem_from_scenario(parse_scenario(doc), network=guixi)
+    plan = solve(problem, SolveParams(time_limit_s=1.0, workers=1))
+    exports.write_map_png(plan, problem, LegGeometry(guixi, snapped), tmp_path / "map.png")
+    assert (tmp_path / "map.png").stat().st_size > 10_000
+    assert drawn and all(not any("\u4e00" <= ch <= "\u9fff" for ch in text) for text in drawn)
+    assert "Guixi" in drawn and "D" in drawn and "F" in drawn  # names without Latin letters fall back to their id

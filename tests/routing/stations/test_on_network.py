@@ -125,3 +125,19 @@ def test_cli_plan_and_one_line_error(guixi, tmp_path: Path) -> None:
     assert failed.returncode == 2
     assert "line 3 (id B): field 'lat' = 'north' is not a number" in failed.stderr
     assert "Traceback" not in failed.stderr
+
+
+@pytest.mark.parametrize("cjk", [True, False])
+def test_catchment_map_is_bilingual_when_a_chinese_font_exists(guixi, tmp_path: Path, monkeypatch, cjk) -> None:
+    import routing.stations.catchment_map as catchment_map
+    from routing.network.mapdraw import label
+
+    labels: list[str] = []
+    monkeypatch.setattr(catchment_map, "use_cjk_font", lambda: cjk)
+    monkeypatch.setattr(catchment_map, "label", lambda zh, en, **kw: labels.append(label(zh, en, **kw)) or labels[-1])
+    _, _, communities, sites, disposal = _inputs(guixi)
+    params = PlanningParams(disposal_sites=(disposal,), service_radius_km=2.0)
+    run_planning(guixi, communities=communities, sites=sites, params=params, out_dir=tmp_path, sweep=False)
+    assert (tmp_path / "catchments.png").stat().st_size > 20_000
+    assert "经度 / longitude (WGS-84)" in labels if cjk else "longitude (WGS-84)" in labels
+    assert all(("/" in text) == cjk for text in labels)
