@@ -2,9 +2,11 @@
 
 A job row moves queued → running → succeeded | failed. The worker that claims it holds a
 lease (``lease_expires_at``) that a heartbeat thread renews every third of the lease; a
-worker killed mid-solve stops renewing, and :func:`reap_expired` (run periodically by the
-API and by every worker) marks the job failed and retryable. ``POST …/retry`` queues it again
-(:func:`requeue`).
+worker that dies stops renewing, and ``api.jobs.recovery`` (run periodically by the API and by
+every worker) queues its job again, up to its attempts. A worker that stops on purpose (a
+shutdown) hands its job back at once (:func:`release`). A job that crashed is failed and
+retryable; ``POST …/retry`` queues it again (:func:`requeue`). The claim is a conditional
+update, so a job delivered twice runs once.
 
 This module knows no job kind: :func:`run_job` is given the runners by its caller (the queues,
 from ``api.jobs.registry``), so the services that define runners import this module and
@@ -15,8 +17,6 @@ goes to the server log only.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
 import uuid
@@ -48,9 +48,18 @@ class JobContext:
     settings: Settings
     worker: str
     _last_write: float = field(default=0.0)
+    _best_cost: float | None = field(default=None)
 
     def progress(self, **values: object) -> None:
-        """Record progress (e.g. best cost so far) at most once a second; also renews the lease."""
+        """Record progress at most once a second (also renews the lease); the reported best cost never goes up.
+
+        A later phase of a solve may report a worse total than an earlier one (a fresh set of
+        searches); the job's best so far is the lowest of all reports.
+        """
+        cost = values.get("best_cost")
+        if isinstance(cost, int | float):
+            self._best_cost = cost if self._best_cost is None else min(self._best_cost, cost)
+            values["best_cost"] = self._best_cost
         now = time.monotonic()
         if now - self._last_write < 1.0:
             return
@@ -60,11 +69,6 @@ class JobContext:
 
 Runner = Callable[[JobContext], tuple[dict, Writer]]
 """Does one job: returns (result summary stored on the job, writer of the result rows)."""
-
-
-def worker_name(kind: str) -> str:
-    """A worker's name in job rows: host, process, transport and thread."""
-    return f"{socket.gethostname()}:{os.getpid()}:{kind}:{threading.get_ident()}"
 
 
 def new_job(*, kind: str, params: dict, max_attempts: int) -> Job:
@@ -137,40 +141,42 @@ def _claim(engine: Engine, job_id: str, worker: str, lease_s: float) -> Job | No
         return session.get(Job, job_id)
 
 
-def _fail(engine: Engine, job_id: str, worker: str, *, error: str, retryable: bool) -> None:
+def _fail(engine: Engine, job_id: str, worker: str, *, error: str, retryable: bool) -> bool:
     with engine.begin() as connection:
-        connection.execute(
+        result = connection.execute(
             update(Job)
             .where(Job.id == job_id, Job.status == "running", Job.worker == worker)
             .values(
                 status="failed",
                 error=error[:20_000],
-                retryable=(Job.attempts < Job.max_attempts) if retryable else False,
+                retryable=retryable,
                 finished_at=utc_now(),
                 lease_expires_at=None,
             )
         )
+    return result.rowcount == 1
 
 
-def crash_message(job_id: str, exc: BaseException) -> str:
-    """What a job that crashed tells its user: the kind of failure, never a traceback or a server path.
+def crash_message(job: Job, exc: BaseException) -> str:
+    """What a job that crashed tells its user, on one line: the kind of failure, never a traceback or a server path.
 
     Parameters
     ----------
-    job_id
-        The job that crashed.
+    job
+        The job that crashed (its attempts so far say whether a retry is left).
     exc
         What it raised; only its class name is shown.
 
     Returns
     -------
     str
-        The message (Chinese and English), pointing to the server log and to ``POST …/retry``.
+        The message (Chinese and English), pointing to the server log, and to ``POST …/retry``
+        only while the job has attempts left.
     """
-    return (
-        f"内部错误 / internal error ({type(exc).__name__}) while running job {job_id}; "
-        "详情见服务器日志 / the details are in the server log; retry with POST …/retry"
-    )
+    head = f"内部错误 / internal error ({type(exc).__name__}) in job {job.id}; 详情见服务器日志 / details in the server log"
+    if job.attempts < job.max_attempts:
+        return f"{head}; 可重试 / retry with POST …/retry"
+    return f"{head}; 已用完 {job.max_attempts} 次尝试 / all {job.max_attempts} attempts used"
 
 
 def run_job(engine: Engine, job_id: str, *, runners: Mapping[str, Runner], settings: Settings, worker: str) -> str:
@@ -197,7 +203,9 @@ def run_job(engine: Engine, job_id: str, *, runners: Mapping[str, Runner], setti
     lease_s = settings.service.job_lease_s
     job = _claim(engine, job_id, worker, lease_s)
     if job is None:
+        log.info("job %s skipped: not queued (already claimed, finished or unknown)", job_id)
         return "skipped"
+    log.info("job %s (%s) started: attempt %d of %d on %s", job_id, job.kind, job.attempts, job.max_attempts, worker)
     run = runners.get(job.kind)
     if run is None:
         _fail(engine, job_id, worker, error=f"job kind {job.kind!r} is not one of {sorted(runners)}", retryable=False)
@@ -209,15 +217,19 @@ def run_job(engine: Engine, job_id: str, *, runners: Mapping[str, Runner], setti
             JobContext(job_id=job_id, params=job.params, engine=engine, settings=settings, worker=worker)
         )
     except QingyunError as exc:  # the input is wrong: running it again gives the same answer
-        _fail(engine, job_id, worker, error=str(exc), retryable=False)
-        return "failed"
+        log.info("job %s failed on its input: %s", job_id, str(exc).splitlines()[0] if str(exc) else exc)
+        return "failed" if _fail(engine, job_id, worker, error=str(exc), retryable=False) else "released"
     except Exception as exc:  # noqa: BLE001 - anything else may be transient: retryable
+        if not _fail(engine, job_id, worker, error=crash_message(job, exc), retryable=job.attempts < job.max_attempts):
+            log.info("job %s stopped after it was handed back (%s)", job_id, type(exc).__name__)
+            return "released"
         log.exception("job %s (%s) failed", job_id, job.kind)  # the traceback stays in the server log
-        _fail(engine, job_id, worker, error=crash_message(job_id, exc), retryable=True)
         return "failed"
     finally:
         beat.stopped.set()
-    return _finish(engine, job_id, worker=worker, result=result, write=write)
+    status = _finish(engine, job_id, worker=worker, result=result, write=write)
+    log.info("job %s %s", job_id, status)
+    return status
 
 
 def _finish(engine: Engine, job_id: str, *, worker: str, result: dict, write: Writer) -> str:
@@ -240,22 +252,41 @@ def _finish(engine: Engine, job_id: str, *, worker: str, result: dict, write: Wr
     return "succeeded"
 
 
-def reap_expired(engine: Engine) -> int:
-    """Fail every running job whose lease ran out (its worker died); returns how many."""
-    now = utc_now()
+def release(engine: Engine, job_id: str, worker: str) -> bool:
+    """Hand a running job back to the queue because its worker stops (a shutdown), not because it failed.
+
+    The attempt is not counted. The worker's late writes are ignored: the job is no longer its.
+
+    Parameters
+    ----------
+    engine
+        The service database.
+    job_id
+        The job.
+    worker
+        The worker handing it back; a job another worker holds is left alone.
+
+    Returns
+    -------
+    bool
+        Whether the job was handed back (False: it had finished or was not this worker's).
+    """
     with engine.begin() as connection:
         result = connection.execute(
             update(Job)
-            .where(Job.status == "running", Job.lease_expires_at < now)
+            .where(Job.id == job_id, Job.status == "running", Job.worker == worker)
             .values(
-                status="failed",
-                finished_at=now,
+                status="queued",
+                attempts=Job.attempts - 1,
+                worker=None,
                 lease_expires_at=None,
-                retryable=Job.attempts < Job.max_attempts,
-                error="工作进程失联 / worker lost: no heartbeat before the lease expired; retry with POST …/retry",
+                progress={},
+                error="运行被停机中断，已重新排队 / interrupted by a shutdown of its worker; queued again",
             )
         )
-    return result.rowcount
+    if result.rowcount == 1:
+        log.warning("job %s handed back by %s at shutdown; queued again", job_id, worker)
+    return result.rowcount == 1
 
 
 def requeue(engine: Engine, job_id: str) -> Job:
@@ -292,6 +323,7 @@ def requeue(engine: Engine, job_id: str) -> Job:
             )
             raise ConflictError(f"job {job_id} cannot be retried: {why}")
         job.status, job.error, job.retryable, job.worker, job.finished_at = "queued", None, False, None, None
+        job.lease_expires_at = None  # not yet sent: the queue stamps when it sends it
         session.add(job)
         session.commit()
         session.refresh(job)

@@ -4,24 +4,33 @@ An in-process thread pool by default (:class:`InProcessQueue`); Celery workers o
 ``QINGYUN_REDIS_URL`` is set (:class:`CeleryQueue`, ``qingyun worker`` → :func:`run_worker`).
 Both call the same ``api.jobs.engine.run_job`` with the runners of ``api.jobs.registry`` and
 the process's one ``Settings``, so behaviour does not depend on the transport.
+
+The database is the source of truth. Every process that runs or sends jobs sweeps it
+(:class:`_Sweeper`, every third of the lease, and once at start): jobs of a lost worker are
+queued again and sent (``api.jobs.recovery``); with Celery, queued jobs left unclaimed are sent
+again. Each job runs in a :class:`routing.planning.search.processes.SearchScope`: at shutdown
+the process hands its running jobs back (``api.jobs.engine.release``) and kills their searches.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import queue
 import socket
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from typing import Protocol
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from api.jobs.engine import reap_expired, run_job, worker_name
+from api.jobs.engine import release, run_job
+from api.jobs.recovery import mark_sent, recover_lost, unsent_jobs, worker_name
 from api.jobs.registry import RUNNERS
 from api.settings import Settings
 from api.tables import Job
+from routing.planning.search.processes import SearchScope, owned_by
 
 log = logging.getLogger(__name__)
 
@@ -36,51 +45,120 @@ class JobQueue(Protocol):
     def close(self) -> None: ...
 
 
-class _Reaper(threading.Thread):
-    def __init__(self, engine: Engine, every_s: float) -> None:
-        super().__init__(name="job-reaper", daemon=True)
-        self.engine, self.every_s = engine, every_s
+class _Running:
+    """The jobs this process is running, each with its search scope: handed back and killed at shutdown."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: dict[str, tuple[str, SearchScope]] = {}
+
+    def run(self, engine: Engine, job_id: str, *, settings: Settings, kind: str) -> str:
+        """Run one job (``api.jobs.engine.run_job``) as this process's, its searches in a scope of their own."""
+        worker, scope = worker_name(kind), SearchScope()
+        with self._lock:
+            self._jobs[job_id] = (worker, scope)
+        try:
+            with owned_by(scope):
+                return run_job(engine, job_id, runners=RUNNERS, settings=settings, worker=worker)
+        finally:
+            with self._lock:
+                self._jobs.pop(job_id, None)
+
+    def release_all(self, engine: Engine) -> list[str]:
+        """Hand every running job back to the queue, then kill its searches; returns the ids handed back."""
+        with self._lock:
+            jobs = dict(self._jobs)
+        released = []
+        for job_id, (worker, scope) in jobs.items():
+            try:
+                if release(engine, job_id, worker):
+                    released.append(job_id)
+            except Exception:  # noqa: BLE001 - the database may be gone at shutdown: the lease recovers the job
+                log.exception("handing job %s back failed", job_id)
+            scope.cancel()
+        return released
+
+
+class _Sweeper(threading.Thread):
+    """Every third of the lease: jobs of lost workers queued again and sent; with ``resend``, unclaimed jobs re-sent."""
+
+    def __init__(self, engine: Engine, settings: Settings, send: Callable[[str], None], *, resend: bool) -> None:
+        super().__init__(name="job-sweeper", daemon=True)
+        self.engine, self.send, self.resend = engine, send, resend
+        self.lease_s = settings.service.job_lease_s
         self.stopped = threading.Event()
 
+    def sweep(self) -> None:
+        """One pass (also run once at start, before the thread)."""
+        try:
+            for job_id in recover_lost(self.engine):
+                self.send(job_id)  # stamped as sent: not re-sent by the pass below
+            for job_id in unsent_jobs(self.engine, resend_after_s=self.lease_s) if self.resend else []:
+                self.send(job_id)
+        except Exception:  # noqa: BLE001 - a database or broker hiccup: the next pass tries again
+            log.exception("sweeping jobs failed")
+
     def run(self) -> None:
-        while not self.stopped.wait(self.every_s):
-            try:
-                reap_expired(self.engine)
-            except Exception:  # noqa: BLE001
-                log.exception("reaping expired jobs failed")
-
-
-def _reaper(engine: Engine, settings: Settings) -> _Reaper:
-    reaper = _Reaper(engine, every_s=max(0.5, settings.service.job_lease_s / 3))
-    reaper.start()
-    return reaper
+        while not self.stopped.wait(max(0.5, self.lease_s / 3)):
+            self.sweep()
 
 
 class InProcessQueue:
-    """Jobs on a thread pool inside the API process; queued jobs left from a previous run start again."""
+    """Jobs on daemon threads inside the API process; queued jobs left from a previous run start again.
+
+    The threads are daemons: at shutdown :meth:`close` hands their jobs back and kills their
+    searches, and the process exits without waiting for what is left of a job.
+    """
 
     def __init__(self, engine: Engine, *, settings: Settings) -> None:
         self.engine, self.settings = engine, settings
-        self.pool = ThreadPoolExecutor(max_workers=settings.service.job_workers, thread_name_prefix="job")
-        self.reaper = _reaper(engine, settings)
-        reap_expired(engine)
+        self.running = _Running()
+        self.waiting: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self.closed = threading.Event()
+        self.threads = [
+            threading.Thread(target=self._work, name=f"job-{k}", daemon=True)
+            for k in range(settings.service.job_workers)
+        ]
+        for thread in self.threads:
+            thread.start()
+        self.sweeper = _Sweeper(engine, settings, self.dispatch, resend=False)
+        recover_lost(engine)  # jobs of this host's dead processes: queued again now, not a lease later
         with Session(engine) as session:
             for job_id in session.exec(select(Job.id).where(Job.status == "queued").order_by(Job.created_at)):
                 self.dispatch(job_id)
+        self.sweeper.start()
 
     def dispatch(self, job_id: str) -> None:
-        self.pool.submit(self._run, job_id)
+        self.waiting.put(job_id)
 
-    def _run(self, job_id: str) -> None:
-        run_job(self.engine, job_id, runners=RUNNERS, settings=self.settings, worker=worker_name("thread"))
+    def _work(self) -> None:
+        while (job_id := self.waiting.get()) is not None and not self.closed.is_set():
+            try:
+                self.running.run(self.engine, job_id, settings=self.settings, kind="thread")
+            except Exception:  # noqa: BLE001 - the database failed around the job: the sweep recovers it
+                log.exception("job %s could not be run", job_id)
 
     def close(self) -> None:
-        self.reaper.stopped.set()
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        """Stop taking jobs, hand the running ones back (queued for the next start) and kill their searches."""
+        self.closed.set()
+        self.sweeper.stopped.set()
+        for _ in self.threads:
+            self.waiting.put(None)
+        self.running.release_all(self.engine)
+
+
+_WORKER_JOBS = _Running()
+"""The jobs a ``qingyun worker`` process is running (its task and its shutdown hook share them)."""
 
 
 def celery_app(settings: Settings):
     """The Celery app shared by the API (sender) and ``qingyun worker`` (consumer).
+
+    A message is acknowledged only once its job ran (``task_acks_late``), one at a time per
+    worker (prefetch 1); a message whose worker died goes back to the queue
+    (``task_reject_on_worker_lost``, and Redis's visibility timeout: longer than the longest
+    solve, so a live worker's message is not handed to another). Behind them the sweeps send
+    again what the broker lost, and the claim runs a job delivered twice once.
 
     Parameters
     ----------
@@ -99,9 +177,10 @@ def celery_app(settings: Settings):
     app = Celery("qingyun", broker=service.redis_url)
     app.conf.update(
         task_default_queue=service.celery_queue,
-        task_acks_late=True,  # a message is removed only once its job ran
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_reject_on_worker_lost=False,  # a lost worker's job is failed by its lease, retried on request
+        broker_transport_options={"visibility_timeout": service.plan_time_limit_max_s + 2 * service.job_lease_s},
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
     )
@@ -110,24 +189,35 @@ def celery_app(settings: Settings):
     def run(job_id: str) -> str:
         from api.db import engine_for
 
-        engine = engine_for(service.database_url)
-        return run_job(engine, job_id, runners=RUNNERS, settings=settings, worker=worker_name("celery"))
+        return _WORKER_JOBS.run(engine_for(service.database_url), job_id, settings=settings, kind="celery")
 
     return app
 
 
+def _sender(app, engine: Engine, settings: Settings) -> Callable[[str], None]:
+    """Sends a queued job to the workers, noting when (a job unclaimed a lease later is sent again)."""
+    import uuid
+
+    def send(job_id: str) -> None:
+        mark_sent(engine, job_id, resend_after_s=settings.service.job_lease_s)
+        # the task id names the job, so the workers' log lines about the message name it too
+        app.send_task(TASK_NAME, args=[job_id], task_id=f"{job_id}.{uuid.uuid4().hex[:8]}")
+
+    return send
+
+
 class CeleryQueue:
-    """Jobs sent to Celery workers over Redis; the API process still reaps expired leases."""
+    """Jobs sent to Celery workers over Redis; the API process also sweeps for lost workers and lost messages."""
 
     def __init__(self, engine: Engine, *, settings: Settings) -> None:
         self.app = celery_app(settings)
-        self.reaper = _reaper(engine, settings)
-
-    def dispatch(self, job_id: str) -> None:
-        self.app.send_task(TASK_NAME, args=[job_id])
+        self.dispatch = _sender(self.app, engine, settings)
+        self.sweeper = _Sweeper(engine, settings, self.dispatch, resend=True)
+        self.sweeper.sweep()
+        self.sweeper.start()
 
     def close(self) -> None:
-        self.reaper.stopped.set()
+        self.sweeper.stopped.set()
 
 
 def open_queue(engine: Engine, settings: Settings) -> JobQueue:
@@ -153,6 +243,10 @@ def open_queue(engine: Engine, settings: Settings) -> JobQueue:
 def run_worker(settings: Settings, *, concurrency: int = 1) -> None:
     """``qingyun worker``: consume jobs until stopped (one solve at a time per process by default).
 
+    On SIGTERM or Ctrl-C the worker hands its running jobs back (sent again at once, for another
+    worker), kills their searches and exits; killed outright, its searches die with it and the
+    sweeps of the API and the other workers queue its job again.
+
     Parameters
     ----------
     settings
@@ -160,11 +254,27 @@ def run_worker(settings: Settings, *, concurrency: int = 1) -> None:
     concurrency
         Jobs at a time in this process (each solve itself uses both cores).
     """
+    from celery import signals
+
     from api.db import engine_for
 
     engine = engine_for(settings.service.database_url)
-    _reaper(engine, settings)
     app = celery_app(settings)
+    send = _sender(app, engine, settings)
+    sweeper = _Sweeper(engine, settings, send, resend=True)
+    sweeper.sweep()
+    sweeper.start()
+
+    def hand_back() -> None:
+        sweeper.stopped.set()
+        for job_id in _WORKER_JOBS.release_all(engine):
+            send(job_id)
+
+    @signals.worker_shutting_down.connect(weak=False)
+    def shutting_down(**_: object) -> None:
+        # called inside the signal handler, on the thread running the job: the work goes to a thread of its own
+        threading.Thread(target=hand_back, name="hand-back").start()
+
     # solo pool: the solver forks its own search processes, which Celery's daemonic prefork children may not
     pool = ["--pool=solo"] if concurrency == 1 else ["--pool=threads", f"--concurrency={concurrency}"]
     app.worker_main(

@@ -42,6 +42,8 @@ def solve(problem: Problem, settings: SolveParams | None = None, *, progress: Pr
     ------
     RuntimeError
         If a search worker failed.
+    SearchCancelled
+        If the caller's :class:`routing.planning.search.processes.SearchScope` was cancelled (a shutdown).
     ValueError
         If a strategy name is unknown.
     """

@@ -3,13 +3,16 @@
 Each :class:`SearchTask` runs :func:`routing.planning.search.searcher.search` in a forked
 process (at most ``SolveParams.workers`` at once); workers send typed messages back over one
 queue — progress, the result, or the error that stopped them — and the caller gets one
-:class:`SearchResult` per task label.
+:class:`SearchResult` per task label. The processes belong to the caller
+(:mod:`routing.planning.search.processes`): they hold no inherited socket, die with it, and
+are killed when the call ends early (an error, Ctrl-C, or the job's scope cancelled).
 """
 
 from __future__ import annotations
 
 import math
 import multiprocessing as mp
+import os
 import queue
 import time
 import traceback
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 
 from routing.planning.problem import Problem
 from routing.planning.search.params import Progress, ProgressCallback, SolveParams
+from routing.planning.search.processes import SearchScope, current_scope, detach_child, kill_group
 from routing.planning.search.result import CostPoint, SearchResult
 from routing.planning.search.searcher import search
 
@@ -67,7 +71,9 @@ class _Message:
     error: str | None = None  # the worker's traceback
 
 
-def _worker(task: SearchTask, settings: SolveParams, out) -> None:
+def _worker(task: SearchTask, settings: SolveParams, out, parent_pid: int) -> None:
+    detach_child(parent_pid)
+
     def report(elapsed: float, cost: float) -> None:
         out.put(_Message(task.label, improved=(elapsed, cost)))
 
@@ -112,6 +118,8 @@ def run_tasks(
 
     Raises
     ------
+    SearchCancelled
+        If the job's searches were stopped (:meth:`SearchScope.cancel`, at a shutdown).
     RuntimeError
         If a search failed (with its traceback) or a worker process died.
     """
@@ -123,6 +131,7 @@ def run_tasks(
         if progress is not None:
             progress(Progress(elapsed_s=time.monotonic() - began, best_cost=others + _combined(best), worker=label))
 
+    current_scope().check()
     if settings.workers <= 1 or len(tasks) == 1:
         return {task.label: task.run(settings, lambda e, c, label=task.label: tell(label, c)) for task in tasks}
     return _run_in_processes(tasks, settings, tell)
@@ -131,16 +140,30 @@ def run_tasks(
 def _run_in_processes(tasks: list[SearchTask], settings: SolveParams, tell) -> dict[str, SearchResult]:
     # fork: workers inherit the problem without re-importing the caller's main module
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    scope = current_scope()
     out = ctx.Queue()
     pending = list(tasks)
     running: dict[str, mp.Process] = {}
+    try:
+        return _collect(ctx, out, pending, running, settings, tell, scope)
+    finally:  # an error, Ctrl-C or a cancelled scope: no search outlives this call
+        for proc in running.values():
+            kill_group(proc.pid)
+            proc.join()
+            scope.discard(proc.pid)
+        out.close()
+
+
+def _collect(ctx, out, pending, running, settings, tell, scope: SearchScope) -> dict[str, SearchResult]:
     results: dict[str, SearchResult] = {}
     while pending or running:
+        scope.check()
         while pending and len(running) < settings.workers:
             task = pending.pop(0)
-            proc = ctx.Process(target=_worker, args=(task, settings, out), daemon=True)
+            proc = ctx.Process(target=_worker, args=(task, settings, out, os.getpid()), daemon=True)
             proc.start()
             running[task.label] = proc
+            scope.add(proc.pid)
         try:
             message = out.get(timeout=0.5)
         except queue.Empty:
@@ -148,17 +171,19 @@ def _run_in_processes(tasks: list[SearchTask], settings: SolveParams, tell) -> d
                 if not proc.is_alive() and label not in results:
                     proc.join()
                     del running[label]
+                    scope.discard(proc.pid)
+                    scope.check()  # killed by a cancel: say so, not "exited with -9"
                     raise RuntimeError(f"search worker {label} exited with code {proc.exitcode}") from None
             continue
         if message.improved is not None:
             tell(message.label, message.improved[1])
         elif message.error is not None:
-            for proc in running.values():
-                proc.kill()
             raise RuntimeError(f"search {message.label} failed:\n{message.error}")
         else:
             results[message.label] = message.result
-            running.pop(message.label).join()
+            proc = running.pop(message.label)
+            proc.join()
+            scope.discard(proc.pid)
     return results
 
 
