@@ -7,7 +7,9 @@
   0x0001/0x8001, 0x8100), encoders, the CLI's JSON shape.
 - ``writer``: batched, idempotent database writes off the event loop.
 - ``gateway``: the asyncio TCP server; ``settings``: its knobs (``QINGYUN_JT808_``).
-- ``cli``: ``qingyun jt808 decode | serve | simulate | export``.
+- ``limits``: connection caps, byte budgets, idle and frame clocks, the new-phone rate limit.
+- ``process``: the gateway as a process of its own (signals, parent death, restarts under ``qingyun serve``).
+- ``cli``: ``qingyun jt808 decode | serve | bind | unbind | terminals | simulate | export``.
 
 Public API: :func:`decode_frame`, :func:`decode_body`, :func:`encode_message`, :func:`decode_location`,
 :class:`Gateway`, :class:`GatewaySettings`.

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import typer
 
-from routing.errors import DecodeError, InputFileError
+from routing.errors import DecodeError, InputFileError, InvalidInputError
 
 app = typer.Typer(no_args_is_help=True, help="JT/T 808 终端接入 / GPS terminal ingest.")
 
@@ -69,34 +69,19 @@ def serve(
     """Run the gateway until Ctrl-C / SIGTERM, then flush every accepted position and exit."""
     import asyncio
     import logging
-    import signal
 
-    from fleet.jt808.gateway import serve as run_gateway
+    from fleet.jt808.process import LOG_FORMAT, serve_until_signalled
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     root = ctx.obj.settings  # resolved once by the CLI root
     engine = ctx.obj.engine_for(database_url or root.service.database_url)  # migrated by the CLI root
     overrides = {"host": host, "port": port, "idle_timeout_s": idle_timeout}
     settings = root.fleet.jt808.model_copy(update={k: v for k, v in overrides.items() if v is not None})
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-
-        def request_stop(_signum: int, _frame: object) -> None:
-            loop.call_soon_threadsafe(stop.set)
-
-        # plain signal handlers, not loop.add_signal_handler: under load asyncio's wake-up
-        # socket can be full and a signal delivered through it is lost
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, request_stop)
-        stats = await run_gateway(engine, settings, stop=stop)
-        typer.echo(
-            f"网关已停止 / gateway stopped: 连接 connections {stats.connections}, 帧 frames {stats.frames}, "
-            f"坏帧 bad frames {stats.bad_frames}, 已存位置 positions stored {stats.positions_accepted}"
-        )
-
-    asyncio.run(main())
+    stats = asyncio.run(serve_until_signalled(engine, settings))
+    typer.echo(
+        f"网关已停止 / gateway stopped: 连接 connections {stats.connections}, 帧 frames {stats.frames}, "
+        f"坏帧 bad frames {stats.bad_frames}, 已存位置 positions stored {stats.positions_accepted}"
+    )
 
 
 @app.command()
@@ -111,6 +96,51 @@ def unbind(
     engine = ctx.obj.engine_for(ctx.obj.settings.service.database_url)  # migrated by the CLI root
     unbind_terminal(engine, phone=key)
     typer.echo(f"已解绑 / unbound terminal {key}: it may register again")
+
+
+@app.command()
+def bind(
+    ctx: typer.Context,
+    phone: str = typer.Argument(..., help="terminal phone (leading zeros optional)"),
+    plate: str = typer.Option(..., "--plate", help="the truck's plate as its terminal registers it, e.g. 粤B12345"),
+    vehicle: str = typer.Option(None, "--vehicle", help="catalogue vehicle id that carries this terminal"),
+) -> None:
+    """登记终端 / list a terminal by phone and plate: in allow-list mode only listed phones may register."""
+    from fleet.tracks.store import bind_terminal, normalise_phone
+
+    key = normalise_phone(phone.strip())
+    if not key.isdigit() or len(key) > 20:
+        raise InvalidInputError(f"终端号无效 / phone {phone!r} must be up to 20 decimal digits")
+    if not plate.strip():
+        raise InvalidInputError("车牌为空 / --plate must not be empty")
+    engine = ctx.obj.engine_for(ctx.obj.settings.service.database_url)  # migrated by the CLI root
+    bind_terminal(engine, phone=key, plate=plate.strip(), vehicle=vehicle)
+    typer.echo(
+        f"已登记 / listed terminal {key} plate {plate.strip()}"
+        + (f" on vehicle {vehicle}" if vehicle else "")
+        + ": it may register (0x0100) once"
+    )
+
+
+@app.command()
+def terminals(ctx: typer.Context) -> None:
+    """终端列表 / every terminal: phone, plate, vehicle, bound or not; ids printed in full, never cut."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from fleet.tracks.store import list_terminals
+
+    engine = ctx.obj.engine_for(ctx.obj.settings.service.database_url)  # migrated by the CLI root
+    table = Table(title="终端 / terminals")
+    for name in ("终端号\nphone", "车牌\nplate", "车辆\nvehicle"):
+        table.add_column(name, overflow="fold")  # a long id wraps inside its cell, never cut to "kitchen-…"
+    table.add_column("已绑定\nbound", no_wrap=True)
+    table.add_column("来源\nvia", no_wrap=True)
+    for entry in list_terminals(engine):
+        table.add_row(
+            entry.phone, entry.plate, entry.vehicle or "", "是 yes" if entry.bound else "否 no", entry.protocol
+        )
+    Console().print(table)
 
 
 @app.command()

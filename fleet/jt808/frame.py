@@ -306,13 +306,24 @@ class FrameSplitter:
 
     Handles partial reads (the tail waits for the next read), several frames per read
     and shared flags (``7E…7E7E…7E``). Bytes before the first flag of a connection and
-    runs longer than ``max_frame`` without a flag come out as bad chunks.
+    runs longer than ``max_frame`` without a flag come out as bad chunks (``overflows`` counts
+    the latter, so a gateway can close a line that sends them).
     """
 
     def __init__(self, *, max_frame: int = 2 * (HEADER_2019 + 4 + MAX_BODY_LENGTH + 1)) -> None:
         self._pending = b""
         self._started = False
         self._max_frame = max_frame
+        self.overflows = 0
+
+    @property
+    def pending(self) -> int:
+        """Bytes held of a frame not finished yet."""
+        return len(self._pending)
+
+    def clear(self) -> None:
+        """Drop the unfinished frame."""
+        self._pending = b""
 
     def feed(self, data: bytes) -> tuple[list[bytes], list[bytes]]:
         """Return (frames, junk): complete escaped frame contents and discarded chunks."""
@@ -327,10 +338,15 @@ class FrameSplitter:
         frames = [piece for piece in pieces if piece]
         if len(tail) > self._max_frame:
             junk.append(tail)
+            self.overflows += 1
             tail = b""
             self._started = False
         self._pending = tail
         return frames, junk
+
+
+# what one buffered subpackage part costs beyond its body bytes (Frame object, dict slot), for budgets
+PART_OVERHEAD = 200
 
 
 class Reassembler:
@@ -338,22 +354,37 @@ class Reassembler:
 
     Parts are keyed by (phone, message id, total); at most ``max_pending`` incomplete
     messages are kept (the oldest is dropped: its terminal re-sends after no reply).
+    ``pending_bytes`` is what the held parts cost, for the caller's byte budget.
     """
 
     def __init__(self, *, max_pending: int = 16) -> None:
         self._parts: dict[tuple[str, int, int], dict[int, Frame]] = {}
         self._max_pending = max_pending
+        self.pending_bytes = 0
+
+    def clear(self) -> None:
+        """Drop every held part."""
+        self._parts.clear()
+        self.pending_bytes = 0
 
     def add(self, frame: Frame) -> Frame | None:
         """The complete message once ``frame`` was its last missing part, else None."""
         total, index = frame.subpackage
         key = (frame.phone, frame.msg_id, total)
         parts = self._parts.setdefault(key, {})
-        parts[index] = frame
+        previous = parts.get(index)
+        if previous is not None:
+            self.pending_bytes -= len(previous.body) + PART_OVERHEAD
+        parts[index] = replace(frame, wire=b"")  # the escaped copy is not needed once decoded
+        self.pending_bytes += len(frame.body) + PART_OVERHEAD
         if len(parts) < total:
             if len(self._parts) > self._max_pending:
-                del self._parts[next(iter(self._parts))]
+                self._drop(next(iter(self._parts)))
             return None
-        del self._parts[key]
+        self._drop(key)
         body = b"".join(parts[number].body for number in range(1, total + 1))
         return replace(frame, body=body, subpackage=None, body_offset=0, wire=b"")
+
+    def _drop(self, key: tuple[str, int, int]) -> None:
+        parts = self._parts.pop(key)
+        self.pending_bytes -= sum(len(part.body) + PART_OVERHEAD for part in parts.values())

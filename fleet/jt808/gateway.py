@@ -12,8 +12,16 @@ Terminals must register (0x0100 → 0x8100 with an auth code) and authenticate
 positions are answered "failed" (result 1), which makes the terminal keep them.
 A phone already bound to a code is refused (0x8100 result 3, no code) until a
 supervisor unbinds it (``qingyun jt808 unbind``): nobody learns another terminal's code.
+In allow-list mode (``registration="allow-list"``) only phones a supervisor listed
+(``qingyun jt808 bind``) register: others get result 4, a listed phone with another plate result 2.
+In open mode registrations of never-seen phones are rate-limited per client address
+(``trusted_addresses``, by default this host, are exempt from the per-address limits).
 Bad frames are counted and, when the header is readable, answered with result 2;
-the connection stays open. Idle connections close after ``idle_timeout_s``.
+the connection stays open. Resource limits close a connection at once, logged with the
+limit's name, after the positions of its last read are committed and answered: connections
+per address and in total, an over-long frame before authentication, the byte budget of an
+unfinished frame plus buffered subpackage parts, no complete frame for ``idle_timeout_s``
+(a trickle of bytes does not count) and a frame unfinished after ``frame_deadline_s``.
 """
 
 from __future__ import annotations
@@ -21,12 +29,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 from sqlalchemy.engine import Engine
 
-from fleet.jt808.frame import Frame, FrameSplitter, Reassembler, decode_escaped, encode_frame, peek_header
+from fleet.jt808.frame import Frame, FrameSplitter, decode_escaped, encode_frame, peek_header
+from fleet.jt808.limits import Connection, Limits
 from fleet.jt808.location import Location, decode_location
 from fleet.jt808.messages import (
     AUTHENTICATE,
@@ -39,6 +49,8 @@ from fleet.jt808.messages import (
     REGISTER,
     REGISTER_ALREADY_REGISTERED,
     REGISTER_REPLY,
+    REGISTER_TERMINAL_UNKNOWN,
+    REGISTER_VEHICLE_UNKNOWN,
     RESULT_BAD_MESSAGE,
     RESULT_FAILED,
     RESULT_OK,
@@ -52,9 +64,12 @@ from fleet.jt808.messages import (
 from fleet.jt808.settings import GatewaySettings
 from fleet.jt808.writer import PositionWriter
 from fleet.tracks.store import authenticate_terminal, normalise_phone, register_terminal
-from routing.errors import ConflictError, DecodeError
+from routing.errors import ConflictError, DecodeError, InvalidInputError, NotFoundError
 
 log = logging.getLogger(__name__)
+
+# what a reply needs: msg id, phone, serial, version, result (None: the commit's), protocol version
+_Answer = tuple[int, str, int, str, int | None, int]
 
 
 @dataclass
@@ -69,22 +84,8 @@ class GatewayStats:
     registrations_refused: int = 0
     authentications: int = 0
     idle_closed: int = 0
-
-
-@dataclass
-class _Connection:
-    """Per-connection state: stream splitter, authenticated phones, platform serials."""
-
-    splitter: FrameSplitter = field(default_factory=FrameSplitter)
-    reassembler: Reassembler = field(default_factory=Reassembler)
-    authenticated: set[str] = field(default_factory=set)
-    serial: int = 0
-    last_read: float = 0.0
-
-    def next_serial(self) -> int:
-        serial = self.serial
-        self.serial = (serial + 1) & 0xFFFF
-        return serial
+    connections_refused: int = 0
+    limit_closed: int = 0
 
 
 def position_row(
@@ -144,7 +145,8 @@ class Gateway:
         )
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task] = set()
-        self._connections: dict[asyncio.StreamWriter, _Connection] = {}
+        self._connections: dict[asyncio.StreamWriter, Connection] = {}
+        self._limits = Limits(settings)
         self._sweeper: asyncio.Task | None = None
         self._stopping = False
 
@@ -164,9 +166,6 @@ class Gateway:
         )
         self._sweeper = asyncio.create_task(self._close_idle())
         log.info("JT/T 808 gateway listening on %s:%d", self.settings.host, self.port)
-
-    async def serve_forever(self) -> None:
-        await self._server.serve_forever()
 
     async def stop(self) -> None:
         """Stop accepting, close connections, then commit everything already accepted."""
@@ -188,11 +187,21 @@ class Gateway:
         log.info("gateway stopped in %.2f s, %d positions written", time.perf_counter() - started, self.rows_written)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
+        peer = writer.get_extra_info("peername")
+        address = str(peer[0]) if peer else "?"
+        refusal = self._limits.refusal(address, open_connections=len(self._connections))
+        if refusal is not None:
+            self.stats.connections_refused += 1
+            self._limits.log(refusal, f"connection from {address} closed: {refusal}")
+            writer.transport.abort()
+            return
         task = asyncio.current_task()
         self._tasks.add(task)
-        loop = asyncio.get_running_loop()
-        connection = _Connection(last_read=loop.time())
+        now = loop.time()
+        connection = Connection(address, FrameSplitter(max_frame=self.settings.max_frame_bytes), now)
         self._connections[writer] = connection
+        self._limits.opened(address)
         self.stats.connections += 1
         self.stats.open_connections += 1
         try:
@@ -200,13 +209,18 @@ class Gateway:
                 data = await reader.read(self.settings.read_size)
                 if not data:
                     break
-                connection.last_read = loop.time()
                 replies = await self._process(connection, data)
                 if self._stopping:
                     break
                 if replies:
                     writer.write(b"".join(replies))
                     await writer.drain()
+                if connection.close_reason is not None:
+                    self.stats.limit_closed += 1
+                    self._limits.log(
+                        connection.close_reason, f"connection from {address} closed: {connection.close_reason}"
+                    )
+                    break
         except (ConnectionError, asyncio.CancelledError):
             pass
         except Exception:  # a bug must cost one connection, never the server
@@ -215,59 +229,52 @@ class Gateway:
             self.stats.open_connections -= 1
             self._tasks.discard(task)
             self._connections.pop(writer, None)
+            self._limits.closed(address)
+            connection.splitter.clear()
+            connection.reassembler.clear()
             writer.close()
 
     async def _close_idle(self) -> None:
-        """Close connections silent for ``idle_timeout_s`` (one sweeper, no timer per read)."""
-        timeout = self.settings.idle_timeout_s
+        """Close connections without a complete frame for ``idle_timeout_s`` or with a frame past its deadline.
+
+        One sweeper, no timer per read; only decoded frames reset the idle clock, so a trickle of
+        bytes cannot keep a connection open.
+        """
         loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(min(timeout / 4, 5.0))
+            await asyncio.sleep(self._limits.sweep_interval_s)
             now = loop.time()
             for stream, connection in list(self._connections.items()):
-                if now - connection.last_read > timeout:
+                reason = self._limits.expired(connection, now)
+                if reason is None:
+                    continue
+                if reason.startswith("idle"):
                     self.stats.idle_closed += 1
-                    connection.last_read = float("inf")  # count once
-                    stream.close()
+                else:
+                    self.stats.limit_closed += 1
+                self._limits.log(reason, f"connection from {connection.address} closed: {reason}")
+                stream.close()
 
-    async def _process(self, connection: _Connection, data: bytes) -> list[bytes]:
+    async def _process(self, connection: Connection, data: bytes) -> list[bytes]:
         """Decode a read's frames, commit their positions, return replies in frame order.
 
         Replies are built last so their platform serials follow the frame order; a
-        location's result is that of the commit of this read's rows.
+        location's result is that of the commit of this read's rows. Once a limit marks the
+        connection for closing, the read's later frames are neither processed nor answered.
         """
-        frames, junk = connection.splitter.feed(data)
-        self.stats.bad_frames += len(junk)
-        answers: list[
-            tuple[int, str, int, str, int | None, int]
-        ] = []  # msg id, phone, serial, version, result, protocol
+        frames = self._split(connection, data)
+        answers: list[_Answer] = []
         registered: dict[int, bytes] = {}  # answer index → 0x8100 body
         rows: list[tuple] = []
         received_at = datetime.now(UTC)
         for escaped in frames:
+            if connection.close_reason is not None:
+                break
             self.stats.frames += 1
             try:
-                frame = decode_escaped(escaped)
-                if frame.subpackage is not None:
-                    complete = connection.reassembler.add(frame)
-                    if complete is None:
-                        answers.append(_answer(frame, RESULT_OK))
-                        continue
-                    frame = complete  # answered as the whole message, with the last part's serial
-                if frame.msg_id in (LOCATION, BATCH):
-                    phone = normalise_phone(frame.phone)
-                    if phone not in connection.authenticated:
-                        answers.append(_answer(frame, RESULT_FAILED))
-                        continue
-                    rows.extend(self._rows(frame, phone=phone, received_at=received_at))
-                    answers.append(_answer(frame, None))
-                elif frame.msg_id == REGISTER:
-                    registered[len(answers)] = await self._register(frame)
-                    answers.append(_answer(frame, RESULT_OK))
-                else:
-                    result = await self._control(connection, frame)
-                    if result is not None:
-                        answers.append(_answer(frame, result))
+                await self._frame(
+                    connection, escaped, answers=answers, registered=registered, rows=rows, at=received_at
+                )
             except DecodeError as error:
                 self.stats.bad_frames += 1
                 log.debug("bad frame: %s", error)
@@ -304,18 +311,64 @@ class Gateway:
             )
         return replies
 
-    def _rows(self, frame: Frame, *, phone: str, received_at: datetime) -> list[tuple]:
-        if frame.msg_id == LOCATION:
-            location = decode_location(frame.body, error_at=frame.error)
-            return [position_row(phone, location, received_at=received_at, blind_area=False, items=frame.body[28:])]
-        batch = decode_body(frame)
-        blind = batch.type == 1
-        return [
-            position_row(phone, location, received_at=received_at, blind_area=blind) for location in batch.positions
-        ]
+    def _split(self, connection: Connection, data: bytes) -> list[bytes]:
+        """The read's complete frames; starts the frame deadline's clock and applies the pre-auth frame limit."""
+        overflows = connection.splitter.overflows
+        frames, junk = connection.splitter.feed(data)
+        self.stats.bad_frames += len(junk)
+        self._limits.after_read(
+            connection,
+            frames,
+            overflowed=connection.splitter.overflows > overflows,
+            now=asyncio.get_running_loop().time(),
+        )
+        return frames
 
-    async def _register(self, frame: Frame) -> bytes:
-        """Bind the terminal, return the 0x8100 body: its new auth code, or result 3 if already bound."""
+    async def _frame(
+        self,
+        connection: Connection,
+        escaped: bytes,
+        *,
+        answers: list[_Answer],
+        registered: dict[int, bytes],
+        rows: list[tuple],
+        at: datetime,
+    ) -> None:
+        """Handle one frame: add its answer (and its rows, its 0x8100 body) to the read's lists."""
+        frame = decode_escaped(escaped)
+        connection.last_frame = asyncio.get_running_loop().time()
+        if frame.subpackage is not None:
+            complete = connection.reassembler.add(frame)
+            if self._limits.over_budget(connection):
+                return
+            if complete is None:
+                answers.append(_answer(frame, RESULT_OK))
+                return
+            frame = complete  # answered as the whole message, with the last part's serial
+        if frame.msg_id in (LOCATION, BATCH):
+            phone = normalise_phone(frame.phone)
+            if phone not in connection.authenticated:
+                answers.append(_answer(frame, RESULT_FAILED))
+                return
+            rows.extend(_frame_rows(frame, phone=phone, received_at=at))
+            answers.append(_answer(frame, None))
+        elif frame.msg_id == REGISTER:
+            body = await self._register(connection, frame)
+            if body is not None:
+                registered[len(answers)] = body
+                answers.append(_answer(frame, RESULT_OK))
+        else:
+            result = await self._control(connection, frame)
+            if result is not None:
+                answers.append(_answer(frame, result))
+
+    async def _register(self, connection: Connection, frame: Frame) -> bytes | None:
+        """Bind the terminal; the 0x8100 body: its new auth code or a refusal's result (None: rate-limited, close).
+
+        Allow-list mode: an unlisted phone gets result 4, a listed phone registering another
+        plate result 2. Open mode: a never-seen phone creates a terminal row only while its
+        client address is within ``new_phone_registrations_per_min``.
+        """
         registration = decode_body(frame)
         fields = {
             name: getattr(registration, name)
@@ -323,16 +376,38 @@ class Gateway:
         }
         fields["protocol"] = registration.layout
         phone = normalise_phone(frame.phone)
+        listed = self.settings.registration == "allow-list"
+        bind = partial(register_terminal, self._engine, phone=phone, registration=fields, listed_only=listed)
+        result, code = 0, None
         try:
-            code = await asyncio.to_thread(register_terminal, self._engine, phone=phone, registration=fields)
+            try:
+                code = await asyncio.to_thread(bind, new_phones=False)
+            except NotFoundError:
+                if listed:
+                    raise
+                now = asyncio.get_running_loop().time()
+                if not self._limits.may_register_new_phone(connection.address, now):
+                    self.stats.registrations_refused += 1
+                    per_minute = self.settings.new_phone_registrations_per_min
+                    connection.close_reason = (
+                        f"new_phone_registrations_per_min {per_minute}: never-seen phone {phone} refused"
+                    )
+                    return None
+                code = await asyncio.to_thread(bind, new_phones=True)
         except ConflictError:
-            log.warning("registration of already bound terminal %s refused", phone)
+            result = REGISTER_ALREADY_REGISTERED
+        except NotFoundError:
+            result = REGISTER_TERMINAL_UNKNOWN
+        except InvalidInputError:
+            result = REGISTER_VEHICLE_UNKNOWN
+        if code is None:
+            log.warning("registration of terminal %s refused with result %d", phone, result)
             self.stats.registrations_refused += 1
-            return encode_body(RegisterReply(ack_serial=frame.serial, result=REGISTER_ALREADY_REGISTERED))
+            return encode_body(RegisterReply(ack_serial=frame.serial, result=result))
         self.stats.registrations += 1
         return encode_body(RegisterReply(ack_serial=frame.serial, result=0, auth_code=code))
 
-    async def _control(self, connection: _Connection, frame: Frame) -> int | None:
+    async def _control(self, connection: Connection, frame: Frame) -> int | None:
         """Authentication, heartbeat, logout and the rest: the 0x8001 result, None for no reply."""
         phone = normalise_phone(frame.phone)
         if frame.msg_id == AUTHENTICATE:
@@ -356,17 +431,16 @@ class Gateway:
         return RESULT_UNSUPPORTED
 
 
-def _answer(frame: Frame, result: int | None) -> tuple[int, str, int, str, int | None, int]:
+def _frame_rows(frame: Frame, *, phone: str, received_at: datetime) -> list[tuple]:
+    """The position rows of a location (0x0200) or batch (0x0704) frame of an authenticated terminal."""
+    if frame.msg_id == LOCATION:
+        location = decode_location(frame.body, error_at=frame.error)
+        return [position_row(phone, location, received_at=received_at, blind_area=False, items=frame.body[28:])]
+    batch = decode_body(frame)
+    blind = batch.type == 1
+    return [position_row(phone, location, received_at=received_at, blind_area=blind) for location in batch.positions]
+
+
+def _answer(frame: Frame, result: int | None) -> _Answer:
     """What a reply needs from the frame it answers (result None: the commit's result)."""
     return frame.msg_id, frame.phone, frame.serial, frame.version, result, frame.protocol_version or 1
-
-
-async def serve(engine: Engine, settings: GatewaySettings, *, stop: asyncio.Event) -> GatewayStats:
-    """Run a gateway until ``stop`` is set, then shut down gracefully."""
-    gateway = Gateway(engine, settings)
-    await gateway.start()
-    try:
-        await stop.wait()
-    finally:
-        await gateway.stop()
-    return gateway.stats

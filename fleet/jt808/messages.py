@@ -33,8 +33,10 @@ RESULT_FAILED = 1
 RESULT_BAD_MESSAGE = 2
 RESULT_UNSUPPORTED = 3
 
-# 0x8100 result (JT/T 808-2013 8.6) for a phone already bound to an auth code
-REGISTER_ALREADY_REGISTERED = 3
+# 0x8100 results (JT/T 808-2013 8.6): 0 success, then the refusals
+REGISTER_VEHICLE_UNKNOWN = 2  # no such vehicle in the database: the plate is not the one the phone was bound to
+REGISTER_ALREADY_REGISTERED = 3  # the phone is already bound to an auth code
+REGISTER_TERMINAL_UNKNOWN = 4  # no such terminal in the database: allow-list mode, phone not bound by a supervisor
 
 _REPLY = struct.Struct(">HHB")
 _REGISTER_REPLY = struct.Struct(">HB")

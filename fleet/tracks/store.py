@@ -18,15 +18,18 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, String, func, select, update
+from sqlalchemy import column as sa_column
+from sqlalchemy import table as sa_table
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel, create_engine
 
-from routing.errors import ConflictError, NotFoundError
+from routing.errors import ConflictError, InvalidInputError, NotFoundError
 
 
 class UtcDateTime(TypeDecorator):
@@ -175,7 +178,14 @@ def hash_auth_code(code: str) -> str:
     return hashlib.sha256(code.encode("utf-8")).hexdigest()
 
 
-def register_terminal(engine: Engine, *, phone: str, registration: dict[str, object]) -> str:
+def register_terminal(
+    engine: Engine,
+    *,
+    phone: str,
+    registration: dict[str, object],
+    new_phones: bool = True,
+    listed_only: bool = False,
+) -> str:
     """Bind a phone that is not bound yet to a new auth code; return the code (its hash is stored).
 
     A phone already bound keeps its terminal row untouched: re-binding is a supervisor's
@@ -189,6 +199,12 @@ def register_terminal(engine: Engine, *, phone: str, registration: dict[str, obj
         Terminal phone (primary key).
     registration
         ``Terminal`` column values to set (province, maker, plate …).
+    new_phones
+        Whether a phone without a terminal row may create one (open registration); False only
+        re-binds known, unbound phones (the gateway's rate limit on never-seen phones).
+    listed_only
+        Allow-list mode: only a phone a supervisor listed (:func:`bind_terminal`; any unbound row
+        with a plate) registers, the listed plate is kept and a different plate is refused.
 
     Returns
     -------
@@ -199,18 +215,33 @@ def register_terminal(engine: Engine, *, phone: str, registration: dict[str, obj
     ------
     ConflictError
         When ``phone`` is already bound to an auth code.
+    NotFoundError
+        When ``phone`` has no row and may not create one (``new_phones`` False), or is not listed.
+    InvalidInputError
+        In allow-list mode, a registration whose plate is not the one the phone was listed with.
     """
     code = new_auth_code()
     values = {**registration, "auth_hash": hash_auth_code(code), "registered_at": datetime.now(UTC)}
     taken = ConflictError(f"terminal {phone} is already registered; unbind it first (qingyun jt808 unbind {phone})")
     with Session(engine) as session:
-        if session.get(Terminal, phone) is None:
+        terminal = session.get(Terminal, phone)
+        if terminal is None and new_phones and not listed_only:
             session.add(Terminal(phone=phone, **values))
             try:
                 session.commit()
             except IntegrityError:  # registered concurrently
                 raise taken from None
             return code
+        if terminal is None or (listed_only and not terminal.plate):
+            where = "listed by a supervisor (qingyun jt808 bind)" if listed_only else "known"
+            raise NotFoundError(f"终端未登记 / terminal {phone} is not {where}")
+        if listed_only:
+            claimed = str(registration.get("plate") or "")
+            if registration.get("plate_color") and claimed and claimed != terminal.plate:
+                raise InvalidInputError(
+                    f"车牌不符 / terminal {phone} is bound to plate {terminal.plate}, its registration says {claimed}"
+                )
+            values["plate"] = terminal.plate
         rebound = session.execute(
             update(Terminal).where(Terminal.phone == phone, Terminal.auth_hash == "").values(**values)
         )
@@ -290,6 +321,91 @@ def unbind_terminal(engine: Engine, *, phone: str) -> None:
         if found.rowcount != 1:
             raise NotFoundError(f"no terminal with phone {phone}")
         session.commit()
+
+
+_VEHICLE = sa_table("vehicle", sa_column("id", String), sa_column("terminal", String))
+
+
+def bind_terminal(engine: Engine, *, phone: str, plate: str, vehicle: str | None = None) -> None:
+    """List a terminal by phone and plate (allow-list mode), optionally as the GPS box of a vehicle.
+
+    The row stays unbound (no auth code) until the device registers over JT/T 808 with this
+    plate; a phone already bound must be unbound first, so a listing never changes a working terminal.
+
+    Parameters
+    ----------
+    engine
+        The track database (the service's: it holds the vehicle catalogue too).
+    phone
+        Terminal phone (normalised, see :func:`normalise_phone`).
+    plate
+        The truck's plate as the terminal sends it (e.g. 粤B12345).
+    vehicle
+        A catalogue vehicle id whose ``terminal`` becomes this phone (and no other vehicle's).
+
+    Raises
+    ------
+    ConflictError
+        When the phone is bound to an auth code.
+    NotFoundError
+        When ``vehicle`` is not in the catalogue.
+    """
+    with Session(engine) as session:
+        terminal = session.get(Terminal, phone)
+        if terminal is not None and terminal.auth_hash:
+            raise ConflictError(
+                f"终端已绑定 / terminal {phone} is bound; unbind it first (qingyun jt808 unbind {phone})"
+            )
+        if terminal is None:
+            session.add(
+                Terminal(phone=phone, auth_hash="", plate=plate, protocol="bind", registered_at=datetime.now(UTC))
+            )
+        else:
+            terminal.plate = plate
+        if vehicle is not None:
+            session.execute(update(_VEHICLE).where(_VEHICLE.c.terminal == phone).values(terminal=None))
+            found = session.execute(update(_VEHICLE).where(_VEHICLE.c.id == vehicle).values(terminal=phone))
+            if found.rowcount != 1:
+                session.rollback()
+                raise NotFoundError(f"车辆不存在 / no vehicle {vehicle!r} in the catalogue")
+        session.commit()
+
+
+@dataclass(frozen=True)
+class TerminalEntry:
+    """One line of the terminal list: who the phone is and whether it holds an auth code."""
+
+    phone: str
+    plate: str
+    bound: bool
+    protocol: str
+    registered_at: datetime
+    vehicle: str | None
+
+
+def list_terminals(engine: Engine) -> list[TerminalEntry]:
+    """Every terminal by phone, with the catalogue vehicle that carries it (None when none does).
+
+    Parameters
+    ----------
+    engine
+        The track database.
+
+    Returns
+    -------
+    list of TerminalEntry
+    """
+    query = (
+        select(
+            Terminal.phone, Terminal.plate, Terminal.auth_hash, Terminal.protocol, Terminal.registered_at, _VEHICLE.c.id
+        )
+        .select_from(Terminal)
+        .outerjoin(_VEHICLE, _VEHICLE.c.terminal == Terminal.phone)
+        .order_by(Terminal.phone)
+    )
+    with Session(engine) as session:
+        rows = session.execute(query).all()
+    return [TerminalEntry(p, plate, bool(h), proto, at, v) for p, plate, h, proto, at, v in rows]
 
 
 def insert_positions(engine: Engine, rows: Sequence[tuple]) -> None:

@@ -153,7 +153,8 @@ def print_summary(console, outcome) -> None:
 
     table = Table(title="车辆排班 / routes per truck")
     for column in ("车辆 truck", "出车 start", "回场 end", "趟次 trips", "点位 sites", "里程 km", "收运 t"):
-        table.add_column(column, justify="right")
+        # a truck id is never cut to "kitchen-…": it wraps inside its cell on a narrow terminal
+        table.add_column(column, justify="right", overflow="fold" if column == "车辆 truck" else "ellipsis")
     for route in result.routes:
         trips = sum(1 for s in route.stops if s.kind == "facility")
         collected = sum(sum(s.unloaded_kg.values()) for s in route.stops if s.kind == "facility")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from api.db import engine_for
+from api.settings import get_settings
 from tests.conftest import SHARED, postgres_schema_engine
 
 VECTORS = SHARED / "gps" / "jt808_vectors.json"
@@ -34,3 +35,13 @@ def engine(request, tmp_path: Path):
         return
     with postgres_schema_engine("jt808_test") as engine:
         yield engine
+
+
+@pytest.fixture
+def cli_database(tmp_path, monkeypatch):
+    """A SQLite file the ``qingyun`` CLI reads through QINGYUN_DATABASE_URL."""
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("QINGYUN_DATABASE_URL", url)
+    get_settings.cache_clear()
+    yield engine_for(url)
+    get_settings.cache_clear()

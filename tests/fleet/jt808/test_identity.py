@@ -17,7 +17,6 @@ from sqlmodel import Session
 from typer.testing import CliRunner
 
 from api.cli import app, main
-from api.settings import get_settings
 from fleet.tracks.store import Terminal, count_positions, track, unbind_terminal
 from routing.errors import NotFoundError
 from tests.fleet.jt808.test_gateway import PHONE, Client, frame, location_body, registration_body, reply_8001, started
@@ -140,18 +139,6 @@ def test_unbind_then_register_again_gets_a_new_code_and_keeps_positions(engine) 
     assert [row.gps_time.second for row in track(engine, phone=KEY)] == [5, 15]  # the earlier fix is kept
     with Session(engine) as session:
         assert session.get(Terminal, KEY).plate == "粤B66666"  # re-bound by the supervisor's choice
-
-
-@pytest.fixture
-def cli_database(tmp_path, monkeypatch):
-    """A SQLite file the ``qingyun`` CLI reads through QINGYUN_DATABASE_URL."""
-    from api.db import engine_for
-
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("QINGYUN_DATABASE_URL", url)
-    get_settings.cache_clear()
-    yield engine_for(url)
-    get_settings.cache_clear()
 
 
 def test_cli_unbind_lets_the_phone_register_again(cli_database) -> None:
