@@ -22,6 +22,7 @@ from routing.planning.scenario import ACCESS_RANK
 
 TOLERANCE_S = 1  # plan times are whole seconds
 TOLERANCE_QTY = 1e-6
+TOLERANCE_DEG = 1e-5  # about 1 m: coordinates of a stop against its place
 
 
 @dataclass
@@ -56,8 +57,6 @@ class _OnRoute:
     collected: float = 0.0
     sites: int = 0
     breaks: list[int] = field(default_factory=list)
-    pending_break: int = 0
-    break_end: int = 0
 
 
 class _Checker:
@@ -130,38 +129,56 @@ class _Checker:
 
     # --- a stop ----------------------------------------------------------------------
     def stop(self, state: _OnRoute, stop: PlanStop, *, last: bool, where: str) -> None:
+        """Every entry stands at a place: the truck drives there from the previous entry's place (no time when it is
+        the same place), then serves, unloads, waits or breaks there."""
         arrival, start, departure = self.secs(stop.arrival), self.secs(stop.start), self.secs(stop.departure)
         if start < arrival - TOLERANCE_S or departure < start - TOLERANCE_S:
             self.bad.append(f"{where}: times out of order")
-        if stop.kind == "break":
-            self.meal_break(state, start, departure, where=where)
-            return
         node = self.node_of(state, stop)
         if node is None:
-            self.bad.append(f"{where}: unknown {stop.kind} id")
+            self.bad.append(
+                f"{where}: unknown {stop.at or stop.kind} id"
+                if stop.kind != "wait" or stop.at
+                else f"{where}: a wait must name its place (at)"
+            )
             return
+        self.position(stop, node, where=where)
         travel = int(self.problem.duration_s[state.node, node])
         self.report.distance += int(self.problem.distance_m[state.node, node])
-        if arrival < state.departure + travel + state.pending_break - TOLERANCE_S:
+        if arrival < state.departure + travel - TOLERANCE_S:
+            what = "is taken" if stop.kind in ("break", "wait") else "arrives"
             self.bad.append(
-                f"{where}: arrives {stop.arrival.isoformat()}, but the drive takes {travel} s from the previous stop"
+                f"{where}: {what} at {stop.arrival.isoformat()}, but the drive takes {travel} s from the previous stop"
             )
-        if state.pending_break and arrival < state.break_end - TOLERANCE_S:
-            self.bad.append(f"{where}: arrives before the break ends")
-        state.pending_break = 0
-        if stop.kind == "site":
+        if stop.kind == "break":
+            self.meal_break(state, start, departure, where=where)
+        elif stop.kind == "site":
             self.site(state, stop, start, departure, where=where)
         elif stop.kind == "facility":
             self.facility(state, stop, start, departure, where=where)
-        else:
+        elif stop.kind == "depot":
             self.depot(state, last=last, where=where)
         state.node, state.departure = node, departure
 
     def node_of(self, state: _OnRoute, stop: PlanStop) -> int | None:
-        if stop.kind == "depot":
-            return self.problem.depots[state.vehicle.depot].node
-        place = (self.sites if stop.kind == "site" else self.facilities).get(stop.id)
+        """The stop's place; a break or wait stands at the place ``at``/``id`` names (a break without ``at``: where
+        the previous entry left the truck)."""
+        kind = stop.at if stop.kind in ("break", "wait") else stop.kind
+        if kind is None:
+            return state.node if stop.kind == "break" else None
+        if kind == "depot":
+            depot = self.problem.depots[state.vehicle.depot]
+            return depot.node if stop.kind == "depot" or stop.id == depot.id else None
+        place = (self.sites if kind == "site" else self.facilities).get(stop.id)
         return None if place is None else place.node
+
+    def position(self, stop: PlanStop, node: int, *, where: str) -> None:
+        """Coordinates, when given, are those of the stop's place: a break is where the truck is, not where it was."""
+        if stop.lon is None or stop.lat is None or not self.problem.geographic:
+            return
+        lon, lat = float(self.problem.lon[node]), float(self.problem.lat[node])
+        if abs(stop.lon - lon) > TOLERANCE_DEG or abs(stop.lat - lat) > TOLERANCE_DEG:
+            self.bad.append(f"{where}: at {stop.lon:.6f},{stop.lat:.6f}, but its place is at {lon:.6f},{lat:.6f}")
 
     def meal_break(self, state: _OnRoute, start: int, departure: int, *, where: str) -> None:
         rule = self.problem.break_rule
@@ -169,14 +186,10 @@ class _Checker:
             self.bad.append(f"{where}: a break but the scenario has no break rule")
             return
         state.breaks.append(start)
-        if start < state.departure - TOLERANCE_S:
-            self.bad.append(f"{where}: break starts before leaving the previous stop")
         if departure - start < rule.duration_s - TOLERANCE_S:
             self.bad.append(
                 f"{where}: break of {(departure - start) / 60:.0f} min, rule needs {rule.duration_s / 60:.0f}"
             )
-        state.pending_break += rule.duration_s
-        state.break_end = departure
 
     def site(self, state: _OnRoute, stop: PlanStop, start: int, departure: int, *, where: str) -> None:
         s, v = self.sites[stop.id], state.vehicle

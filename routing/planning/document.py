@@ -17,7 +17,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from routing.jsonfile import read_json, validated
 
-StopKind = Literal["depot", "site", "facility", "break"]
+StopKind = Literal["depot", "site", "facility", "break", "wait"]
+PlaceKind = Literal["depot", "site", "facility"]
 
 ROUTE_COLOURS = (  # distinguishable on a light map, colour-blind friendly order first
     "#1f77b4",
@@ -49,17 +50,33 @@ class PlanStop(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    kind: StopKind = Field(description="depot | site | facility | break")
-    id: str = Field(description="the depot, site or facility id of the scenario; 'break' for the meal break")
-    lon: float | None = Field(None, ge=-180, le=180, description="WGS-84; none for a break taken on the road")
-    lat: float | None = Field(None, ge=-90, le=90, description="WGS-84; none for a break taken on the road")
-    arrival: AwareDatetime = Field(description="local time with offset")
-    start: AwareDatetime = Field(description="service (or unload, or break) start")
+    kind: StopKind = Field(
+        description="depot | site | facility | break (the meal break) | wait (parked, waiting for a window or the "
+        "break); a break or wait is taken where the truck stands, the place named by ``at`` and ``id``"
+    )
+    id: str = Field(
+        description="the depot, site or facility id of the scenario; for a break or a wait the id of the place where "
+        "the truck stands (kind in ``at``)"
+    )
+    at: PlaceKind | None = Field(
+        None,
+        description="break and wait only: the kind of place (depot, site, facility) where the truck stands; a break "
+        "without it is read as taken where the previous stop left the truck",
+    )
+    lon: float | None = Field(None, ge=-180, le=180, description="WGS-84 of the place; none for planar instances")
+    lat: float | None = Field(None, ge=-90, le=90, description="WGS-84 of the place; none for planar instances")
+    arrival: AwareDatetime = Field(
+        description="local time with offset; the first entry at a place arrives after the leg's drive, each further "
+        "entry there when the previous one ends (so a site's arrival is its service start, waiting is its own entry)"
+    )
+    start: AwareDatetime = Field(description="service (or unload, break, wait) start")
     departure: AwareDatetime
     load_kg: dict[str, float] = Field(default_factory=dict, description="on board per stream when leaving")
     unloaded_kg: dict[str, float] = Field(default_factory=dict, description="unloaded per stream (facilities)")
     leg_distance_m: int = Field(0, ge=0, description="road distance from the previous stop (informative)")
-    leg_duration_s: int = Field(0, ge=0, description="driving time from the previous stop (informative)")
+    leg_duration_s: int = Field(
+        0, ge=0, description="driving time from the previous place (informative); 0 for further entries at one place"
+    )
 
 
 class PlanRoute(BaseModel):
@@ -79,6 +96,52 @@ class Unserved(BaseModel):
     reason: str
 
 
+class RouteMeasures(BaseModel):
+    """What a dispatcher reads off one truck's day (:mod:`routing.planning.kpis`)."""
+
+    vehicle_id: str
+    vehicle_type: str = Field(description="the scenario's vehicle type id ('' when the problem has none)")
+    streams: list[str] = Field(description="streams the route collects")
+    sites: int = Field(ge=0, description="sites served")
+    shift_h: float = Field(ge=0, description="depot departure to return, hours")
+    service_area_km2: float | None = Field(
+        None, ge=0, description="convex hull of the route's sites in projected metres, km²; none for planar instances"
+    )
+    waiting_h: float = Field(ge=0, description="parked waiting (wait entries), hours; the meal break not included")
+    overtime_h: float = Field(ge=0, description="shift hours beyond the standard shift")
+    kitchen_on_board_max_h: float | None = Field(
+        None, ge=0, description="longest time kitchen waste stays on board, pickup start to unload start; none without"
+    )
+
+
+class ShiftSpread(BaseModel):
+    """Longest and shortest shift among the used trucks of one vehicle type."""
+
+    vehicle_type: str
+    routes: int = Field(ge=1)
+    longest_h: float = Field(ge=0)
+    shortest_h: float = Field(ge=0)
+    ratio: float | None = Field(None, description="longest / shortest; none when the shortest shift is zero")
+
+
+class PlanMeasures(BaseModel):
+    """Dispatcher measures of a plan: territories, time on board, balance, short routes, waiting, overtime."""
+
+    same_stream_pairs: int = Field(ge=0, description="pairs of routes that collect a common stream")
+    overlapping_pairs: int = Field(
+        ge=0, description="of those, pairs whose service areas overlap by more than half of the smaller area"
+    )
+    overlap_share: float | None = Field(None, ge=0, le=1, description="overlapping / same-stream pairs")
+    kitchen_on_board_max_h: float | None = Field(None, ge=0, description="kitchen waste pickup → unload, hours: max")
+    kitchen_on_board_p95_h: float | None = Field(None, ge=0, description="… 95th percentile over kitchen sites")
+    shift_spread: list[ShiftSpread] = Field(default_factory=list, description="per vehicle type")
+    short_route_sites: int = Field(ge=0, description="a route with fewer sites than this counts as short")
+    short_routes: int = Field(ge=0, description="routes with fewer than ``short_route_sites`` sites")
+    waiting_max_h: float = Field(ge=0, description="idle waiting of the truck that waits longest, hours")
+    overtime_h: float = Field(ge=0, description="shift hours beyond the standard shift, all trucks")
+    routes: list[RouteMeasures] = Field(default_factory=list)
+
+
 class PlanDocument(BaseModel):
     """``plan.json``: routes per truck, sites left unserved, cost and KPIs of one collection day."""
 
@@ -89,6 +152,9 @@ class PlanDocument(BaseModel):
     kpi: dict[str, Any] = Field(default_factory=dict, description="清运率 clearance rate, km, hours, tonnes …")
     routes: list[PlanRoute]
     unserved: list[Unserved] = Field(default_factory=list)
+    measures: PlanMeasures | None = Field(
+        None, description="dispatcher measures: service areas and their overlap, time on board, shift spread, waiting"
+    )
     search: dict[str, Any] = Field(
         default_factory=dict, description="how the plan was found (run metadata: wall time, cost history)"
     )

@@ -1,4 +1,4 @@
-"""What a plan is handed over as: plan.json, GeoJSON, per-truck route sheets, a map PNG.
+"""What a plan is handed over as: plan.json, GeoJSON, per-truck route sheets, kpis.csv, a map and a timeline PNG.
 
 Road geometry for every leg comes from the network (``routing.network.matrix.road_path`` between
 the snapped places), so drawn routes follow real streets. :func:`plan_geojson` and
@@ -19,9 +19,12 @@ from typing import TYPE_CHECKING
 
 from routing.network.mapdraw import add_scale_bar, drawable, label, use_cjk_font
 from routing.planning.document import PlanDocument, route_colour
-from routing.planning.plan import Plan, Route, Stop
+from routing.planning.kpis import KPI_CSV_HEADER, dispatcher_measures, kpi_csv_rows
+from routing.planning.plan import Plan
 from routing.planning.problem import Problem
 from routing.planning.scenario import STREAM_LABELS_ZH
+from routing.planning.timed import Route, Stop
+from routing.planning.timeline import write_timeline_png
 
 if TYPE_CHECKING:
     from routing.planning.pipeline import PlanOutcome
@@ -31,8 +34,8 @@ KIND_LABELS = {
     "site": "收集点 / site",
     "facility": "处置设施 / facility",
     "break": "午休 / break",
+    "wait": "等待 / waiting",
 }
-BREAK_NAME = "午休 / meal break"
 SHEET_HEADER = [
     "车辆 vehicle",
     "序号 seq",
@@ -69,7 +72,7 @@ class LegGeometry:
         return self._cache[key]
 
     def route_paths(self, route) -> list:
-        places = [s.id for s in route.stops if s.kind != "break"]
+        places = [s.id for s in route.stops if s.kind not in ("break", "wait")]
         return [self.path(a, b) for a, b in zip(places, places[1:]) if a != b]
 
 
@@ -174,13 +177,18 @@ def _place_names(problem: Problem) -> dict[tuple[str, str], str]:
     names = {("site", s.id): s.name for s in problem.sites}
     names.update({("facility", f.id): f.name for f in problem.facilities})
     names.update({("depot", d.id): d.name for d in problem.depots})
-    names[("break", "break")] = BREAK_NAME
     return names
 
 
 def _sheet_row(vehicle_id: str, seq: int, stop: Stop, *, problem: Problem, names: dict, sites: dict) -> list[str]:
-    """One stop as a driver reads it: local clock times, place, stream, weights, position."""
-    site = sites.get(stop.id) if stop.kind == "site" else None
+    """One stop as a driver reads it: local clock times, place, stream, weights, position.
+
+    A break or wait names the place where the truck stands (its name and address); stream and expected weight are
+    the service's, so they stay empty there.
+    """
+    place_kind = stop.at if stop.kind in ("break", "wait") else stop.kind
+    place = sites.get(stop.id) if place_kind == "site" else None
+    site = place if stop.kind == "site" else None
 
     def clock(seconds: int) -> str:
         return problem.at(seconds).strftime("%H:%M")
@@ -196,8 +204,8 @@ def _sheet_row(vehicle_id: str, seq: int, stop: Stop, *, problem: Problem, names
         clock(stop.start),
         clock(stop.departure),
         stop.id,
-        names.get((stop.kind, stop.id), ""),
-        site.address if site else "",
+        names.get((place_kind, stop.id), ""),
+        place.address if place else "",
         f"{STREAM_LABELS_ZH[site.stream]} {site.stream}" if site else "",
         str(round(site.demand_kg, 1)) if site else "",
         str(round(sum(stop.load_kg.values()), 1)),
@@ -466,7 +474,7 @@ def write_plan_json(document: PlanDocument, path: Path) -> None:
 
 
 def write_all(outcome: PlanOutcome, *, out: Path) -> dict[str, Path]:
-    """plan.json, routes.geojson, route sheets and map.png of a checked plan in ``out``.
+    """plan.json, routes.geojson, route sheets, kpis.csv, map.png and timeline.png of a checked plan in ``out``.
 
     Parameters
     ----------
@@ -478,16 +486,25 @@ def write_all(outcome: PlanOutcome, *, out: Path) -> dict[str, Path]:
     Returns
     -------
     dict
-        Paths by kind: ``plan``, ``geojson``, ``sheets`` (a folder), ``map``.
+        Paths by kind: ``plan``, ``geojson``, ``sheets`` (a folder), ``kpis``, ``map``, ``timeline``.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     plan, problem = outcome.plan, outcome.problem
     legs = LegGeometry(outcome.network, outcome.snapped)
-    files = {"plan": out / "plan.json", "geojson": out / "routes.geojson", "map": out / "map.png"}
+    files = {
+        "plan": out / "plan.json",
+        "geojson": out / "routes.geojson",
+        "kpis": out / "kpis.csv",
+        "map": out / "map.png",
+        "timeline": out / "timeline.png",
+    }
     write_plan_json(outcome.document, files["plan"])
+    measures = plan.measures or dispatcher_measures(problem, plan.routes)
+    files["kpis"].write_text(sheet_csv([KPI_CSV_HEADER, *kpi_csv_rows(measures)]), encoding="utf-8", newline="")
     write_geojson(plan, problem, legs, files["geojson"])
     files["sheets"] = out / "route_sheets"
     write_route_sheets(plan, problem, files["sheets"])
     write_map_png(plan, problem, legs, files["map"])
+    write_timeline_png(plan, problem, files["timeline"])
     return files

@@ -2,7 +2,11 @@
 
 :func:`evaluate_routes` turns visit sequences (site and facility ids per truck) into a timed
 plan under the conventions of :mod:`routing.planning.problem`: earliest service start inside a window,
-full unload at facilities, the meal break placed on the first leg where it fits. The solver
+full unload at facilities, the meal break placed on the first leg where it fits. Every entry is
+where the truck stands: the break is taken at the place a leg leads to, after the drive (parked,
+waiting for the break window if early), or where the truck is when it must start before the drive
+would end; waiting for a window is its own ``wait`` entry, so a site's arrival is its service
+start and a driver can follow every row. The solver
 uses it to report its routes and the benchmark runner uses it to time published solutions;
 neither certifies anything — :mod:`routing.planning.check` does, with its own arithmetic.
 """
@@ -13,47 +17,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from routing.errors import InvalidInputError
-from routing.planning.document import PlanDocument, PlanRoute, PlanStop, Unserved, route_colour
-from routing.planning.problem import Problem, VehicleSpec
-
-STANDARD_SHIFT_H = 8.0  # statutory working day; hours beyond it count as overtime in the KPIs
-
-
-@dataclass
-class Stop:
-    kind: str  # depot | site | facility | break
-    id: str
-    node: int | None
-    arrival: int
-    start: int
-    departure: int
-    load_kg: dict[str, float]
-    unloaded_kg: dict[str, float]
-    leg_distance_m: int = 0
-    leg_duration_s: int = 0
-    load_l: float = 0.0
-
-
-@dataclass
-class Route:
-    vehicle_id: str
-    stops: list[Stop]
-
-    @property
-    def start(self) -> int:
-        return self.stops[0].departure
-
-    @property
-    def end(self) -> int:
-        return self.stops[-1].arrival
-
-    @property
-    def distance_m(self) -> int:
-        return sum(s.leg_distance_m for s in self.stops)
-
-    def visits(self) -> list[str]:
-        """The site and facility ids in order (the input form of :func:`evaluate_routes`)."""
-        return [s.id for s in self.stops if s.kind in ("site", "facility")]
+from routing.planning.document import PlanDocument, PlanMeasures, PlanRoute, PlanStop, Unserved, route_colour
+from routing.planning.kpis import STANDARD_SHIFT_H, dispatcher_measures
+from routing.planning.problem import BreakSpec, Problem, VehicleSpec
+from routing.planning.timed import Route, Stop
 
 
 @dataclass
@@ -64,6 +31,7 @@ class Plan:
     objective: dict = field(default_factory=dict)
     kpi: dict = field(default_factory=dict)
     search: dict = field(default_factory=dict)  # how it was found: strategy, time, cost history
+    measures: PlanMeasures | None = None  # dispatcher measures (routing.planning.kpis)
 
     def route_map(self) -> dict[str, list[str]]:
         return {r.vehicle_id: r.visits() for r in self.routes}
@@ -93,6 +61,7 @@ class Plan:
                 for index, route in enumerate(self.routes)
             ],
             unserved=[Unserved(site_id=sid, reason=reason) for sid, reason in self.unserved],
+            measures=self.measures,
             search=self.search,
         )
 
@@ -111,6 +80,7 @@ def _document_stop(stop: Stop, problem: Problem) -> PlanStop:
         arrival=problem.at(stop.arrival),
         start=problem.at(stop.start),
         departure=problem.at(stop.departure),
+        at=stop.at,
         load_kg={k: round(v, 3) for k, v in stop.load_kg.items()},
         unloaded_kg={k: round(v, 3) for k, v in stop.unloaded_kg.items()},
         leg_distance_m=stop.leg_distance_m,
@@ -127,78 +97,102 @@ def _service_start(arrival: int, windows: Sequence[tuple[int, int]]) -> tuple[in
     return arrival, arrival - windows[-1][1]
 
 
+@dataclass
+class _Timing:
+    """A route being timed: the stops written so far, where the truck stands and from when it is free there."""
+
+    stops: list[Stop]
+    time: int
+    place: tuple[str, str, int]  # (kind, id, node) of where the truck stands
+    load: dict[str, float]
+    load_l: float = 0.0
+    bad: int = 0  # violation seconds
+
+    def drive(self, place: tuple[str, str, int], duration: int) -> None:
+        self.time += duration
+        self.place = place
+
+    def park(self, kind: str, until: int, leg: tuple[int, int]) -> tuple[int, int]:
+        """A wait or break where the truck stands, until ``until``; it carries ``leg``, so the rest carry none."""
+        place_kind, place_id, node = self.place
+        self.stops.append(
+            Stop(kind, place_id, node, self.time, self.time, until, dict(self.load), {}, *leg, self.load_l, place_kind)
+        )
+        self.time = until
+        return 0, 0
+
+    def take_break(self, rule: BreakSpec, place: tuple[str, str, int], duration: int, distance: int) -> bool:
+        """The break on the leg to ``place``: there after the drive when it can start in its window, else here.
+
+        Returns whether the truck has driven to ``place``. Either way the next place is ready at the same time as
+        if the break were taken on the road, except when the whole break window lies inside one drive.
+        """
+        drive_first = max(self.time + duration, rule.earliest_start_s) <= rule.latest_start_s
+        if drive_first:
+            self.drive(place, duration)
+        begin = max(self.time, rule.earliest_start_s)
+        self.bad += max(0, begin - rule.latest_start_s)
+        leg = (distance, duration) if drive_first else (0, 0)
+        if begin > self.time:
+            leg = self.park("wait", begin, leg)
+        self.park("break", begin + rule.duration_s, leg)
+        return drive_first
+
+
+def _visit(problem: Problem, timing: _Timing, kind: str, index: int, leg: tuple[int, int]) -> None:
+    """Serve a site or unload at a facility where the truck stands; waiting for its window is its own entry."""
+    _, place_id, node = timing.place
+    spec = problem.sites[index] if kind == "site" else problem.facilities[index]
+    begin, late = _service_start(timing.time, spec.windows)
+    timing.bad += late
+    if begin > timing.time:
+        leg = timing.park("wait", begin, leg)
+    if kind == "site":
+        timing.load[spec.stream] = timing.load.get(spec.stream, 0.0) + spec.demand_kg
+        timing.load_l += spec.demand_l
+        unloaded, departure = {}, begin + spec.service_s
+    else:
+        unloaded, departure = dict(timing.load), begin + spec.unload_s
+        timing.load, timing.load_l = {s: 0.0 for s in timing.load}, 0.0
+    timing.stops.append(
+        Stop(kind, place_id, node, begin, begin, departure, dict(timing.load), unloaded, *leg, timing.load_l)
+    )
+    timing.time = departure
+
+
 def _simulate(
     problem: Problem, vehicle: VehicleSpec, visits: list[tuple[str, int]], start_time: int, break_leg: int | None
-):
-    """Time one route; returns (stops, violation seconds). ``break_leg`` k: break on leg k."""
+) -> tuple[list[Stop], int]:
+    """Time one route; returns (stops, violation seconds). ``break_leg`` k: the break on leg k (see ``take_break``)."""
     depot = problem.depots[vehicle.depot]
-    streams = sorted(vehicle.streams)
-    load = {s: 0.0 for s in streams}
-    load_l = 0.0
-    stops = [Stop("depot", depot.id, depot.node, start_time, start_time, start_time, dict(load), {})]
-    time, here, bad = start_time, depot.node, 0
-    rule = problem.break_rule
-    legs = [*visits, ("depot", -1)]
-    for k, (kind, index) in enumerate(legs):
-        node = (
-            depot.node
-            if kind == "depot"
-            else (problem.sites[index].node if kind == "site" else problem.facilities[index].node)
-        )
-        duration, distance = problem.travel(here, node)
-        arrival = time + duration
-        if break_leg == k and rule is not None:
-            begin = max(time, rule.earliest_start_s)
-            bad += max(0, begin - rule.latest_start_s)
-            arrival = max(arrival, begin) + rule.duration_s
-            stops.append(
-                Stop("break", "break", here, begin, begin, begin + rule.duration_s, dict(load), {}, load_l=load_l)
-            )
+    load = {s: 0.0 for s in sorted(vehicle.streams)}
+    first = Stop("depot", depot.id, depot.node, start_time, start_time, start_time, dict(load), {})
+    timing = _Timing(stops=[first], time=start_time, place=("depot", depot.id, depot.node), load=load)
+    for k, (kind, index) in enumerate([*visits, ("depot", -1)]):
         if kind == "depot":
-            stops.append(
-                Stop(
-                    "depot", depot.id, depot.node, arrival, arrival, arrival, dict(load), {}, distance, duration, load_l
-                )
-            )
-            bad += max(0, arrival - vehicle.shift_end)
-            break
-        if kind == "site":
-            site = problem.sites[index]
-            begin, late = _service_start(arrival, site.windows)
-            load[site.stream] = load.get(site.stream, 0.0) + site.demand_kg
-            load_l += site.demand_l
-            departure = begin + site.service_s
-            stops.append(
-                Stop("site", site.id, node, arrival, begin, departure, dict(load), {}, distance, duration, load_l)
-            )
+            place = ("depot", depot.id, depot.node)
         else:
-            facility = problem.facilities[index]
-            begin, late = _service_start(arrival, facility.windows)
-            unloaded = dict(load)
-            load = {s: 0.0 for s in load}
-            load_l = 0.0
-            departure = begin + facility.unload_s
-            stops.append(
-                Stop(
-                    "facility",
-                    facility.id,
-                    node,
-                    arrival,
-                    begin,
-                    departure,
-                    dict(load),
-                    unloaded,
-                    distance,
-                    duration,
-                    0.0,
-                )
-            )
-        bad += late
-        time, here = departure, node
-    span = stops[-1].arrival - start_time
+            spec = problem.sites[index] if kind == "site" else problem.facilities[index]
+            place = (kind, spec.id, spec.node)
+        duration, distance = problem.travel(timing.place[2], place[2])
+        rule = problem.break_rule if break_leg == k else None
+        if rule is not None and timing.take_break(rule, place, duration, distance):
+            leg = (0, 0)  # the break's entries at ``place`` carried the drive
+        else:
+            leg = (distance, duration)
+            timing.drive(place, duration)
+        if kind != "depot":
+            _visit(problem, timing, kind, index, leg)
+            continue
+        arrival = timing.time
+        timing.stops.append(
+            Stop("depot", depot.id, depot.node, arrival, arrival, arrival, dict(timing.load), {}, *leg, timing.load_l)
+        )
+        timing.bad += max(0, arrival - vehicle.shift_end)
+    span = timing.stops[-1].arrival - start_time
     if vehicle.max_shift_s is not None:
-        bad += max(0, span - vehicle.max_shift_s)
-    return stops, bad
+        timing.bad += max(0, span - vehicle.max_shift_s)
+    return timing.stops, timing.bad
 
 
 def _resolve(problem: Problem, vehicle_id: str, visit_ids: Sequence[str]) -> list[tuple[str, int]]:
@@ -247,9 +241,9 @@ def time_route(
     best = None
     candidates = [first]
     plain, _ = _simulate(problem, vehicle, visits, first, None)
-    waiting = sum(s.start - s.arrival for s in plain)
+    waiting = sum(s.departure - s.arrival for s in plain if s.kind == "wait")
     if waiting > 0:
-        first_wait = plain[1].start - plain[1].arrival if len(plain) > 2 else 0
+        first_wait = plain[1].departure - plain[1].arrival if plain[1].kind == "wait" else 0
         candidates = [first + waiting, first + first_wait, first]
     # The caller's start (the solver's own) is tried first; the solver's break placement may
     # differ from this one's, so when it does not time cleanly the usual candidates follow.
@@ -301,7 +295,8 @@ def evaluate_routes(
     Returns
     -------
     Plan
-        Timed routes, unserved sites, cost (:func:`plan_cost`) and KPIs (:func:`plan_kpis`).
+        Timed routes, unserved sites, cost (:func:`plan_cost`), KPIs (:func:`plan_kpis`) and dispatcher measures
+        (:func:`routing.planning.kpis.dispatcher_measures`).
 
     Raises
     ------
@@ -323,6 +318,7 @@ def evaluate_routes(
     plan = Plan(scenario=problem.name, routes=timed, unserved=unserved, search=dict(search or {}))
     plan.objective = plan_cost(problem, plan)
     plan.kpi = plan_kpis(problem, plan)
+    plan.measures = dispatcher_measures(problem, plan.routes)
     return plan
 
 

@@ -79,3 +79,70 @@ def test_wrong_stream_and_unaccepting_facility_are_caught():
     text = " | ".join(check_plan(problem, doc).violations)
     assert "truck not built for stream hazardous" in text
     assert "facility does not accept" in text
+
+
+def waiting_problem() -> Problem:
+    """The line day with S5 open only 13:00–14:00: the truck parks, takes its break and waits where it stands."""
+    problem = line_problem()
+    problem.sites[3] = SiteSpec("S5", 5, "kitchen", 300.0, 0.0, 60, ((13 * 3600, 14 * 3600),))
+    problem.vehicles[0] = VehicleSpec("V", 0, frozenset({"kitchen"}), 700.0, None, 6 * 3600, 18 * 3600, 10 * 3600)
+    return problem
+
+
+def honest_document(problem: Problem) -> dict:
+    return evaluate_routes(problem, {"V": ["S2", "S3", "F", "S4", "S5", "F"]}).to_dict(problem)
+
+
+def clock(stop: dict, key: str) -> str:
+    return datetime.fromisoformat(stop[key]).strftime("%H:%M")
+
+
+def test_break_is_taken_where_the_truck_stands_and_waiting_is_its_own_entry():
+    problem = waiting_problem()
+    doc = honest_document(problem)
+    stops = doc["routes"][0]["stops"]
+    rows = [
+        (s["kind"], s["id"], s["at"], clock(s, "arrival"), clock(s, "departure"), s["leg_duration_s"]) for s in stops
+    ]
+    # F left 07:02; 20 min to S4, parked there until the break window, break, then S4 is served at once
+    assert rows[4:7] == [
+        ("wait", "S4", "site", "07:22", "11:00", 1200),
+        ("break", "S4", "site", "11:00", "12:00", 0),
+        ("site", "S4", None, "12:00", "12:01", 0),
+    ]
+    assert rows[7] == ("wait", "S5", "site", "12:11", "13:00", 600)  # S5 opens at 13:00: the wait is on the sheet
+    place_lon = {"S2": 10.0, "S3": 20.0, "S4": 30.0, "S5": 40.0, "F": 50.0, "D": 0.0}
+    assert all(s["lon"] == place_lon[s["id"]] for s in stops)
+    assert all(s["arrival"] == s["start"] for s in stops if s["kind"] in ("site", "facility"))
+    assert check_plan(problem, doc).violations == []
+
+
+def test_break_written_at_the_previous_stop_while_the_next_site_is_reached_at_its_end_is_rejected():
+    problem = waiting_problem()
+    doc = honest_document(problem)
+    old = copy.deepcopy(doc)
+    stops = old["routes"][0]["stops"]
+    facility, wait, brk, site_s4 = stops[3], stops[4], stops[5], stops[6]
+    # the old sheet: the break at F's position, S4 "reached" the second the break ends, the drive on S4's row
+    brk.update(id="break", at=None, lon=facility["lon"], lat=facility["lat"])
+    site_s4.update(leg_duration_s=wait["leg_duration_s"], leg_distance_m=wait["leg_distance_m"])
+    stops.remove(wait)
+    text = " | ".join(check_plan(problem, old).violations)
+    assert "stop 5 (site S4): arrives at 2026-11-22T12:00:00+08:00, but the drive takes 1200 s" in text
+
+    at_f = copy.deepcopy(doc)  # a break said to be at S4 but drawn at F
+    at_f["routes"][0]["stops"][5].update(lon=50.0)
+    assert any(
+        "(break S4): at 50.000000,0.000000, but its place is at 30.000000" in v
+        for v in check_plan(problem, at_f).violations
+    )
+
+    nowhere = copy.deepcopy(doc)
+    nowhere["routes"][0]["stops"][4]["at"] = None
+    assert any("a wait must name its place" in v for v in check_plan(problem, nowhere).violations)
+
+    early = copy.deepcopy(doc)  # parked at S4 before the truck could have driven there
+    early["routes"][0]["stops"][4]["arrival"] = early["routes"][0]["stops"][4]["start"] = "2026-11-22T07:10:00+08:00"
+    assert any(
+        "(wait S4): is taken at" in v and "the drive takes 1200 s" in v for v in check_plan(problem, early).violations
+    )

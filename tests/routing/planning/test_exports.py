@@ -93,3 +93,45 @@ def test_map_falls_back_to_english_labels_without_a_chinese_font(tmp_path, guixi
     assert (tmp_path / "map.png").stat().st_size > 10_000
     assert drawn and all(not any("\u4e00" <= ch <= "\u9fff" for ch in text) for text in drawn)
     assert "Guixi" in drawn and "D" in drawn and "F" in drawn  # names without Latin letters fall back to their id
+
+
+def test_sheets_show_break_and_waiting_where_the_truck_stands_and_kpis_and_timeline_are_written(
+    tmp_path, guixi, places
+):
+    import csv
+
+    from routing.planning.exports import KIND_LABELS, SHEET_HEADER, write_all
+    from routing.planning.kpis import KPI_CSV_HEADER
+    from routing.planning.pipeline import plan_day
+
+    windows = [[("06:00", "09:00")], [("14:00", "16:00")]]
+    doc = base_scenario(
+        places,
+        sites=[site(places, k, windows=windows[k % 2]) for k in range(3, 13)],
+        break_rule={"duration_min": 60, "earliest_start": "11:00", "latest_start": "13:00"},
+    )
+    outcome = plan_day(parse_scenario(doc), params=SolveParams(time_limit_s=2.0, workers=1), network=guixi)
+    files = write_all(outcome, out=tmp_path)
+
+    with open(files["sheets"] / "route_V1.csv", encoding="utf-8-sig", newline="") as f:
+        header, *rows = list(csv.reader(f))
+    assert header == SHEET_HEADER
+    kinds = [r[2] for r in rows]
+    assert kinds.count(KIND_LABELS["break"]) == 1 and KIND_LABELS["wait"] == "等待 / waiting" in kinds
+    for k, row in enumerate(rows):
+        assert row[3] <= row[4] <= row[5]  # arrival ≤ start ≤ departure
+        assert k == 0 or rows[k - 1][5] <= row[3]  # each row starts when the previous one ended, or later
+        if row[2] in (KIND_LABELS["break"], KIND_LABELS["wait"]):
+            place = next(r for r in rows[k:] if r[2] not in (KIND_LABELS["break"], KIND_LABELS["wait"]))
+            assert (row[6], row[7], row[13], row[14]) == (place[6], place[7], place[13], place[14])  # parked there
+            assert row[7] and row[9] == row[10] == ""  # the place's name; no stream or weight of its own
+    sites = [r for r in rows if r[2] == KIND_LABELS["site"]]
+    assert all(r[3] == r[4] for r in sites)  # reaching a site early is a waiting row, not a hidden gap
+
+    with open(files["kpis"], encoding="utf-8-sig", newline="") as f:
+        header, *kpis = list(csv.reader(f))
+    assert header == KPI_CSV_HEADER
+    keys = {(r[0], r[1]): r[3] for r in kpis}
+    assert keys[("plan", "short_routes")] == str(outcome.plan.measures.short_routes)
+    assert float(keys[("V1", "waiting_h")]) > 0
+    assert files["timeline"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and files["timeline"].stat().st_size > 10_000

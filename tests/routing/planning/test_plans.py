@@ -8,6 +8,7 @@ from datetime import datetime
 import pytest
 
 from routing.planning.check import check_plan
+from routing.planning.document import plan_json_schema
 from routing.planning.search.driver import solve
 from routing.planning.search.params import SolveParams
 
@@ -150,7 +151,10 @@ def test_plan_json_contract(guixi, places):
     doc = base_scenario(places, sites=[site(places, k) for k in range(3, 8)])
     problem = build(doc, guixi)
     out = certified(problem, solve(problem, FAST))
-    assert set(out) >= {"scenario", "objective", "kpi", "routes", "unserved"}
+    assert set(out) >= {"scenario", "objective", "kpi", "routes", "unserved", "measures"}
+    assert out["measures"]["routes"][0]["vehicle_id"] == out["routes"][0]["vehicle_id"]
+    stop_schema = plan_json_schema()["$defs"]["PlanStop"]["properties"]
+    assert "wait" in stop_schema["kind"]["enum"] and "at" in stop_schema  # waiting and where a break is: published
     stop = out["routes"][0]["stops"][1]
     assert set(stop) >= {
         "kind",
