@@ -134,7 +134,10 @@ def run_plan(
     )
     files = write_all(outcome, out=out)
     print_summary(console, outcome)
-    console.print(f"输出 output: {files['plan']}, {files['geojson']}, {files['sheets']}/, {files['map']}")
+    console.print(
+        f"输出 output: {files['plan']}, {files['geojson']}, {files['sheets']}/, {files['kpis']}, {files['map']}, "
+        f"{files['timeline']}"
+    )
 
 
 def print_summary(console, outcome) -> None:
@@ -190,6 +193,15 @@ def print_summary(console, outcome) -> None:
     for name, value in rows:
         kpis.add_row(name, value)
     console.print(kpis)
+    if result.measures is not None:
+        from routing.planning.kpis import measure_rows
+
+        measures = Table(title="调度指标 / dispatcher measures")
+        measures.add_column("指标 measure")
+        measures.add_column("值 value", justify="right")
+        for _, name, value in measure_rows(result.measures):
+            measures.add_row(name, value)
+        console.print(measures)
     for sid, reason in result.unserved[:20]:
         console.print(f"  未清运 unserved {sid}: {reason}")
 
