@@ -24,9 +24,9 @@ from datetime import datetime
 import pandas as pd
 
 from fleet.audit.geometry import compile_permits, compile_zones
-from fleet.audit.rules.engine import audit_fleet
 from fleet.settings import FleetSettings
 from fleet.simulate.tracks import VIOLATION_TYPES, simulate_drive, simulate_haul, truck_day
+from fleet.supervise.engine import audit_fleet
 from fleet.tracks.matching import MapMatcher, correct_length_share
 from fleet.tracks.track import UtmProjector, build_tracks, read_positions
 from routing.network.graph import load_network

@@ -6,6 +6,8 @@ Stages, in the order data flows:
 - ``fleet.tracks`` — positions (database or CSV) → cleaned tracks, trips, stops, gaps; map matching.
 - ``fleet.audit`` — tracks → compliance rules → plan coverage → company scores → report; one
   pipeline (:func:`fleet.audit.pipeline.run_audit`) for the CLI and the API.
+- ``fleet.supervise`` — live supervision: the audit's rules judged fix by fix (one engine for the
+  audit and live alarms), alarms with stable keys.
 - ``fleet.simulate`` — simulated trucks and terminals with known truth, for tests and benchmarks.
 
 Public API: :class:`FleetSettings` (every supervision threshold, resolved once by the shell) and

@@ -1,7 +1,8 @@
 """Audit stage: tracks → compliance rules → plan coverage → company scores → report.
 
 ``inputs`` reads permits and zones, ``geometry`` projects them, ``rules`` (one module per rule
-family) finds violations (``violations``), ``coverage`` checks a collection plan, ``scores``
+family, run by ``fleet.supervise.engine`` for the audit and live alarms alike) finds violations
+(``violations``), ``coverage`` checks a collection plan, ``scores``
 deducts points per company, ``pipeline`` runs them all for the CLI (``cli``) and the API, and
 ``report`` writes the files and the HTML page; ``settings`` holds the coverage and score thresholds.
 

@@ -116,7 +116,8 @@ def _street_coverage(
 ) -> float | None:
     from routing.network.matrix import road_path
 
-    sites = [s for s in route.stops if s.lon is not None and s.lat is not None]
+    # a break or a wait stands at the next place: the drive into that place is on its first entry
+    sites = [s for s in route.stops if s.lon is not None and s.lat is not None and s.kind not in ("break", "wait")]
     if len(sites) < 2 or len(track) < 2:
         return 0.0 if len(sites) >= 2 else None
     snapped = network.snap(

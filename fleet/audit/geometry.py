@@ -7,7 +7,7 @@ turned into the roads' own geometry).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
@@ -108,6 +108,19 @@ class Zone:
     kind: str
     polygon: shapely.Geometry  # projected
     schedule: list[TimeWindow]
+    deep: dict[float, shapely.Geometry] = field(default_factory=dict)  # polygon shrunk by a depth, prepared
+    box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # bounds (minx, miny, maxx, maxy)
+
+    def __post_init__(self) -> None:
+        self.box = tuple(float(v) for v in self.polygon.bounds)
+
+    def deeper_than(self, depth_m: float) -> shapely.Geometry:
+        """The part of the zone at least ``depth_m`` inside it (computed once per depth)."""
+        if depth_m not in self.deep:
+            inner = self.polygon.buffer(-depth_m) if depth_m > 0 else self.polygon
+            shapely.prepare(inner)
+            self.deep[depth_m] = inner
+        return self.deep[depth_m]
 
 
 @dataclass

@@ -3,6 +3,8 @@
 ``qingyun audit`` (positions from a CSV file or the database) and the service's audit job
 (positions from the database) both call :func:`run_audit` and only move data in and out: the
 CLI writes the files (``fleet.audit.report.write_report``), the service stores the violations.
+The rules run in the live supervision engine, replaying each stored track
+(``fleet.supervise.engine.audit_fleet``): the audit and live alarms share one implementation.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from pydantic import BaseModel, Field
 from fleet.audit.coverage import CoverageReport, plan_coverage
 from fleet.audit.geometry import CompiledPermit, Zone, compile_permits, compile_zones
 from fleet.audit.inputs import Permit, ZoneFeature
-from fleet.audit.rules.engine import audit_fleet
 from fleet.audit.scores import CompanyScore, company_scores, period_of
 from fleet.audit.violations import Violation
 from fleet.settings import FleetSettings
+from fleet.supervise.engine import audit_fleet
 from fleet.tracks.matching import MapMatcher
 from fleet.tracks.sources import Period, Positions
 from fleet.tracks.track import RejectedRow, Track, build_tracks

@@ -294,13 +294,14 @@ def build_tracks(
     if projector is None:
         projector = UtmProjector.around(lon=float(positions["lon"].median()), lat=float(positions["lat"].median()))
     frame = positions.copy()
-    has_status = frame["status"].notna().to_numpy()
-    st = frame["status"].fillna(0).to_numpy().astype(np.int64)
-    fill_ign = frame["ignition"].isna().to_numpy() & has_status
-    frame.loc[fill_ign, "ignition"] = (st & 1)[fill_ign]
-    fill_load = frame["load"].isna().to_numpy() & has_status
-    frame.loc[fill_load, "load"] = (((st >> 8) & 3) != 0)[fill_load].astype(float)  # bits 8-9: 00 empty
-    no_fix = (has_status & ((st & 2) == 0)) | ((frame["lon"] == 0) & (frame["lat"] == 0)).to_numpy()
+    load, ignition, no_fix = decode_status(
+        status=frame["status"].to_numpy(dtype=float),
+        load=frame["load"].to_numpy(dtype=float),
+        ignition=frame["ignition"].to_numpy(dtype=float),
+        lon=frame["lon"].to_numpy(dtype=float),
+        lat=frame["lat"].to_numpy(dtype=float),
+    )
+    frame["load"], frame["ignition"] = load, ignition
 
     # deterministic whatever the arrival order: GPS time, then content
     frame["_nofix"] = no_fix
@@ -311,40 +312,91 @@ def build_tracks(
     return tracks
 
 
+def decode_status(
+    *, status: np.ndarray, load: np.ndarray, ignition: np.ndarray, lon: np.ndarray, lat: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Load and ignition filled from the JT/T 808 status word where not given, and which fixes have no position.
+
+    Parameters
+    ----------
+    status, load, ignition, lon, lat
+        Floats, NaN where not sent (status bit 0 ACC, bit 1 positioned, bits 8-9 load); (0, 0) has no fix.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``load`` and ``ignition`` (floats, NaN unknown) and ``no_fix`` (bool).
+    """
+    has_status = ~np.isnan(status)
+    st = np.where(has_status, status, 0).astype(np.int64)
+    ignition = np.where(np.isnan(ignition) & has_status, st & 1, ignition).astype(float)
+    load = np.where(np.isnan(load) & has_status, ((st >> 8) & 3) != 0, load).astype(float)  # bits 8-9: 00 empty
+    no_fix = (has_status & ((st & 2) == 0)) | ((lon == 0) & (lat == 0))
+    return load, ignition, no_fix
+
+
 def _clean_device(device: str, rows: pd.DataFrame, *, projector: Projector, settings: TrackSettings) -> Track:
-    dropped: dict[str, int] = {}
     invalid = rows["_nofix"].to_numpy()
-    dropped["invalid_fix"] = int(invalid.sum())
     rows = rows[~invalid]
-    duplicate = rows["t"].duplicated(keep="first").to_numpy()
-    dropped["duplicate"] = int(duplicate.sum())
-    rows = rows[~duplicate]
-    t = rows["t"].to_numpy(dtype=float)
     lon = rows["lon"].to_numpy(dtype=float)
     lat = rows["lat"].to_numpy(dtype=float)
     x, y = projector.to_xy(lon, lat)
-    x, y = np.atleast_1d(x).astype(float), np.atleast_1d(y).astype(float)
-    keep = _jump_filter(t, x, y, settings=settings)
-    dropped["jump"] = int((~keep).sum())
-    t, lon, lat, x, y = t[keep], lon[keep], lat[keep], x[keep], y[keep]
-    speed = rows["speed_kmh"].to_numpy(dtype=float)[keep]
-    reported = ~np.isnan(speed)
-    speed = np.where(reported, speed, _implied_speed_kmh(t, x, y))
-    load = rows["load"].to_numpy(dtype=float)[keep]
-    ignition = rows["ignition"].to_numpy(dtype=float)[keep]
-    return Track(
-        device=device,
-        t=t,
+    track = clean_fixes(
+        device,
+        t=rows["t"].to_numpy(dtype=float),
         lon=lon,
         lat=lat,
-        x=x,
-        y=y,
-        speed_kmh=speed,
-        load=np.where(np.isnan(load), UNKNOWN, load > 0).astype(np.int8),
-        ignition=np.where(np.isnan(ignition), UNKNOWN, ignition > 0).astype(np.int8),
-        speed_reported=reported,
-        dropped={k: v for k, v in dropped.items() if v},
+        x=np.atleast_1d(x).astype(float),
+        y=np.atleast_1d(y).astype(float),
+        speed=rows["speed_kmh"].to_numpy(dtype=float),
+        load=rows["load"].to_numpy(dtype=float),
+        ignition=rows["ignition"].to_numpy(dtype=float),
+        settings=settings,
     )
+    track.dropped = {k: v for k, v in {"invalid_fix": int(invalid.sum()), **track.dropped}.items() if v}
+    return track
+
+
+def clean_fixes(
+    device: str,
+    *,
+    t: np.ndarray,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    speed: np.ndarray,
+    load: np.ndarray,
+    ignition: np.ndarray,
+    settings: TrackSettings,
+) -> Track:
+    """One device's positioned fixes, in GPS-time order, → a cleaned ``Track`` (the batch audit and the live engine alike).
+
+    Parameters
+    ----------
+    device, t, lon, lat, x, y
+        Device id; times (epoch s, ascending; a repeated time keeps its first fix), WGS-84 and metres.
+    speed, load, ignition
+        Floats, NaN where the terminal sent nothing.
+    settings
+        Jump filter thresholds.
+
+    Returns
+    -------
+    Track
+        Duplicates and jumps dropped (counted), speeds implied where not reported.
+    """
+    duplicate = np.zeros(len(t), dtype=bool)
+    duplicate[1:] = t[1:] == t[:-1]
+    keep = ~duplicate
+    keep[keep] = _jump_filter(t[keep], x[keep], y[keep], settings=settings)
+    dropped = {"duplicate": int(duplicate.sum()), "jump": int((~keep).sum() - duplicate.sum())}
+    t, lon, lat, x, y, speed, load, ignition = (a[keep] for a in (t, lon, lat, x, y, speed, load, ignition))
+    reported = ~np.isnan(speed)
+    speed = np.where(reported, speed, _implied_speed_kmh(t, x, y))
+    load, ignition = (np.where(np.isnan(a), UNKNOWN, a > 0).astype(np.int8) for a in (load, ignition))
+    dropped = {k: v for k, v in dropped.items() if v}
+    return Track(device, t, lon, lat, x, y, speed, load, ignition, reported, dropped)
 
 
 def _jump_filter(t: np.ndarray, x: np.ndarray, y: np.ndarray, *, settings: TrackSettings) -> np.ndarray:
@@ -506,8 +558,11 @@ def find_trips(track: Track, *, settings: TrackSettings) -> list[tuple[int, int]
     return [(a, b) for a, b in segments if b > a]
 
 
-def find_gaps(track: Track, *, settings: TrackSettings) -> list[Gap]:
-    """Silences longer than ``gap_s`` while moving, or with a position jump across them.
+def find_gaps(track: Track, *, settings: TrackSettings, jump_min_s: float | None = None) -> list[Gap]:
+    """Silences longer than ``gap_s`` while moving, or of ``jump_min_s`` and more across a ``gap_jump_m`` jump.
+
+    At the usual 10–30 s interval a truck that silently covered that distance had its terminal
+    off on the way, however plausible the implied speed (150 s ending 1 km away is one).
 
     Parameters
     ----------
@@ -515,6 +570,8 @@ def find_gaps(track: Track, *, settings: TrackSettings) -> list[Gap]:
         A cleaned track.
     settings
         ``gap_s``, ``gap_jump_m`` and the moving speed.
+    jump_min_s
+        Shortest silence a jump makes a gap; None: ``gap_s``.
 
     Returns
     -------
@@ -523,13 +580,15 @@ def find_gaps(track: Track, *, settings: TrackSettings) -> list[Gap]:
     if len(track) < 2:
         return []
     dt = np.diff(track.t)
-    candidates = np.flatnonzero(dt > settings.gap_s)
+    candidates = np.flatnonzero(dt > min(settings.gap_s, settings.gap_s if jump_min_s is None else jump_min_s))
     gaps = []
     moving = track.moving(settings)
     for i in candidates:
         distance = float(np.hypot(track.x[i + 1] - track.x[i], track.y[i + 1] - track.y[i]))
+        jump = distance > settings.gap_jump_m
+        if dt[i] <= settings.gap_s and not jump:
+            continue
         parked = track.ignition[i] == 0
-        is_moving = (not parked and (bool(moving[i]) or bool(moving[i + 1]))) or distance > settings.gap_jump_m
-        if is_moving:
+        if (not parked and (bool(moving[i]) or bool(moving[i + 1]))) or jump:
             gaps.append(Gap(int(i), int(i + 1), float(dt[i]), distance, True))
     return gaps

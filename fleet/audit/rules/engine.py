@@ -1,4 +1,7 @@
-"""The rule engine: every rule family over each truck's track, device-wide and per permit.
+"""The rule runner: every rule family over one truck's track, device-wide and per permit.
+
+The one implementation of the rules; ``fleet.supervise.engine`` runs it, over a stored day
+(the batch audit) or over each truck's recent fixes as positions arrive (live supervision).
 
 Device-wide rules (speed, zones, reporting gaps, no permit) read the whole track; the
 permit's own terms (route corridor, hours, manifest, dumping) read the share of the track
@@ -67,6 +70,15 @@ def _permit_rules(
     return found
 
 
+def approved_sites_of(zones: list[Zone]) -> shapely.Geometry | None:
+    """The union of the registered sites among ``zones``, prepared for point tests (None without zones)."""
+    if not zones:
+        return None
+    union = shapely.union_all([z.polygon for z in zones if z.kind == "approved_site"])
+    shapely.prepare(union)
+    return union
+
+
 def audit_track(
     track: Track,
     *,
@@ -74,6 +86,7 @@ def audit_track(
     zones: list[Zone],
     settings: ComplianceSettings,
     track_settings: TrackSettings,
+    approved_sites: shapely.Geometry | None = None,
 ) -> list[Violation]:
     """Every violation of one construction-waste truck, in time order.
 
@@ -90,6 +103,8 @@ def audit_track(
         Rule thresholds.
     track_settings
         Stop, trip, gap and moving thresholds.
+    approved_sites
+        The union of the ``approved_site`` zones, prepared (:func:`approved_sites_of`); None: made here.
 
     Returns
     -------
@@ -99,9 +114,8 @@ def audit_track(
     if len(track) == 0:
         return []
     company = permits[0].permit.company if permits else None
-    approved_sites = shapely.union_all([z.polygon for z in zones if z.kind == "approved_site"]) if zones else None
-    if approved_sites is not None:
-        shapely.prepare(approved_sites)
+    if approved_sites is None:
+        approved_sites = approved_sites_of(zones)
     at_registered = near(approved_sites, track.x, track.y, settings.site_margin_m)
     permit_of = np.full(len(track), -1)
     for k, p in enumerate(permits):
@@ -128,58 +142,3 @@ def audit_track(
         if mask.sum() >= 2:
             violations += _permit_rules(whole, permits[k] if k >= 0 else None, mask, at_registered)
     return sorted(violations, key=lambda v: (v.start, v.type))
-
-
-def _audit_chunk(args: tuple) -> list[Violation]:
-    tracks, permits, zones, settings, track_settings = args
-    out: list[Violation] = []
-    for track in tracks:
-        out += audit_track(
-            track, permits=permits.get(track.device, []), zones=zones, settings=settings, track_settings=track_settings
-        )
-    return out
-
-
-def audit_fleet(
-    tracks: list[Track],
-    *,
-    permits: dict[str, list[CompiledPermit]],
-    zones: list[Zone],
-    settings: ComplianceSettings,
-    track_settings: TrackSettings,
-    workers: int = 1,
-) -> list[Violation]:
-    """Violations of many trucks.
-
-    Parameters
-    ----------
-    tracks
-        One cleaned track per truck.
-    permits
-        Compiled permits by device (``fleet.audit.geometry.compile_permits``).
-    zones
-        Compiled zones.
-    settings
-        Rule thresholds.
-    track_settings
-        Stop, trip, gap and moving thresholds.
-    workers
-        Processes; more than 1 spreads trucks over a process pool.
-
-    Returns
-    -------
-    list of Violation
-        Sorted by (device, start, type).
-    """
-    if workers <= 1 or len(tracks) < 2:
-        result = _audit_chunk((tracks, permits, zones, settings, track_settings))
-    else:
-        from concurrent.futures import ProcessPoolExecutor
-
-        chunks = [tracks[i :: workers * 4] for i in range(workers * 4)]
-        jobs = [
-            (c, {t.device: permits.get(t.device, []) for t in c}, zones, settings, track_settings) for c in chunks if c
-        ]
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            result = [v for part in pool.map(_audit_chunk, jobs) for v in part]
-    return sorted(result, key=lambda v: (v.device, v.start, v.type))

@@ -8,7 +8,7 @@ from fleet.tracks.track import find_gaps
 
 
 def reporting_gaps(ctx: RuleContext) -> list[Violation]:
-    """One violation per reporting gap (``fleet.tracks.track.find_gaps``); severe beyond ``gap_high_s``.
+    """One violation per reporting gap (``fleet.tracks.track.find_gaps``, jumps after ``gap_jump_min_s``); severe beyond ``gap_high_s``.
 
     Parameters
     ----------
@@ -21,7 +21,7 @@ def reporting_gaps(ctx: RuleContext) -> list[Violation]:
     """
     s, tr = ctx.settings, ctx.track
     out = []
-    for gap in find_gaps(tr, settings=ctx.track_settings):
+    for gap in find_gaps(tr, settings=ctx.track_settings, jump_min_s=s.gap_jump_min_s):
         sev = "high" if gap.duration_s > s.gap_high_s else "medium"
         out.append(
             violation(

@@ -50,7 +50,8 @@ def trip_not_closed(ctx: RuleContext, trips: list[tuple[int, int]]) -> list[Viol
     Returns
     -------
     list of Violation
-        A trip still driving when the data ends is not judged.
+        A trip the data ends before (still driving, or the engine not switched off, and no
+        ``trip_stop_s`` park yet) is not judged: live, a loaded truck at a red light is no alarm.
     """
     p, s, tr = ctx.permit, ctx.settings, ctx.track
     if p is None:
@@ -61,8 +62,8 @@ def trip_not_closed(ctx: RuleContext, trips: list[tuple[int, int]]) -> list[Viol
     for first, last in trips:
         if not ctx.loaded[last] or at_dest[last] or at_source[last]:
             continue
-        if last == len(tr) - 1 and ctx.moving[last]:
-            continue  # the data ends while the truck is still driving: the trip has not ended
+        if last == len(tr) - 1 and (ctx.moving[last] or tr.ignition[last] != 0):
+            continue  # the data ends before the trip does (still driving, or engine not off): not judged yet
         loaded = ctx.loaded[first : last + 1]
         start = last - int(np.argmin(loaded[::-1])) + 1 if not loaded.all() else first
         haul = np.arange(start, last + 1)

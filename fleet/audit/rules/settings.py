@@ -32,6 +32,14 @@ class ComplianceSettings(BaseSettings):
     zone_enter_min_fixes: int = Field(
         2, ge=1, description="fixes this deep inside, during the schedule, confirm an entry"
     )
+    zone_path_depth_m: float = Field(
+        50.0,
+        ge=0,
+        description="the straight path between two fixes reaching this deep inside a zone is an entry, even with one fix inside or none",
+    )
+    zone_path_max_s: float = Field(
+        60.0, gt=0, description="the path between fixes is judged only when they are at most this far apart in time"
+    )
     zone_rejoin_s: float = Field(120.0, ge=0, description="a re-entry within this time after leaving is the same entry")
     merge_gap_s: float = Field(
         60.0, ge=0, description="episodes of one rule separated by at most this are one violation"
@@ -51,5 +59,20 @@ class ComplianceSettings(BaseSettings):
     site_margin_m: float = Field(30.0, ge=0, description="a fix this close to a site polygon counts as at the site")
     unload_window_s: float = Field(120.0, ge=0, description="a load drop this soon after a suspect stop belongs to it")
     no_permit_min_s: float = Field(60.0, ge=0, description="moving loaded without a valid permit at least this long")
+    gap_jump_min_s: float = Field(
+        120.0,
+        gt=0,
+        description="DOMAIN 'or a position jump across the gap': a silence this long ending QINGYUN_TRACK_GAP_JUMP_M away is a reporting gap",
+    )
     gap_high_s: float = Field(1800.0, gt=0, description="a reporting gap longer than this is severe")
+    live_window_s: float = Field(
+        3600.0,
+        gt=0,
+        description="live supervision: fixes kept per truck to judge each new one (never cut inside an open alarm or a loaded haul; keep it ≥ QINGYUN_TRACK_TRIP_STOP_S)",
+    )
+    alarm_settle_s: float = Field(
+        300.0,
+        gt=0,
+        description="live supervision: an alarm ends once its truck has reported this long past the episode's last fix",
+    )
     evidence_max_points: int = Field(60, ge=2, description="evidence fixes kept per violation (evenly thinned)")

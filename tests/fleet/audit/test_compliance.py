@@ -11,10 +11,10 @@ import shapely
 from fleet.audit.geometry import compile_permits, compile_zones
 from fleet.audit.inputs import TimeWindow
 from fleet.audit.rules.context import in_windows
-from fleet.audit.rules.engine import audit_fleet
 from fleet.audit.rules.settings import ComplianceSettings
 from fleet.settings import FleetSettings
 from fleet.simulate.tracks import VIOLATION_TYPES, add_artefacts, simulate_haul, truck_day
+from fleet.supervise.engine import audit_fleet
 from fleet.tracks.settings import TrackSettings
 from fleet.tracks.track import build_tracks, read_positions
 from routing.localtime import CHINA_TZ
