@@ -36,46 +36,77 @@ def serve(
     ),
     workers: int = typer.Option(1, help="uvicorn worker processes (in-process jobs run in each)"),
 ) -> None:
-    """运行服务 / run the HTTP API (uvicorn) and the JT/T 808 gateway together until Ctrl-C / SIGTERM."""
-    import asyncio
+    """运行服务 / run the HTTP API (uvicorn) and the JT/T 808 gateway (its own process) until Ctrl-C / SIGTERM.
+
+    The gateway runs in a child process so a busy API (a big import) cannot delay terminal
+    replies. SIGTERM or SIGINT stops the API, then the gateway, which commits every accepted
+    position first; exit code 0. If the gateway process dies it is restarted (logged); after
+    three deaths within 10 s of starting, serve stops with exit code 1.
+    """
+    import contextlib
     import logging
+    import signal
+    from collections.abc import Iterator
 
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from api.db import engine_for
-    from fleet.jt808.gateway import Gateway
+    from fleet.jt808.process import LOG_FORMAT, GatewayProcess
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     settings = _settings(ctx)
-    engine = engine_for(settings.service.database_url)  # migrates before either server starts
+    engine_for(settings.service.database_url).dispose()  # migrates before either server starts
     overrides = {"host": jt808_host, "port": jt808_port}
     gateway_settings = settings.fleet.jt808.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield  # ours below: uvicorn's would re-raise SIGTERM and end the process before the gateway stops
+
     if workers == 1:  # the app in this process, on these very settings
         from api.app import create_app
 
         config = uvicorn.Config(create_app(settings), host=host, port=port, log_level="info")
+        server = Server(config)
+        run, should_exit = server.run, lambda: setattr(server, "should_exit", True)
     else:  # each worker process builds its app from the environment, as this process did
         config = uvicorn.Config(
             "api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
         )
-    server = uvicorn.Server(config)
+        supervisor = Multiprocess(config, sockets=[config.bind_socket()])  # handles SIGINT/SIGTERM, returns
+        run, should_exit = supervisor.run, supervisor.should_exit.set
+    gateway = GatewayProcess(settings.service.database_url, gateway_settings) if gateway_settings.port else None
+    failed = []
 
-    async def main() -> None:
-        gateway = None
-        if gateway_settings.port:
-            gateway = Gateway(engine, gateway_settings)
-            await gateway.start()
-        try:
-            await server.serve()  # returns on SIGINT/SIGTERM (uvicorn's handlers)
-        finally:
-            if gateway is not None:
-                await gateway.stop()  # flushes every accepted position
+    def give_up() -> None:
+        failed.append(True)
+        should_exit()
 
+    if gateway is not None:
+        gateway.start()
+        gateway.watch(on_give_up=give_up)
+    if workers == 1:
+
+        def request_exit(_signum: int, _frame: object) -> None:
+            server.force_exit = server.should_exit  # a second Ctrl-C does not wait for open requests
+            server.should_exit = True
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, request_exit)
     typer.echo(
         f"清运 API http://{host}:{port}/ (docs /docs)"
-        + (f"; JT/T 808 gateway tcp {gateway_settings.host}:{gateway_settings.port}" if gateway_settings.port else "")
+        + (f"; JT/T 808 gateway tcp {gateway_settings.host}:{gateway_settings.port}" if gateway else "")
     )
-    asyncio.run(main())
+    try:
+        run()
+    finally:
+        if gateway is not None:
+            code = gateway.stop()  # SIGTERM: the gateway commits every accepted position, then exits
+            logging.getLogger(__name__).info("JT/T 808 gateway process exited with code %s", code)
+    if failed:
+        raise typer.Exit(1)
 
 
 @service_app.command()
@@ -83,7 +114,13 @@ def worker(
     ctx: typer.Context,
     concurrency: int = typer.Option(1, help="jobs at a time in this process (each solve uses both cores)"),
 ) -> None:
-    """后台求解进程 / a Celery job worker over Redis (needs QINGYUN_REDIS_URL and the API's QINGYUN_DATABASE_URL)."""
+    """后台求解进程 / a Celery job worker over Redis (needs QINGYUN_REDIS_URL and the API's QINGYUN_DATABASE_URL).
+
+    SIGTERM hands the running job back to the queue for another worker and ends its searches;
+    a worker killed outright has its job queued again by the others (see ``api.jobs.queues``).
+    """
+    import logging
+
     from api.jobs.queues import run_worker
     from routing.errors import InvalidInputError
 
@@ -92,6 +129,8 @@ def worker(
         raise InvalidInputError(
             "QINGYUN_REDIS_URL is not set: without Redis the API runs jobs itself, no worker is needed"
         )
+    # job lines ("job <id> started: attempt 1 of 3 …") beside Celery's own
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     run_worker(settings, concurrency=concurrency)
 
 
@@ -100,13 +139,17 @@ def keys_create(
     ctx: typer.Context,
     role: list[str] = typer.Option(..., "--role", help="dispatcher, supervisor, planner, device or admin (repeatable)"),
     name: str = typer.Option("", help="who or what the key is for"),
+    terminal: list[str] = typer.Option(
+        [], "--terminal", help="device keys: a terminal phone the key may write for (repeatable; '*' = every one)"
+    ),
 ) -> None:
-    """Issue a key; it is printed once (only its hash is stored)."""
+    """Issue a key; it is printed once (only its hash is stored). A device key names its terminals."""
     from api.auth import create_key
     from api.db import engine_for
 
-    issued = create_key(engine_for(_settings(ctx).service.database_url), roles=role, name=name)
-    typer.echo(f"id {issued.id}  roles {','.join(issued.roles)}")
+    issued = create_key(engine_for(_settings(ctx).service.database_url), roles=role, name=name, terminals=terminal)
+    bound = f"  terminals {','.join(issued.terminals)}" if issued.terminals else ""
+    typer.echo(f"id {issued.id}  roles {','.join(issued.roles)}{bound}")
     typer.echo(issued.key)
 
 
@@ -115,10 +158,12 @@ def keys_list(ctx: typer.Context) -> None:
     """List keys (ids, roles, state; never the keys)."""
     from api.auth import list_keys
     from api.db import engine_for
+    from routing.localtime import CHINA_TZ
 
     for key in list_keys(engine_for(_settings(ctx).service.database_url)):
         state = "已吊销 revoked" if key.revoked_at else "有效 active"
-        typer.echo(f"{key.id}  {key.roles:<30} {state:<12} {key.created_at.isoformat()}  {key.name}")
+        created = key.created_at.astimezone(CHINA_TZ).isoformat(timespec="seconds")
+        typer.echo(f"{key.id}  {key.roles:<30} {state:<12} {created}  {key.name}  {key.terminals or ''}")
 
 
 @keys_app.command("revoke")

@@ -42,10 +42,30 @@ class ServiceSettings(BaseSettings):
     )
     celery_queue: str = Field("qingyun", min_length=1, description="Celery queue the API feeds and workers consume")
     job_workers: int = Field(1, ge=1, description="in-process job threads (each solve itself uses both cores)")
-    job_lease_s: float = Field(60.0, gt=0, description="a running job silent this long is failed (its worker died)")
+    job_lease_s: float = Field(
+        60.0,
+        gt=0,
+        description=(
+            "a running job silent this long has lost its worker and is queued again (up to job_max_attempts); "
+            "a queued job unclaimed this long is sent again"
+        ),
+    )
     job_max_attempts: int = Field(3, ge=1, description="a failed job may be retried until it has run this many times")
     plan_time_limit_max_s: float = Field(900.0, gt=0, description="most solve seconds a POST /plans may ask for")
     max_positions_per_request: int = Field(10_000, ge=1, description="POST /positions batch limit")
+    max_body_mb: float = Field(
+        20.0, gt=0, description="largest request body, MB; a larger one is answered 413 before it is read"
+    )
+    auth_failures_max: int = Field(
+        20, ge=1, description="wrong API keys one client address may send per window before it is answered 429"
+    )
+    auth_failures_window_s: float = Field(60.0, gt=0, description="the window of auth_failures_max, seconds")
+    import_max_rows: int = Field(
+        100_000, ge=1, description="most rows (CSV) or features (GeoJSON) one import may hold, as many as a scenario"
+    )
+    import_rejections_listed: int = Field(
+        100, ge=0, description="rejected rows an import answer lists (it always gives how many there were)"
+    )
 
 
 class Settings(BaseModel):

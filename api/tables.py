@@ -14,7 +14,9 @@ from datetime import date as Date
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from fleet.tracks.commands import TerminalCommand  # noqa: F401  (same metadata: migrations see it)
 from fleet.tracks.store import Position, Terminal, UtcDateTime  # noqa: F401  (same metadata: migrations see them)
+from routing.localtime import CHINA_TZ
 
 
 def utc_now() -> datetime:
@@ -26,6 +28,22 @@ def utc_now() -> datetime:
         Now, with ``tzinfo=UTC``.
     """
     return datetime.now(UTC)
+
+
+def local_iso(moment: datetime | None) -> str | None:
+    """A stored time as the API answers it: ISO 8601 in China time with its offset (``…+08:00``).
+
+    Parameters
+    ----------
+    moment
+        An aware time (stored UTC); None passes through.
+
+    Returns
+    -------
+    str or None
+        ``2026-11-22T06:00:00.123456+08:00``, or None.
+    """
+    return None if moment is None else moment.astimezone(CHINA_TZ).isoformat()
 
 
 def _json(**kwargs) -> object:
@@ -103,11 +121,18 @@ class SiteRow(SQLModel, table=True):
     service_s: float = 40.0
     windows: list = _json(default_factory=list)
     access: str = "large"
+    attributes: dict = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=True), description="the sites file's other columns"
+    )
 
 
 # --- jobs, scenarios, plans ------------------------------------------------------------
 class Job(SQLModel, table=True):
-    """Background work. ``lease_expires_at`` is renewed by the running worker's heartbeat."""
+    """Background work, the database being the source of truth for its state.
+
+    Running: ``lease_expires_at`` is renewed by the worker's heartbeat (past it, the worker is lost and
+    the job is queued again). Queued: it is when the job is sent again if no worker claimed it.
+    """
 
     __tablename__ = "job"
     __table_args__ = (Index("ix_job_status_lease", "status", "lease_expires_at"),)
@@ -165,6 +190,11 @@ class PlanRow(SQLModel, table=True):
         sa_column=Column(JSON, nullable=True),
         description="route-sheet rows, header first (routing.planning.exports.SHEET_HEADER); none before 0002",
     )
+    measures: dict | None = Field(
+        default=None,
+        sa_column=Column(JSON, nullable=True),
+        description="plan.json's dispatcher measures (routing.planning.document.PlanMeasures); none before 0005",
+    )
     created_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
 
 
@@ -187,6 +217,7 @@ class PlanStopRow(SQLModel, table=True):
     seq: int
     kind: str = Field(max_length=16)
     place_id: str = Field(max_length=64)
+    at: str | None = Field(default=None, max_length=16, description="break and wait: the kind of place it is taken at")
     lon: float | None = None
     lat: float | None = None
     arrival: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
@@ -286,6 +317,11 @@ class ApiKeyRow(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=16)
     name: str = ""
     roles: str = Field(max_length=128, description="comma-separated roles")
+    terminals: str | None = Field(
+        default=None,
+        sa_column=Column(Text, nullable=True),
+        description="a device key's terminals (comma-separated normalised phones, '*' = every terminal)",
+    )
     key_hash: str = Field(max_length=64, index=True, unique=True)
     created_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
     revoked_at: datetime | None = _time()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlmodel import Session
 
@@ -18,6 +19,10 @@ from api.tables import PlanRow
 from routing.errors import NotFoundError
 
 router = APIRouter(prefix="/plans", tags=["规划 / plans"], dependencies=[auth.dispatcher])
+
+CSV = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
+PlanId = Annotated[str, Path(max_length=36)]
+VehicleId = Annotated[str, Path(max_length=64)]
 
 
 def _finished(session: Session, plan_id: str) -> PlanRow:
@@ -47,7 +52,7 @@ def list_plans(
 
 
 @router.get("/{plan_id}", summary="status, progress (best cost so far) and, when done, the plan (plan.json)")
-def read(plan_id: str, request: Request, session: Session = Depends(db_session)) -> Response:
+def read(plan_id: PlanId, request: Request, session: Session = Depends(db_session)) -> Response:
     # a solved plan never changes (plans are not edited or deleted): answer from memory
     if (hit := cached_only(request, f"plan:{plan_id}")) is not None:
         return hit
@@ -58,15 +63,20 @@ def read(plan_id: str, request: Request, session: Session = Depends(db_session))
 
 
 @router.post("/{plan_id}/retry", status_code=202, summary="queue a failed, retryable solve again")
-def retry(plan_id: str, session: Session = Depends(db_session), queue: JobQueue = Depends(job_queue)) -> dict:
+def retry(plan_id: PlanId, session: Session = Depends(db_session), queue: JobQueue = Depends(job_queue)) -> dict:
     job_and_row(session, model=PlanRow, row_id=plan_id, what="plan")
     job = requeue(session.get_bind(), plan_id)
     queue.dispatch(job.id)
     return {"id": job.id, "status": job.status, "attempts": job.attempts}
 
 
-@router.get("/{plan_id}/routes.geojson", summary="routes along the roads and numbered stops (GeoJSON, WGS-84)")
-def geojson(plan_id: str, request: Request, session: Session = Depends(db_session)) -> Response:
+@router.get(
+    "/{plan_id}/routes.geojson",
+    summary="routes along the roads and numbered stops (GeoJSON, WGS-84)",
+    response_class=Response,
+    responses={200: {"content": {"application/geo+json": {"schema": {"type": "object"}}}}},
+)
+def geojson(plan_id: PlanId, request: Request, session: Session = Depends(db_session)) -> Response:
     if (hit := cached_only(request, f"geojson:{plan_id}", media_type="application/geo+json")) is not None:
         return hit
     plan = _finished(session, plan_id)
@@ -75,8 +85,13 @@ def geojson(plan_id: str, request: Request, session: Session = Depends(db_sessio
     )
 
 
-@router.get("/{plan_id}/sheets.csv", summary="route sheets of every truck (CSV, UTF-8)")
-def sheets(plan_id: str, session: Session = Depends(db_session)) -> Response:
+@router.get(
+    "/{plan_id}/sheets.csv",
+    summary="route sheets of every truck (CSV, UTF-8)",
+    response_class=Response,
+    responses=CSV,
+)
+def sheets(plan_id: PlanId, session: Session = Depends(db_session)) -> Response:
     text = planning.stored_sheet_csv(_finished(session, plan_id))
     return Response(
         text,
@@ -85,8 +100,13 @@ def sheets(plan_id: str, session: Session = Depends(db_session)) -> Response:
     )
 
 
-@router.get("/{plan_id}/sheets/{vehicle_id}.csv", summary="one truck's route sheet (CSV, UTF-8)")
-def sheet(plan_id: str, vehicle_id: str, session: Session = Depends(db_session)) -> Response:
+@router.get(
+    "/{plan_id}/sheets/{vehicle_id}.csv",
+    summary="one truck's route sheet (CSV, UTF-8)",
+    response_class=Response,
+    responses=CSV,
+)
+def sheet(plan_id: PlanId, vehicle_id: VehicleId, session: Session = Depends(db_session)) -> Response:
     text = planning.stored_sheet_csv(_finished(session, plan_id), vehicle_id=vehicle_id)
     if text is None:
         raise NotFoundError(f"plan {plan_id} has no route for vehicle {vehicle_id!r}")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Path, UploadFile
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
@@ -16,14 +18,16 @@ from api.tables import Job, StationStudyRow
 
 router = APIRouter(prefix="/stations/plans", tags=["转运站 / stations"], dependencies=[auth.planner])
 
+StudyId = Annotated[str, Path(max_length=36)]
+
 
 @router.post("", status_code=202, summary="start a station study from communities.csv, candidates.csv [, params.json]")
-async def submit(
+def submit(
     communities: UploadFile = File(..., description="id,lon,lat,population[,t_per_day]"),
     candidates: UploadFile = File(
         ..., description="id,lon,lat,land_area_m2,max_class,cost_I..cost_V[,existing,current_class]"
     ),
-    params: UploadFile | None = File(None, description="PlanningParams keys as JSON"),
+    params: UploadFile = File(None, description="PlanningParams keys as JSON"),
     sweep: bool = Form(False, description="also solve q 0.8/1.0/1.2 × growth years"),
     session: Session = Depends(db_session),
     queue: JobQueue = Depends(job_queue),
@@ -31,15 +35,15 @@ async def submit(
 ) -> dict:
     files = {
         "communities": upload_text(
-            filename=communities.filename or "communities.csv", content=await communities.read(), what="communities"
+            filename=communities.filename or "communities.csv", content=communities.file.read(), what="communities"
         ),
         "candidates": upload_text(
-            filename=candidates.filename or "candidates.csv", content=await candidates.read(), what="candidates"
+            filename=candidates.filename or "candidates.csv", content=candidates.file.read(), what="candidates"
         ),
     }
     if params is not None:
         files["params"] = upload_text(
-            filename=params.filename or "params.json", content=await params.read(), what="params"
+            filename=params.filename or "params.json", content=params.file.read(), what="params"
         )
     study = create_study(session, files=files, sweep=sweep, max_attempts=settings.service.job_max_attempts)
     queue.dispatch(study.id)
@@ -57,7 +61,7 @@ def _finished(session: Session, study_id: str) -> StationStudyRow:
 
 
 @router.get("/{study_id}", summary="status and, when done, the chosen stations, assignments and costs")
-def read(study_id: str, session: Session = Depends(db_session)) -> dict:
+def read(study_id: StudyId, session: Session = Depends(db_session)) -> dict:
     study, job = _study(session, study_id)
     body = {
         "id": study.id,
@@ -73,17 +77,17 @@ def read(study_id: str, session: Session = Depends(db_session)) -> dict:
 
 
 @router.get("/{study_id}/catchments.geojson", summary="stations, catchments, communities (GeoJSON)")
-def geojson(study_id: str, session: Session = Depends(db_session)) -> dict:
+def geojson(study_id: StudyId, session: Session = Depends(db_session)) -> dict:
     return _finished(session, study_id).result["geojson"]
 
 
 @router.get("/{study_id}/report.html", response_class=HTMLResponse, summary="printable summary (zh-CN / English)")
-def report(study_id: str, session: Session = Depends(db_session)) -> str:
+def report(study_id: StudyId, session: Session = Depends(db_session)) -> str:
     return _finished(session, study_id).result["report_html"]
 
 
 @router.post("/{study_id}/retry", status_code=202, summary="queue a failed, retryable study again")
-def retry(study_id: str, session: Session = Depends(db_session), queue: JobQueue = Depends(job_queue)) -> dict:
+def retry(study_id: StudyId, session: Session = Depends(db_session), queue: JobQueue = Depends(job_queue)) -> dict:
     _study(session, study_id)
     job = requeue(session.get_bind(), study_id)
     queue.dispatch(job.id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from sqlmodel import Session, select
 
 from api import auth
@@ -26,6 +26,11 @@ from api.tables import PermitRow, ZoneRow
 from fleet.audit.inputs import PermitsFile, ZonesFile
 
 router = APIRouter(tags=["监管 / supervision"], dependencies=[auth.supervisor])
+
+PermitId = Annotated[str, Path(max_length=64)]
+ZoneId = Annotated[str, Path(max_length=64)]
+AuditId = Annotated[str, Path(max_length=36)]
+CompanyId = Annotated[str, Path(max_length=128)]
 
 
 @router.post("/permits", summary="create or replace permits (permits.json)")
@@ -50,7 +55,7 @@ def list_permits(
 
 
 @router.delete("/permits/{permit_id}", status_code=204, summary="delete a permit")
-def delete_permit(permit_id: str, session: Session = Depends(db_session)) -> None:
+def delete_permit(permit_id: PermitId, session: Session = Depends(db_session)) -> None:
     delete_record(session, PermitRow, permit_id, what="permit")
 
 
@@ -70,7 +75,7 @@ def list_zones(session: Session = Depends(db_session)) -> dict:
 
 
 @router.delete("/zones/{zone_id}", status_code=204, summary="delete a zone")
-def delete_zone(zone_id: str, session: Session = Depends(db_session)) -> None:
+def delete_zone(zone_id: ZoneId, session: Session = Depends(db_session)) -> None:
     delete_record(session, ZoneRow, zone_id, what="zone")
 
 
@@ -87,7 +92,7 @@ def post_audit(
 
 
 @router.get("/audits/{audit_id}", summary="audit status and summary")
-def get_audit(audit_id: str, session: Session = Depends(db_session)) -> dict:
+def get_audit(audit_id: AuditId, session: Session = Depends(db_session)) -> dict:
     job = audit_job(session, audit_id)
     return {
         "id": job.id,
@@ -102,7 +107,9 @@ def get_audit(audit_id: str, session: Session = Depends(db_session)) -> dict:
 
 
 @router.post("/audits/{audit_id}/retry", status_code=202, summary="queue a failed, retryable audit again")
-def retry_audit(audit_id: str, session: Session = Depends(db_session), queue: JobQueue = Depends(job_queue)) -> dict:
+def retry_audit(
+    audit_id: AuditId, session: Session = Depends(db_session), queue: JobQueue = Depends(job_queue)
+) -> dict:
     audit_job(session, audit_id)
     job = requeue(session.get_bind(), audit_id)
     queue.dispatch(job.id)
@@ -122,7 +129,7 @@ def list_companies(session: Session = Depends(db_session)) -> dict:
 
 @router.get("/companies/{company_id}/score", summary="a company's score per period (100 start, below 60 blacklisted)")
 def company_score(
-    company_id: str,
+    company_id: CompanyId,
     session: Session = Depends(db_session),
     settings: Settings = Depends(app_settings),
     period: str | None = Query(None, max_length=16, description="2026-11 (month), 2026-W47 or 2026-11-21"),

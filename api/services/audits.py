@@ -9,6 +9,7 @@ the companies' scores for every period touched.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -16,6 +17,7 @@ from sqlalchemy import delete
 from sqlmodel import Session, select
 
 from api.jobs.engine import JobContext
+from api.services.records import IsoDateTime
 from api.settings import Settings
 from api.tables import CompanyRow, CompanyScoreRow, PermitRow, ViolationRow, ZoneRow, utc_now
 from fleet.audit.geometry import compile_permits, compile_zones
@@ -26,15 +28,16 @@ from fleet.audit.violations import Violation
 from fleet.tracks.store import normalise_phone
 from routing.errors import InvalidInputError, QingyunError
 from routing.localtime import CHINA_TZ
+from routing.planning.scenario import ID_MAX, ID_PATTERN
 
 
 class AuditRequest(BaseModel):
     """``POST /audits``: which trucks, which period (positions already stored)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    start: datetime = Field(alias="from", description="ISO 8601 with offset, inclusive")
-    end: datetime = Field(alias="to", description="ISO 8601 with offset, exclusive")
+    start: IsoDateTime = Field(alias="from", description="ISO 8601 with offset, inclusive")
+    end: IsoDateTime = Field(alias="to", description="ISO 8601 with offset, exclusive")
     devices: list[str] | None = Field(
         None, max_length=10_000, description="terminal phones; none = every truck with a permit"
     )
@@ -47,6 +50,17 @@ class AuditRequest(BaseModel):
         if not 2000 <= value.year <= 2099:
             raise ValueError(f"{value.isoformat()} is outside 2000–2099")
         return value
+
+
+def _safe_ids(named: list[tuple[str, str]], *, pattern: str | None = ID_PATTERN, most: int = ID_MAX) -> None:
+    """Ids that can be named in a URL (``GET/DELETE /permits/{id}``): the scenario's safe set and length."""
+    for where, value in named:
+        if not 1 <= len(value) <= most or (pattern is not None and not re.match(pattern, value)):
+            raise InvalidInputError(
+                f"{where}: {value[:80]!r} — ids are 1–{most} letters, digits, CJK or '-_.' (not first)"
+                if pattern
+                else f"{where}: {value[:80]!r} — 1–{most} characters"
+            )
 
 
 def _compiles(items: list, compile_one, what, *, settings: Settings) -> None:
@@ -88,6 +102,8 @@ def store_permits(session: Session, permits: list[Permit], *, settings: Settings
     InvalidInputError
         A permit cannot be compiled (its index and id named); none is stored.
     """
+    _safe_ids([(f"permits[{i}].permit_id", p.permit_id) for i, p in enumerate(permits)])
+    _safe_ids([(f"permits[{i}].company", p.company) for i, p in enumerate(permits)], pattern=None, most=128)
     _compiles(
         permits,
         lambda p, net, st: compile_permits([p], projector=net, settings=st, network=net),
@@ -138,6 +154,7 @@ def store_zones(session: Session, zones: list[ZoneFeature], *, settings: Setting
     InvalidInputError
         A zone's geometry cannot be used (its feature index and id named); none is stored.
     """
+    _safe_ids([(f"features[{i}].properties.id", z.properties.id) for i, z in enumerate(zones)])
     _compiles(
         zones,
         lambda z, net, st: compile_zones([z], projector=net),

@@ -1,4 +1,4 @@
-"""The road network the service works on: built once per process, shared by plans, audits, studies and the map."""
+"""The road networks the service works on: each built once per process, shared by plans, audits, studies and the map."""
 
 from __future__ import annotations
 
@@ -13,23 +13,32 @@ _LOCK = threading.Lock()
 _NETWORKS: dict[tuple[str, str], RoadNetwork] = {}
 
 
-def service_network(settings: NetworkSettings) -> RoadNetwork:
-    """The network of ``settings.osm`` (default: the shipped Shenzhen file), loaded on first use.
+def service_network(settings: NetworkSettings, *, osm: str | None = None) -> RoadNetwork:
+    """The network a scenario names (default: ``settings.osm``, else the shipped Shenzhen file), loaded on first use.
 
     Parameters
     ----------
     settings
-        The service's network settings (default file and cache folder).
+        The service's network settings (data folder, default file and cache folder).
+    osm
+        A scenario's ``osm`` field: the file name of a road network in the data folder
+        (:meth:`~routing.network.settings.NetworkSettings.named_osm`); none = the default network.
 
     Returns
     -------
     RoadNetwork
-        The same object for every caller of this process with the same settings.
+        The same object for every caller of this process asking for the same file with the same cache.
+
+    Raises
+    ------
+    InvalidInputError
+        ``osm`` names no road network of the data folder (the message lists the ones there).
     """
     from routing.network.graph import load_network  # osmnx: only when a network is needed
 
-    key = (str(settings.osm), str(settings.cache_dir))
+    path = settings.named_osm(osm)
+    key = (str(path.resolve()), str(settings.cache_dir))
     with _LOCK:  # one build at a time: two jobs starting together share the first one's network
         if key not in _NETWORKS:
-            _NETWORKS[key] = load_network(settings=settings)
+            _NETWORKS[key] = load_network(path, settings=settings)
         return _NETWORKS[key]

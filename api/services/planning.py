@@ -10,7 +10,7 @@ needs no network. A plan the checker rejects fails its job with the violations a
 from __future__ import annotations
 
 from datetime import date as Date
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete
@@ -30,6 +30,7 @@ from api.tables import (
     SiteRow,
     VehicleRow,
     VehicleTypeRow,
+    local_iso,
     utc_now,
 )
 from routing.errors import ConflictError, InvalidInputError, NotFoundError
@@ -38,11 +39,14 @@ from routing.planning.document import PlanDocument, PlanRoute, PlanStop, route_c
 from routing.planning.exports import plan_exports, sheet_csv
 from routing.planning.scenario import BreakRule, Scenario, parse_scenario
 
+if TYPE_CHECKING:
+    from routing.network.settings import NetworkSettings
+
 
 class PlanRequest(BaseModel):
     """``POST /plans``: a whole scenario, or a day to plan from the stored sites, vehicles, depots and facilities."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     scenario: dict | None = Field(
         None, description="a scenario document (`qingyun plan --schema`); none = build from the catalogue"
@@ -52,7 +56,9 @@ class PlanRequest(BaseModel):
     break_rule: BreakRule | None = Field(
         default_factory=BreakRule, description="meal break when built from the catalogue"
     )
-    time_limit_s: float | None = Field(None, gt=0, description="solve time limit; default from settings")
+    time_limit_s: float | None = Field(
+        None, gt=0, le=86_400, description="solve time limit, s; default and largest from the service's settings"
+    )
 
 
 def catalogue_scenario(session: Session, *, name: str, day: Date, break_rule: BreakRule | None) -> dict:
@@ -75,8 +81,11 @@ def catalogue_scenario(session: Session, *, name: str, day: Date, break_rule: Br
         The scenario document, not yet validated; records in id order, vehicles without their ``terminal``.
     """
 
-    def rows(table) -> list[dict]:
-        return [r.model_dump() for r in session.exec(select(table).order_by(table.id))]
+    def rows(table) -> list[dict]:  # unset columns (NULL) take the scenario's defaults
+        return [
+            {k: v for k, v in r.model_dump().items() if v is not None}
+            for r in session.exec(select(table).order_by(table.id))
+        ]
 
     vehicles = [{k: v for k, v in r.items() if k != "terminal"} for r in rows(VehicleRow)]
     return {
@@ -91,7 +100,7 @@ def catalogue_scenario(session: Session, *, name: str, day: Date, break_rule: Br
     }
 
 
-def validated_scenario(request: PlanRequest, *, session: Session, service_osm: str | None) -> Scenario:
+def validated_scenario(request: PlanRequest, *, session: Session, network: NetworkSettings) -> Scenario:
     """The request's scenario, validated; raises ``QingyunError`` naming every bad field.
 
     Parameters
@@ -100,8 +109,8 @@ def validated_scenario(request: PlanRequest, *, session: Session, service_osm: s
         The ``POST /plans`` body: a scenario, or a date to build one from the stored catalogue.
     session
         The request's session (the catalogue is read from it).
-    service_osm
-        The OSM file this service plans on; None = the shipped Shenzhen network.
+    network
+        The service's road networks: a scenario's ``osm`` names a file of its data folder (``QINGYUN_DATA_DIR``).
 
     Returns
     -------
@@ -111,7 +120,7 @@ def validated_scenario(request: PlanRequest, *, session: Session, service_osm: s
     Raises
     ------
     InvalidInputError
-        Neither a scenario nor a date, or a scenario naming another OSM file than the service's.
+        Neither a scenario nor a date, or a scenario naming a road network not in the data folder.
     ScenarioError
         The scenario breaks a rule (every bad field named).
     """
@@ -124,10 +133,7 @@ def validated_scenario(request: PlanRequest, *, session: Session, service_osm: s
         scenario = parse_scenario(raw, source="stored catalogue (sites, vehicles, depots, facilities)")
     else:
         scenario = parse_scenario(request.scenario, source="scenario")
-    if scenario.osm is not None and Path(scenario.osm).name != Path(service_osm or "").name:
-        raise InvalidInputError(
-            f"scenario.osm: {scenario.osm!r} — this service plans on {service_osm or 'the shipped Shenzhen network'}; leave osm empty"
-        )
+    network.named_osm(scenario.osm)  # refused with the names of the data folder's road networks
     return scenario
 
 
@@ -157,7 +163,7 @@ def submit_plan(session: Session, *, request: PlanRequest, settings: Settings) -
     most = settings.service.plan_time_limit_max_s
     if limit > most:
         raise InvalidInputError(f"time_limit_s: {limit:g} s is above this service's limit of {most:g} s")
-    scenario = validated_scenario(request, session=session, service_osm=settings.network.osm)
+    scenario = validated_scenario(request, session=session, network=settings.network)
     return create_plan(session, scenario=scenario, time_limit_s=limit, max_attempts=settings.service.job_max_attempts)
 
 
@@ -186,7 +192,7 @@ def list_plans(session: Session, *, limit: int, offset: int) -> dict:
         .limit(limit)
     )
     items = [
-        {"id": plan_id, "name": name, "status": status, "created_at": created.isoformat(), "kpi": kpi}
+        {"id": plan_id, "name": name, "status": status, "created_at": local_iso(created), "kpi": kpi}
         for plan_id, name, status, created, kpi in rows
     ]
     return {"total": total, "items": items}
@@ -259,7 +265,7 @@ def run_plan(ctx: JobContext):
     outcome = plan_day(
         scenario,
         params=solve_params(ctx.settings.planning, time_limit_s=float(ctx.params["time_limit_s"])),
-        network=service_network(ctx.settings.network),
+        network=service_network(ctx.settings.network, osm=scenario.osm),
         progress=lambda p: ctx.progress(
             stage="solving", best_cost=round(p.best_cost, 2), elapsed_s=round(p.elapsed_s, 1)
         ),
@@ -298,6 +304,7 @@ def write_plan_rows(
     plan = session.get(PlanRow, plan_id)
     plan.kpi, plan.objective, plan.search = document.kpi, document.objective, document.search
     plan.unserved = [u.model_dump(mode="json") for u in document.unserved]
+    plan.measures = None if document.measures is None else document.measures.model_dump(mode="json")
     plan.geojson, plan.sheets = geojson, sheets
     session.add(plan)
     for seq, route in enumerate(document.routes):
@@ -318,6 +325,7 @@ def write_plan_rows(
                     seq=k,
                     kind=s.kind,
                     place_id=s.id,
+                    at=s.at,
                     lon=s.lon,
                     lat=s.lat,
                     arrival=s.arrival,
@@ -369,6 +377,7 @@ def plan_document(session: Session, plan: PlanRow) -> dict:
                 PlanStop(
                     kind=s.kind,
                     id=s.place_id,
+                    at=s.at,
                     lon=s.lon,
                     lat=s.lat,
                     arrival=s.arrival.astimezone(tz),
@@ -390,6 +399,7 @@ def plan_document(session: Session, plan: PlanRow) -> dict:
         kpi=plan.kpi,
         routes=routes,
         unserved=plan.unserved,
+        measures=plan.measures,
         search=plan.search or {},
     )
     return document.to_json()
@@ -460,8 +470,8 @@ def plan_status(session: Session, plan: PlanRow, job: Job) -> dict:
         "attempts": job.attempts,
         "retryable": job.retryable,
         "error": job.error,
-        "created_at": job.created_at.isoformat(),
-        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "created_at": local_iso(job.created_at),
+        "finished_at": local_iso(job.finished_at),
     }
     if job.status == "succeeded":
         body["plan"] = plan_document(session, plan)

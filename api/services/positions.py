@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -42,20 +42,33 @@ class PositionIn(BaseModel):
     altitude_m: int = Field(0, ge=-500, le=10_000)
     alarm: int = Field(0, ge=0, lt=2**32, description="JT/T 808 alarm word")
     status: int = Field(3, ge=0, lt=2**32, description="JT/T 808 status word (default 3: ACC on, fix valid)")
-    mileage_km: float | None = Field(None, ge=0)
+    mileage_km: float | None = Field(None, ge=0, le=429_496_729.5, description="JT/T 808 odometer (DWORD of 0.1 km)")
+
+    model_config = ConfigDict(allow_inf_nan=False)
 
     @field_validator("time")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
             value = value.replace(tzinfo=CHINA_TZ)
-        if not 2000 <= value.astimezone(UTC).year <= 2099:
+        if not 2000 <= value.year <= 2099:  # checked before the UTC conversion, which overflows at years 1 and 9999
             raise ValueError(f"time {value.isoformat()} is outside 2000–2099")
         return value
 
 
 class PositionBatch(BaseModel):
     positions: list[dict] = Field(description="items of PositionIn; bad items are rejected one by one, the rest stored")
+
+
+class RejectedItem(BaseModel):
+    index: int
+    field: str
+    error: str
+
+
+class PositionsStored(BaseModel):
+    accepted: int = Field(description="fixes stored (or stored before: re-sent fixes count once)")
+    rejected: list[RejectedItem] = Field(description="bad items, each by index, field and reason")
 
 
 _one = TypeAdapter(PositionIn)

@@ -7,16 +7,35 @@ permits and zones. A missing record is a ``NotFoundError`` (404), a duplicate a 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from typing import TypeVar
+from datetime import datetime
+from typing import Annotated, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from routing.errors import ConflictError, InvalidInputError, NotFoundError
 
 Row = TypeVar("Row", bound=SQLModel)
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _iso_only(value: object) -> object:
+    """Only ISO 8601 text is a time here (pydantic would also read ``0.5`` as seconds after 1970)."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        raise ValueError(f"{value!r} is not an ISO 8601 date-time, e.g. 2026-11-22T06:00:00+08:00")
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only)]
+"""A request's time: ISO 8601 text only (the schema's ``date-time``)."""
 
 
 def get_record(session: Session, table: type[Row], record_id: str, *, what: str) -> Row:
@@ -121,7 +140,7 @@ def replace_record(session: Session, table: type[SQLModel], record_id: str, reco
 
 
 def store_records(session: Session, table: type[SQLModel], records: Iterable[BaseModel]) -> None:
-    """Create or replace records by id (one transaction).
+    """Create or replace records by id (one transaction, one upsert statement per thousand records).
 
     Parameters
     ----------
@@ -132,8 +151,23 @@ def store_records(session: Session, table: type[SQLModel], records: Iterable[Bas
     records
         Validated records; one whose id is stored replaces that row.
     """
+    columns = table.__table__.columns
+    key = [c.name for c in columns if c.primary_key]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(table.__table__)
+    statement = statement.on_conflict_do_update(
+        index_elements=key, set_={c.name: statement.excluded[c.name] for c in columns if not c.primary_key}
+    )
+    batch: list[dict] = []
     for record in records:
-        session.merge(table(**record.model_dump(mode="json")))
+        # through the table model, so its defaults fill what the record leaves out
+        batch.append(table.model_validate(record.model_dump(mode="json")).model_dump(include=set(columns.keys())))
+        if len(batch) == 1000:
+            session.execute(statement, batch)
+            batch = []
+    if batch:
+        session.execute(statement, batch)
     session.commit()
 
 

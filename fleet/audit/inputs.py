@@ -12,11 +12,12 @@ from datetime import datetime, time
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fleet.tracks.track import epoch_s
 from routing.errors import InputFileError
 from routing.jsonfile import read_json, validated
+from routing.planning.scenario import ID_MAX, ID_PATTERN
 
 
 class TimeWindow(BaseModel):
@@ -25,7 +26,7 @@ class TimeWindow(BaseModel):
     start: time
     end: time
     days: list[int] | None = Field(
-        None, description="ISO weekdays 1=Mon … 7=Sun on which the window starts; all days when absent"
+        None, max_length=7, description="ISO weekdays 1=Mon … 7=Sun on which the window starts; all days when absent"
     )
 
     @model_validator(mode="after")
@@ -47,28 +48,38 @@ class PolygonGeometry(BaseModel):
 class LineGeometry(BaseModel):
     """A GeoJSON LineString in WGS-84 lon/lat."""
 
+    model_config = ConfigDict(allow_inf_nan=False)
+
     type: Literal["LineString"]
-    coordinates: list[list[float]] = Field(min_length=2)
+    coordinates: list[list[float]] = Field(min_length=2, max_length=100_000)
 
 
 class Permit(BaseModel):
     """A construction-waste transport permit (核准证) as issued."""
 
-    permit_id: str
-    device: str = Field(description="terminal id or plate, as in the positions' ``device`` column")
-    company: str
-    plate: str | None = None
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    permit_id: str = Field(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)
+    device: str = Field(
+        min_length=1, max_length=64, description="terminal id or plate, as in the positions' ``device`` column"
+    )
+    company: str = Field(min_length=1, max_length=128)
+    plate: str | None = Field(None, max_length=32)
     valid_from: datetime = Field(description="ISO 8601; without offset China time")
     valid_until: datetime
     source_site: PolygonGeometry = Field(description="工地 the waste comes from")
-    destination_sites: list[PolygonGeometry] = Field(min_length=1, description="消纳场 where it may be unloaded")
+    destination_sites: list[PolygonGeometry] = Field(
+        min_length=1, max_length=100, description="消纳场 where it may be unloaded"
+    )
     route: LineGeometry | None = Field(None, description="approved route as a line (WGS-84)")
     route_nodes: list[int] | None = Field(
         None, description="approved route as a sequence of OSM node ids (needs --osm)"
     )
-    corridor_m: float | None = Field(None, gt=0, description="corridor half-width; settings default 50 m")
-    time_windows: list[TimeWindow] = Field(default_factory=list, description="allowed hours; empty: any time")
-    speed_limit_kmh: float | None = Field(None, gt=0)
+    corridor_m: float | None = Field(None, gt=0, le=10_000, description="corridor half-width; settings default 50 m")
+    time_windows: list[TimeWindow] = Field(
+        default_factory=list, max_length=100, description="allowed hours; empty: any time"
+    )
+    speed_limit_kmh: float | None = Field(None, gt=0, le=200)
 
     @model_validator(mode="after")
     def _check(self) -> Permit:
@@ -88,13 +99,13 @@ class PermitsFile(BaseModel):
 class ZoneProperties(BaseModel):
     """What a zone is and when it applies."""
 
-    id: str
-    name: str = ""
+    id: str = Field(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)
+    name: str = Field("", max_length=200)
     kind: Literal["restricted", "approved_site"] = Field(
         description="restricted: no entry during the schedule; approved_site: a registered site where stops and unloading are allowed"
     )
     schedule: list[TimeWindow] = Field(
-        default_factory=list, description="when a restricted zone applies; empty: always"
+        default_factory=list, max_length=100, description="when a restricted zone applies; empty: always"
     )
 
 

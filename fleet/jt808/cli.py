@@ -1,4 +1,4 @@
-"""``qingyun jt808``: decode frames, run the gateway, run the terminal simulator, export stored positions.
+"""``qingyun jt808``: decode frames, run the gateway and the simulator, export positions, talk back to terminals.
 
 Commands that need settings read the object the CLI root resolved (``ctx.obj.settings``):
 the database URL (``settings.service.database_url``) and the gateway's knobs
@@ -16,6 +16,7 @@ from pathlib import Path
 import typer
 
 from routing.errors import DecodeError, InputFileError, InvalidInputError
+from routing.localtime import CHINA_TZ
 
 app = typer.Typer(no_args_is_help=True, help="JT/T 808 终端接入 / GPS terminal ingest.")
 
@@ -194,3 +195,105 @@ def export(
     engine = ctx.obj.engine_for(ctx.obj.settings.service.database_url)  # migrated by the CLI root
     rows = export_positions(engine, out, period=period, devices=names)
     typer.echo(f"已导出 / exported {rows} positions → {out}")
+
+
+def _expiry(ctx: typer.Context, expires_s: float | None) -> float:
+    return expires_s if expires_s is not None else ctx.obj.settings.fleet.jt808.command_expiry_s
+
+
+def _queued(command) -> None:
+    typer.echo(
+        f"已排队 / queued command {command.id} (0x{command.msg_id:04X}) for terminal {command.phone}, "
+        f"expires {command.expires_at.astimezone(CHINA_TZ).isoformat(timespec='seconds')}: {command.summary}"
+    )
+
+
+_EXPIRES_HELP = "有效期 / give up after this many seconds (default QINGYUN_JT808_COMMAND_EXPIRY_S = 600)"
+
+
+@app.command("send-text")
+def send_text(
+    ctx: typer.Context,
+    phone: str = typer.Argument(..., help="终端号 / terminal phone (leading zeros optional)"),
+    text: str = typer.Argument(
+        ..., help="文本 / the message, e.g. 请返回核准路线 (GBK, at most 1022 bytes: 511 Chinese characters)"
+    ),
+    expires_s: float = typer.Option(None, "--expires-s", help=_EXPIRES_HELP),
+    emergency: bool = typer.Option(False, "--emergency", help="紧急 / mark it urgent (flag bit 0)"),
+) -> None:
+    """下发文本 / send a text message (0x8300) shown and read aloud on the terminal; queued until it is online."""
+    from fleet.jt808.geofence import queue_text
+
+    engine = ctx.obj.engine_for(ctx.obj.settings.service.database_url)  # migrated by the CLI root
+    _queued(queue_text(engine, phone=phone, text=text, emergency=emergency, expires_s=_expiry(ctx, expires_s)))
+
+
+@app.command("push-route")
+def push_route(
+    ctx: typer.Context,
+    phone: str = typer.Argument(None, help="终端号 / terminal phone (default: the permit's device)"),
+    permit: str = typer.Option(None, "--permit", help="核准证 / stored permit whose approved route is pushed"),
+    line: Path = typer.Option(
+        None, "--line", help="路线文件 / GeoJSON file with the route as one LineString (instead of --permit)"
+    ),
+    corridor_m: float = typer.Option(
+        None,
+        "--corridor-m",
+        help="走廊半宽 / half-width in m (default: the permit's, else QINGYUN_COMPLIANCE_CORRIDOR_M = 50)",
+    ),
+    expires_s: float = typer.Option(None, "--expires-s", help=_EXPIRES_HELP),
+) -> None:
+    """推送路线 / push an approved route (0x8606) so the terminal alarms when it leaves the corridor."""
+    from fleet.jt808.geofence import queue_route, read_line
+
+    engine = ctx.obj.engine_for(ctx.obj.settings.service.database_url)  # migrated by the CLI root
+    command = queue_route(
+        engine,
+        phone=phone,
+        permit_id=permit,
+        line=read_line(line) if line is not None else None,
+        line_name=line.name if line is not None else "",
+        corridor_m=corridor_m,
+        default_corridor_m=ctx.obj.settings.fleet.compliance.corridor_m,
+        expires_s=_expiry(ctx, expires_s),
+    )
+    _queued(command)
+
+
+@app.command("push-zone")
+def push_zone(
+    ctx: typer.Context,
+    phone: str = typer.Argument(..., help="终端号 / terminal phone (leading zeros optional)"),
+    zone: str = typer.Option(..., "--zone", help="禁区 / stored restricted zone id"),
+    expires_s: float = typer.Option(None, "--expires-s", help=_EXPIRES_HELP),
+) -> None:
+    """推送禁区 / push a restricted zone as areas (0x8602 rectangle or 0x8604 polygon) alarming on entry."""
+    from fleet.jt808.geofence import queue_zone
+
+    engine = ctx.obj.engine_for(ctx.obj.settings.service.database_url)  # migrated by the CLI root
+    for command in queue_zone(engine, phone=phone, zone_id=zone, expires_s=_expiry(ctx, expires_s)):
+        _queued(command)
+
+
+@app.command()
+def commands(
+    ctx: typer.Context,
+    phone: str = typer.Argument(None, help="终端号 / only this terminal's commands"),
+    limit: int = typer.Option(50, min=1, help="条数 / most recent commands shown"),
+) -> None:
+    """命令列表 / platform → terminal commands, newest first: queued, sent, answered (result), expired, failed."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from fleet.tracks.commands import list_commands
+    from fleet.tracks.store import normalise_phone
+
+    engine = ctx.obj.engine_for(ctx.obj.settings.service.database_url)  # migrated by the CLI root
+    key = normalise_phone(phone.strip()) if phone else None
+    table = Table(title="终端命令 / terminal commands")
+    for name in ("编号\nid", "终端号\nphone", "消息\nmessage", "状态\nstate", "内容\nsummary", "排队\nqueued"):
+        table.add_column(name, overflow="fold")
+    for entry in list_commands(engine, phone=key, limit=limit):
+        queued = entry.created_at.astimezone(CHINA_TZ).isoformat(timespec="seconds")
+        table.add_row(str(entry.id), entry.phone, f"0x{entry.msg_id:04X}", entry.outcome, entry.summary, queued)
+    Console(width=160).print(table)

@@ -14,6 +14,9 @@ A phone already bound to a code is refused (0x8100 result 3, no code) until a
 supervisor unbinds it (``qingyun jt808 unbind``): nobody learns another terminal's code.
 In allow-list mode (``registration="allow-list"``) only phones a supervisor listed
 (``qingyun jt808 bind``) register: others get result 4, a listed phone with another plate result 2.
+Platform → terminal commands (text 0x8300, areas 0x8602/0x8604, route 0x8606) are queued in the
+database by any process; the gateway's :class:`~fleet.jt808.outbox.Outbox` sends those of the
+terminals it holds and records their general answers (0x0001).
 In open mode registrations of never-seen phones are rate-limited per client address
 (``trusted_addresses``, by default this host, are exempt from the per-address limits).
 Bad frames are counted and, when the header is readable, answered with result 2;
@@ -61,6 +64,7 @@ from fleet.jt808.messages import (
     decode_body,
     encode_body,
 )
+from fleet.jt808.outbox import Outbox
 from fleet.jt808.settings import GatewaySettings
 from fleet.jt808.writer import PositionWriter
 from fleet.tracks.store import authenticate_terminal, normalise_phone, register_terminal
@@ -148,6 +152,7 @@ class Gateway:
         self._connections: dict[asyncio.StreamWriter, Connection] = {}
         self._limits = Limits(settings)
         self._sweeper: asyncio.Task | None = None
+        self.commands = Outbox(engine, poll_s=settings.command_poll_s)
         self._stopping = False
 
     @property
@@ -165,6 +170,7 @@ class Gateway:
             self._handle, self.settings.host, self.settings.port, limit=self.settings.read_size
         )
         self._sweeper = asyncio.create_task(self._close_idle())
+        self.commands.start()
         log.info("JT/T 808 gateway listening on %s:%d", self.settings.host, self.port)
 
     async def stop(self) -> None:
@@ -173,6 +179,7 @@ class Gateway:
         self._stopping = True
         if self._sweeper is not None:
             self._sweeper.cancel()
+        self.commands.stop()
         if self._server is not None:
             self._server.close()
         for stream in list(self._connections):
@@ -215,6 +222,7 @@ class Gateway:
                 if replies:
                     writer.write(b"".join(replies))
                     await writer.drain()
+                self.commands.reachable(writer, connection)  # commands go out only after the authentication reply
                 if connection.close_reason is not None:
                     self.stats.limit_closed += 1
                     self._limits.log(
@@ -229,6 +237,7 @@ class Gateway:
             self.stats.open_connections -= 1
             self._tasks.discard(task)
             self._connections.pop(writer, None)
+            self.commands.gone(connection, connection.authenticated)
             self._limits.closed(address)
             connection.splitter.clear()
             connection.reassembler.clear()
@@ -290,26 +299,7 @@ class Gateway:
                 log.error("positions refused by the database: %s", error)
                 self.stats.positions_refused += len(rows)
                 stored = RESULT_FAILED
-        replies = []
-        for index, (msg_id, phone, serial, version, result, protocol_version) in enumerate(answers):
-            if index in registered:
-                reply_id, body = REGISTER_REPLY, registered[index]
-            else:
-                reply_id = PLATFORM_REPLY
-                body = encode_body(
-                    GeneralReply(ack_serial=serial, ack_msg_id=msg_id, result=stored if result is None else result)
-                )
-            replies.append(
-                encode_frame(
-                    msg_id=reply_id,
-                    phone=phone,
-                    serial=connection.next_serial(),
-                    body=body,
-                    version=version,
-                    protocol_version=protocol_version,
-                )
-            )
-        return replies
+        return _replies(connection, answers, registered=registered, stored=stored)
 
     def _split(self, connection: Connection, data: bytes) -> list[bytes]:
         """The read's complete frames; starts the frame deadline's clock and applies the pre-auth frame limit."""
@@ -417,18 +407,52 @@ class Gateway:
                 return RESULT_FAILED
             connection.authenticated.add(phone)
             self.stats.authentications += 1
+            await self.commands.authenticated(connection, frame, phone)
             return RESULT_OK
         if frame.msg_id == LOGOUT:
             decode_body(frame)
             connection.authenticated.discard(phone)
+            self.commands.gone(connection, {phone})
             return RESULT_OK
         if frame.msg_id in (HEARTBEAT, MEDIA_EVENT):
             decode_body(frame)
             return RESULT_OK
         if frame.msg_id == TERMINAL_REPLY or frame.msg_id & 0x8000:
-            decode_body(frame)
+            body = decode_body(frame)
+            if frame.msg_id == TERMINAL_REPLY:
+                await self.commands.answer(connection, phone, body)  # recorded when it answers a command
             return None  # answers to us, or platform messages a terminal should not send
         return RESULT_UNSUPPORTED
+
+
+def _replies(
+    connection: Connection, answers: list[_Answer], *, registered: dict[int, bytes], stored: int
+) -> list[bytes]:
+    """The reply frames of a read's answers, in order, with the connection's next serials.
+
+    ``registered`` maps answer indexes to their 0x8100 bodies; an answer without a result of its
+    own (a location) gets ``stored``, the result of committing the read's rows.
+    """
+    replies = []
+    for index, (msg_id, phone, serial, version, result, protocol_version) in enumerate(answers):
+        if index in registered:
+            reply_id, body = REGISTER_REPLY, registered[index]
+        else:
+            reply_id = PLATFORM_REPLY
+            body = encode_body(
+                GeneralReply(ack_serial=serial, ack_msg_id=msg_id, result=stored if result is None else result)
+            )
+        replies.append(
+            encode_frame(
+                msg_id=reply_id,
+                phone=phone,
+                serial=connection.next_serial(),
+                body=body,
+                version=version,
+                protocol_version=protocol_version,
+            )
+        )
+    return replies
 
 
 def _frame_rows(frame: Frame, *, phone: str, received_at: datetime) -> list[tuple]:

@@ -26,6 +26,7 @@ class Connection:
     last_frame: float  # loop time of the last frame that decoded: the idle clock
     reassembler: Reassembler = field(default_factory=Reassembler)
     authenticated: set[str] = field(default_factory=set)
+    addresses: dict[str, tuple[str, str, int]] = field(default_factory=dict)  # phone → header (BCD, version, protocol)
     serial: int = 0
     frame_started: float | None = None  # loop time the unfinished frame began
     close_reason: str | None = None  # set by a limit: close once this read is answered

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from fleet.jt808.frame import Frame, encode_frame, wire_offset
 from fleet.jt808.location import Location, decode_location, encode_location, location_json
+from fleet.jt808.platform import COMMAND_IDS, COMMAND_TYPES, command_json, decode_command
 from routing.errors import DecodeError
 
 LOCATION = 0x0200
@@ -259,6 +260,7 @@ _DECODERS = {
     REGISTER_REPLY: _register_reply,
     MEDIA_EVENT: _media,
     MEDIA_UPLOAD: _media,
+    **dict.fromkeys(COMMAND_IDS, decode_command),  # platform commands (0x8300 …): fleet.jt808.platform
 }
 
 
@@ -439,6 +441,8 @@ def body_json(body) -> object:
         return {"type": body.type, "positions": [location_json(p) for p in body.positions]}
     if isinstance(body, Raw):
         return {"hex": body.data.hex()}
+    if isinstance(body, tuple(COMMAND_TYPES.values())):
+        return command_json(body)
     if isinstance(body, GeneralReply):
         return {"ack_serial": body.ack_serial, "ack_msg_id": f"0x{body.ack_msg_id:04X}", "result": body.result}
     if isinstance(body, MediaEvent):

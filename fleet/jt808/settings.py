@@ -70,3 +70,16 @@ class GatewaySettings(BaseSettings):
         ge=1024,
         description="the same budget once a terminal authenticated (room for long multi-part messages)",
     )
+    command_poll_s: float = Field(
+        0.5,
+        gt=0,
+        le=60,
+        description="how often the gateway looks for queued platform → terminal commands (text, areas, routes) "
+        "for the terminals it holds; a command reaches a connected terminal within about this long",
+    )
+    command_expiry_s: float = Field(
+        600.0,
+        gt=0,
+        description="default lifetime of a queued command: one not answered by then (terminal offline, or silent) "
+        "is marked expired",
+    )

@@ -33,6 +33,27 @@ ACCESS_RANK = {"small": 0, "medium": 1, "large": 2}
 
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
 
+ID_PATTERN = r"^[0-9A-Za-z\u3400-\u9fff_-][0-9A-Za-z\u3400-\u9fff_.-]*$"
+"""Ids: letters, digits, CJK, ``-_.`` (not first: ``.`` and ``..`` are no URL path segment), at most :data:`ID_MAX`."""
+ID_MAX = 64
+NAME_MAX = 200
+CLOCK_PATTERN = r"^([01]?[0-9]|2[0-3]):[0-5][0-9]$|^24:00$"
+
+
+def Id(**kwargs) -> object:  # noqa: N802 - a Field factory, used like a type
+    """A record id or a reference to one (:data:`ID_PATTERN`)."""
+    return Field(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN, **kwargs)
+
+
+def Name(default: str = "", *, max_length: int = NAME_MAX, **kwargs) -> object:  # noqa: N802
+    """A free-text label, at most :data:`NAME_MAX` characters."""
+    return Field(default, max_length=max_length, **kwargs)
+
+
+def Clock(default: str, **kwargs) -> object:  # noqa: N802
+    """A local ``HH:MM`` time of day (``24:00`` allowed as an end)."""
+    return Field(default, pattern=CLOCK_PATTERN, **kwargs)
+
 
 def clock_to_seconds(value: str) -> int:
     """``"06:30"`` -> 23400 seconds after local midnight; ``"24:00"`` is allowed (end of day)."""
@@ -46,14 +67,16 @@ def clock_to_seconds(value: str) -> int:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a JSON document must give numbers as numbers and flags as true/false (no "12" or 0 for false);
+    # table readers convert their text cells first (or validate with strict=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
 
 class Window(_Strict):
     """A local time interval ``[start, end]``; for a site, when service may START."""
 
-    start: str = Field(description="HH:MM local time")
-    end: str = Field(description="HH:MM local time, 24:00 allowed")
+    start: str = Clock(..., description="HH:MM local time")
+    end: str = Clock(..., description="HH:MM local time, 24:00 allowed")
 
     @field_validator("start", "end")
     @classmethod
@@ -75,28 +98,43 @@ class Window(_Strict):
 class Site(_Strict):
     """A collection point: a restaurant's kitchen-waste bins or one stream at a community point."""
 
-    id: str = Field(min_length=1)
-    name: str = ""
-    address: str = ""
+    id: str = Id()
+    name: str = Name()
+    address: str = Name(max_length=500)
     lon: float = Field(ge=-180, le=180)
     lat: float = Field(ge=-90, le=90)
     stream: Stream
-    demand_kg: float = Field(ge=0, description="expected weight to collect today")
-    demand_l: float = Field(default=0.0, ge=0, description="expected volume on the truck, litres")
-    service_s: float = Field(default=40.0, ge=0, description="time at the stop (bin lifts)")
+    demand_kg: float = Field(ge=0, le=100_000, description="expected weight to collect today")
+    demand_l: float = Field(default=0.0, ge=0, le=1_000_000, description="expected volume on the truck, litres")
+    service_s: float = Field(default=40.0, ge=0, le=86_400, description="time at the stop (bin lifts)")
     windows: list[Window] = Field(
         default_factory=lambda: [Window(start="00:00", end="24:00")],
         min_length=1,
+        max_length=24,
         description="one or more intervals in which service may start",
     )
     access: AccessClass = Field(default="large", description="largest truck class the street admits")
+    attributes: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=100,
+        description="the sites file's other columns (contact, bins …), kept as text: at most 100, each up to "
+        "200 characters of name and 2,000 of value",
+    )
+
+    @field_validator("attributes")
+    @classmethod
+    def _attribute_sizes(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not 1 <= len(name) <= NAME_MAX or len(text) > 2_000:
+                raise ValueError(f"attribute {name[:40]!r}: names are 1–200 characters, values at most 2,000")
+        return value
 
 
 class Depot(_Strict):
     """Where trucks are parked overnight; every route starts and ends at its truck's depot."""
 
-    id: str = Field(min_length=1)
-    name: str = ""
+    id: str = Id()
+    name: str = Name()
     lon: float = Field(ge=-180, le=180)
     lat: float = Field(ge=-90, le=90)
 
@@ -104,48 +142,59 @@ class Depot(_Strict):
 class Facility(_Strict):
     """A disposal facility (treatment plant, transfer station …) where trucks unload."""
 
-    id: str = Field(min_length=1)
-    name: str = ""
+    id: str = Id()
+    name: str = Name()
     kind: str = Field(
         default="transfer_station",
+        max_length=64,
         description="treatment_plant, transfer_station, recycling_centre, hazardous_depot, landfill …",
     )
     lon: float = Field(ge=-180, le=180)
     lat: float = Field(ge=-90, le=90)
-    streams: list[Stream] = Field(min_length=1, description="streams accepted")
-    opening_hours: list[Window] = Field(default_factory=lambda: [Window(start="00:00", end="24:00")], min_length=1)
-    unload_min: float = Field(default=15.0, ge=0, description="time to weigh and unload")
+    streams: list[Stream] = Field(min_length=1, max_length=4, description="streams accepted")
+    opening_hours: list[Window] = Field(
+        default_factory=lambda: [Window(start="00:00", end="24:00")], min_length=1, max_length=24
+    )
+    unload_min: float = Field(default=15.0, ge=0, le=1440, description="time to weigh and unload")
     daily_capacity_t: float | None = Field(
-        default=None, gt=0, description="tonnes it can receive today (none = unlimited)"
+        default=None, gt=0, le=1_000_000, description="tonnes it can receive today (none = unlimited)"
     )
 
 
 class VehicleType(_Strict):
     """A class of truck: what it carries, how much, where it fits, what it costs."""
 
-    id: str = Field(min_length=1)
-    name: str = ""
-    streams: list[Stream] = Field(min_length=1, description="streams it is built for (one body: unloads all at once)")
-    capacity_kg: float = Field(gt=0)
-    capacity_m3: float | None = Field(default=None, gt=0, description="body volume; none = weight binds")
+    id: str = Id()
+    name: str = Name()
+    streams: list[Stream] = Field(
+        min_length=1, max_length=4, description="streams it is built for (one body: unloads all at once)"
+    )
+    capacity_kg: float = Field(gt=0, le=100_000)
+    capacity_m3: float | None = Field(default=None, gt=0, le=1_000, description="body volume; none = weight binds")
     access: AccessClass = "large"
-    fixed_cost: float = Field(default=300.0, ge=0, description="per truck used per day")
-    cost_per_km: float = Field(default=3.0, ge=0)
-    cost_per_hour: float = Field(default=60.0, ge=0, description="crew cost per shift hour")
-    max_shift_h: float | None = Field(default=None, gt=0, description="longest shift from leaving to returning")
-    max_stops: int | None = Field(default=None, gt=0, description="most sites per shift")
-    max_daily_kg: float | None = Field(default=None, gt=0, description="most weight collected per shift")
+    fixed_cost: float = Field(default=300.0, ge=0, le=10_000_000, description="per truck used per day")
+    cost_per_km: float = Field(default=3.0, ge=0, le=100_000)
+    cost_per_hour: float = Field(default=60.0, ge=0, le=1_000_000, description="crew cost per shift hour")
+    max_shift_h: float | None = Field(default=None, gt=0, le=24, description="longest shift from leaving to returning")
+    max_stops: int | None = Field(default=None, gt=0, le=100_000, description="most sites per shift")
+    max_daily_kg: float | None = Field(default=None, gt=0, le=1_000_000, description="most weight collected per shift")
     ends_empty: bool = Field(default=True, description="unload at a facility before returning to the depot")
+
+    @field_validator("max_stops", mode="before")
+    @classmethod
+    def _whole(cls, value: object) -> object:
+        # JSON Schema counts 12.0 as an integer; strict pydantic would not
+        return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 class Vehicle(_Strict):
     """One truck (a licence plate) of a type, based at a depot, with its shift."""
 
-    id: str = Field(min_length=1)
-    type: str
-    depot: str
-    shift_start: str = "06:00"
-    shift_end: str = "18:00"
+    id: str = Id()
+    type: str = Id(description="its vehicle type's id")
+    depot: str = Id(description="its depot's id")
+    shift_start: str = Clock("06:00")
+    shift_end: str = Clock("18:00")
 
     @field_validator("shift_start", "shift_end")
     @classmethod
@@ -163,9 +212,9 @@ class Vehicle(_Strict):
 class BreakRule(_Strict):
     """The crew's meal break: ``duration_min`` starting between the two times (default 11:00–13:00)."""
 
-    duration_min: float = Field(default=60.0, gt=0)
-    earliest_start: str = "11:00"
-    latest_start: str = "13:00"
+    duration_min: float = Field(default=60.0, gt=0, le=1440)
+    earliest_start: str = Clock("11:00")
+    latest_start: str = Clock("13:00")
 
     @model_validator(mode="after")
     def _ordered(self) -> BreakRule:
@@ -177,19 +226,19 @@ class BreakRule(_Strict):
 class Scenario(_Strict):
     """One day of collection in one city: the input of ``qingyun plan``."""
 
-    name: str = "scenario"
-    date: Date = Field(description="the service day, local")
+    name: str = Name("scenario")
+    date: Date = Field(strict=False, description="the service day, local (YYYY-MM-DD)")
     utc_offset: str = Field(default="+08:00", pattern=r"^[+-]\d{2}:\d{2}$")
     osm: str | None = Field(
         default=None,
         description="road network file; relative paths are relative to the scenario file; none = shipped Shenzhen",
     )
-    depots: list[Depot] = Field(min_length=1)
-    facilities: list[Facility] = Field(default_factory=list)
-    vehicle_types: list[VehicleType] = Field(min_length=1)
-    vehicles: list[Vehicle] = Field(min_length=1)
+    depots: list[Depot] = Field(min_length=1, max_length=1_000)
+    facilities: list[Facility] = Field(default_factory=list, max_length=1_000)
+    vehicle_types: list[VehicleType] = Field(min_length=1, max_length=1_000)
+    vehicles: list[Vehicle] = Field(min_length=1, max_length=5_000)
     break_rule: BreakRule | None = Field(default_factory=BreakRule)
-    sites: list[Site] = Field(min_length=1)
+    sites: list[Site] = Field(min_length=1, max_length=100_000)
 
     @field_validator("utc_offset")
     @classmethod

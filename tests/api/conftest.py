@@ -55,7 +55,7 @@ class Service:
 
     def client(self, role: str | None = None, **kwargs) -> httpx.Client:
         headers = {"X-API-Key": self.keys[role]} if role else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)
+        return httpx.Client(base_url=self.url, headers=headers, **{"timeout": 60, **kwargs})
 
     def stop(self) -> None:
         self.process.terminate()
@@ -110,12 +110,17 @@ def start_service(database_url: str, *, log: Path, **extra_env: str) -> Service:
 
 
 def issue_keys(database_url: str) -> dict[str, str]:
-    """One key per role (``qingyun keys create`` is tested on its own in test_access.py)."""
-    from api.auth import create_key
+    """One key per role, the device key for every terminal (``qingyun keys create`` is tested in test_access.py)."""
+    from api.auth import ANY_TERMINAL, create_key
     from api.db import engine_for
 
     engine = engine_for(database_url)
-    return {role: create_key(engine, roles=[role], name=f"test {role}").key for role in ROLES}
+    return {
+        role: create_key(
+            engine, roles=[role], name=f"test {role}", terminals=[ANY_TERMINAL] if role == "device" else []
+        ).key
+        for role in ROLES
+    }
 
 
 def qingyun(*args: str, database_url: str) -> subprocess.CompletedProcess:
@@ -131,11 +136,11 @@ def qingyun(*args: str, database_url: str) -> subprocess.CompletedProcess:
 
 
 @contextmanager
-def running_service(kind: str, folder: Path) -> Iterator[Service]:
+def running_service(kind: str, folder: Path, **extra_env: str) -> Iterator[Service]:
     """The API on a fresh SQLite file or a fresh PostgreSQL database (dropped afterwards), keys issued."""
     database_url = f"sqlite:///{folder / 'qingyun.db'}" if kind == "sqlite" else postgres_database()
     try:
-        service = start_service(database_url, log=folder / "service.log")
+        service = start_service(database_url, log=folder / "service.log", **extra_env)
         service.keys = issue_keys(database_url)
         yield service
         service.stop()

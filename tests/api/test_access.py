@@ -17,6 +17,7 @@ OWNER = [
     (r"^/(permits|zones|audits|violations|companies)(/|$)", "supervisor"),
     (r"^/stations/", "planner"),
     (r"^/keys(/|$)", "admin"),
+    (r"^/terminals/\{phone\}/unbind$", "admin"),
     (r"^/network/roads$", "any"),
     (r"^/health$", "public"),
 ]
@@ -121,6 +122,8 @@ def test_keys_cli_creates_lists_and_revokes(service):
         "planner",
         "--role",
         "device",
+        "--terminal",
+        "013800138000",
         "--name",
         "cli test",
         database_url=service.database_url,
@@ -133,6 +136,7 @@ def test_keys_cli_creates_lists_and_revokes(service):
         assert client.post("/positions", json={"positions": []}).json() == {"accepted": 0, "rejected": []}
     listed = qingyun("keys", "list", database_url=service.database_url)
     assert key_id in listed.stdout and "planner,device" in listed.stdout and key not in listed.stdout
+    assert "13800138000" in listed.stdout  # the device key's terminal, normalised as the store keys phones
     assert qingyun("keys", "revoke", key_id, database_url=service.database_url).returncode == 0
     again = qingyun("keys", "revoke", key_id, database_url=service.database_url)
     assert again.returncode == 2 and "no active key" in again.stderr and "Traceback" not in again.stderr

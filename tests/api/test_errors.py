@@ -27,7 +27,7 @@ def local(tmp_path) -> Iterator[tuple[TestClient, object]]:
     url = f"sqlite:///{tmp_path / 'errors.db'}"
     settings = Settings(service=ServiceSettings(database_url=url, plan_time_limit_max_s=5.0))
     app = create_app(settings)
-    key = create_key(app.state.engine, roles=list(ROLES), name="errors test").key
+    key = create_key(app.state.engine, roles=list(ROLES), name="errors test", terminals=["*"]).key
     with TestClient(app, raise_server_exceptions=False, headers={"X-API-Key": key}) as client:
         yield client, app.state.engine
     _engines.pop(normalised_url(url)).dispose()

@@ -269,3 +269,24 @@ def test_the_cli_and_the_api_write_the_same_plan_json(tmp_path):
     assert parse_plan(from_api).to_json() == from_api  # the API answers the plan.json contract as is
     assert _without_run_metadata(from_api) == _without_run_metadata(from_cli)
     assert from_api["kpi"]["clearance_rate"] == 1.0 and len(from_api["routes"]) >= 1
+
+
+def test_a_scenario_naming_a_road_network_of_the_data_folder_is_planned_on_it(tmp_path, monkeypatch):
+    import shutil
+
+    from tests.conftest import GUIXI_OSM
+
+    data = tmp_path / "osm"
+    data.mkdir()
+    shutil.copyfile(GUIXI_OSM, data / "my_city.osm.bz2")
+    monkeypatch.setenv("QINGYUN_DATA_DIR", str(data))
+    day = _guixi_day()
+    day["osm"] = "/home/someone/qingyun/data/osm/my_city.osm.bz2"  # as `scenario generate` wrote it elsewhere
+    with in_process_service(tmp_path, workers=1, time_limit_s=2) as (app, client):
+        refused = client.post("/plans", json={"scenario": {**day, "osm": "../../etc/passwd"}})
+        assert refused.status_code == 422, refused.text
+        assert "osm" in refused.text and "my_city.osm.bz2" in refused.text  # names the allowed ones
+        answer = client.post("/plans", json={"scenario": day})
+        assert answer.status_code == 202, answer.text
+        body = _finished(client, f"/plans/{answer.json()['id']}")
+    assert body["status"] == "succeeded", body
