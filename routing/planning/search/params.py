@@ -28,6 +28,8 @@ class RuinParams:
     start_temperature: float = 0.005  # OR-Tools loop: × the current routes' arc cost; cools linearly to 0
     compiled_start_temperature: float = 3.0  # sisr: × cost per site, cooling to 1/100 (1, 3, 10 level; 0.3 worse)
     route_removal: float = 0.1  # share of ruins that empty a whole route instead (fewer trucks)
+    # sisr's recreate tries a site next to this many of its nearest sites (granular; all when a day has fewer)
+    insert_neighbours: int = 40
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,10 @@ Times follow the OR-Tools time dimension: ``travel[a, b]`` is the service time a
 the drive to ``b``, and a truck may wait.
 
 The compiled functions take a few bundles (named tuples of arrays) rather than the arrays
-one by one: :class:`DayArrays` (the model), :class:`RouteState` (routes being edited, three
-of them: current, work, best), :class:`Scratch` and :class:`RuinSizes`.
+one by one: :class:`~routing.planning.search.insertion.DayArrays` (the model),
+:class:`~routing.planning.search.insertion.RouteState` (routes being edited, three of them:
+current, work, best), :class:`~routing.planning.search.insertion.Scratch` and :class:`RuinSizes`.
+The recreate (granular cheapest insertion) lives in :mod:`routing.planning.search.insertion`.
 """
 
 from __future__ import annotations
@@ -33,33 +35,11 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from routing.planning.search.insertion import DayArrays, RouteState, Scratch, recreate, refresh
 from routing.planning.search.params import RuinParams
 from routing.planning.search.ruin import cooled_share, cut_strings, seed_compiled_rng
 
-INF = np.iinfo(np.int64).max // 4
-BLINK = 0.01  # SISR's blink rate: a position is skipped with this probability
 CHUNK = 200  # ruins per compiled call; the deadline and temperature are checked between calls
-
-
-class DayArrays(NamedTuple):
-    """The model's numbers as the compiled loop reads them (see :class:`RouteArrays`)."""
-
-    travel: np.ndarray
-    cost: np.ndarray
-    vehicle_class: np.ndarray
-    fixed: np.ndarray
-    open: np.ndarray
-    close: np.ndarray
-    demand: np.ndarray
-    capacity: np.ndarray
-    depot: np.ndarray
-    shift_start: np.ndarray
-    shift_end: np.ndarray
-    max_stops: np.ndarray
-    allowed: np.ndarray
-    sites: np.ndarray
-    is_site: np.ndarray
-    neighbours: np.ndarray
 
 
 class RuinSizes(NamedTuple):
@@ -69,13 +49,7 @@ class RuinSizes(NamedTuple):
     average_removed: int
     max_string: int
     route_removal: float
-
-
-class Scratch(NamedTuple):
-    """Work arrays of one ruin: which routes it touched, which sites it removed."""
-
-    touched: np.ndarray  # bool [V]
-    removed: np.ndarray  # int64 [sites]
+    granular: int  # nearest sites next to which a removed site is tried (SISR's recreate, granular)
 
 
 @dataclass(frozen=True)
@@ -109,6 +83,28 @@ class RouteArrays:
         return np.flatnonzero(self.is_site)
 
     @cached_property
+    def kind(self) -> np.ndarray:
+        """Per truck, the first truck identical to it: of identical empty trucks, an insertion tries one."""
+        first: dict[bytes, int] = {}
+        out = np.zeros(len(self.depot), dtype=np.int64)
+        for v in range(len(self.depot)):
+            key = b"|".join(
+                np.asarray(part).tobytes()
+                for part in (
+                    self.vehicle_class[v],
+                    self.fixed[v],
+                    self.capacity[v],
+                    self.max_stops[v],
+                    self.allowed[:, v],
+                    self.depot[v],
+                    self.shift_start[v],
+                    self.shift_end[v],
+                )
+            )
+            out[v] = first.setdefault(key, v)
+        return out
+
+    @cached_property
     def day(self) -> DayArrays:
         """The bundle the compiled loop takes."""
         return DayArrays(
@@ -128,21 +124,8 @@ class RouteArrays:
             sites=self.sites,
             is_site=self.is_site,
             neighbours=self.neighbours,
+            kind=self.kind,
         )
-
-
-class RouteState(NamedTuple):
-    """Routes as arrays (nodes per truck, schedules, loads, costs) that the compiled loop edits."""
-
-    nodes: np.ndarray  # int64 [V, width]: the route of each truck, ``length`` long
-    length: np.ndarray  # int64 [V]
-    load: np.ndarray  # int64 [V, units]
-    earliest: np.ndarray  # int64 [V, width + 2]: earliest service start per position, depots at both ends
-    latest: np.ndarray  # int64 [V, width + 2]: latest service start per position
-    route_cost: np.ndarray  # int64 [V]
-    route_of: np.ndarray  # int64 [n]: truck per node, -1 unrouted
-    unassigned: np.ndarray  # int64 [sites]: the unserved, ``unassigned_count[0]`` of them
-    unassigned_count: np.ndarray  # int64 [1]
 
 
 def start_state(arrays: RouteArrays, routes: list[list[int]]) -> RouteState:
@@ -171,6 +154,7 @@ def start_state(arrays: RouteArrays, routes: list[list[int]]) -> RouteState:
         latest=np.zeros((vehicles, width + 2), dtype=np.int64),
         route_cost=np.zeros(vehicles, dtype=np.int64),
         route_of=np.full(n, -1, dtype=np.int64),
+        position=np.zeros(n, dtype=np.int64),
         unassigned=np.zeros(len(arrays.sites), dtype=np.int64),
         unassigned_count=np.zeros(1, dtype=np.int64),
     )
@@ -182,7 +166,7 @@ def start_state(arrays: RouteArrays, routes: list[list[int]]) -> RouteState:
     state.unassigned[: len(missing)] = missing
     state.unassigned_count[0] = len(missing)
     for v in range(vehicles):
-        _refresh(v, state, arrays.day)
+        refresh(v, state, arrays.day)
     return state
 
 
@@ -242,14 +226,23 @@ def improve(
     t_end = t_start / 100.0
     began = time.monotonic()
     made = 0
+    vehicles = len(arrays.depot)
+    candidates = len(arrays.sites) + 2 * vehicles + 2 * arrays.neighbours.shape[1]
     scratch = Scratch(
-        touched=np.zeros(len(arrays.depot), dtype=np.bool_), removed=np.zeros(len(arrays.sites), dtype=np.int64)
+        touched=np.zeros(vehicles, dtype=np.bool_),
+        removed=np.zeros(len(arrays.sites), dtype=np.int64),
+        mark=np.zeros(vehicles, dtype=np.int64),
+        fits=np.zeros(vehicles, dtype=np.bool_),
+        stamp=np.zeros(1, dtype=np.int64),
+        candidate_v=np.zeros(candidates, dtype=np.int64),
+        candidate_p=np.zeros(candidates, dtype=np.int64),
     )
     ruin = RuinSizes(
         penalty=arrays.penalty,
         average_removed=settings.average_removed,
         max_string=settings.max_string,
         route_removal=settings.route_removal,
+        granular=settings.insert_neighbours,
     )
     while True:
         now = time.monotonic()
@@ -267,48 +260,6 @@ def improve(
 
 
 @njit(cache=True)
-def _node_at(v, p, nodes, length, depot):
-    """Node at position p of truck v's route, depot at both ends (p = 0 and p = length + 1)."""
-    if p == 0 or p == length[v] + 1:
-        return depot[v]
-    return nodes[v, p - 1]
-
-
-@njit(cache=True)
-def _refresh(v, state, day):
-    """Recompute truck v's schedule (earliest and latest service starts), load and cost."""
-    nodes, length, depot, travel = state.nodes, state.length, day.depot, day.travel
-    k = length[v]
-    c = day.vehicle_class[v]
-    state.load[v, :] = 0
-    t = day.shift_start[v]
-    state.earliest[v, 0] = t
-    total = 0
-    prev = depot[v]
-    for p in range(1, k + 2):
-        node = _node_at(v, p, nodes, length, depot)
-        t = t + travel[prev, node]
-        if p <= k:
-            if t < day.open[node]:
-                t = day.open[node]
-            state.load[v, :] += day.demand[node, :]
-        state.earliest[v, p] = t
-        total += day.cost[c, prev, node]
-        prev = node
-    state.route_cost[v] = total + day.fixed[v] if k > 0 else 0
-    t = day.shift_end[v]
-    state.latest[v, k + 1] = t
-    nxt = depot[v]
-    for p in range(k, -1, -1):
-        node = _node_at(v, p, nodes, length, depot)
-        t = t - travel[node, nxt]
-        if p >= 1 and day.close[node] < t:
-            t = day.close[node]
-        state.latest[v, p] = t
-        nxt = node
-
-
-@njit(cache=True)
 def _copy_route(v, src, dst):
     """Truck v's route, schedule, load and cost from one state into another."""
     k = src.length[v]
@@ -318,6 +269,8 @@ def _copy_route(v, src, dst):
     dst.earliest[v, : k + 2] = src.earliest[v, : k + 2]
     dst.latest[v, : k + 2] = src.latest[v, : k + 2]
     dst.route_cost[v] = src.route_cost[v]
+    for i in range(k):
+        dst.position[src.nodes[v, i]] = src.position[src.nodes[v, i]]
 
 
 @njit(cache=True)
@@ -326,65 +279,6 @@ def _copy_assignment(src, dst):
     dst.route_of[:] = src.route_of
     dst.unassigned[:] = src.unassigned
     dst.unassigned_count[0] = src.unassigned_count[0]
-
-
-@njit(cache=True)
-def _cheapest_position(site, state, day):
-    """(truck, position) where ``site`` adds least and fits, skipping positions at the blink rate; (-1, -1): none."""
-    nodes, length, cost, depot = state.nodes, state.length, day.cost, day.depot
-    best_delta = INF
-    best_v = -1
-    best_p = -1
-    for v in range(length.shape[0]):
-        if not day.allowed[site, v] or length[v] + 1 > day.max_stops[v]:
-            continue
-        fits = True
-        for u in range(day.demand.shape[1]):
-            if state.load[v, u] + day.demand[site, u] > day.capacity[v, u]:
-                fits = False
-                break
-        if not fits:
-            continue
-        c = day.vehicle_class[v]
-        k = length[v]
-        extra = day.fixed[v] if k == 0 else 0
-        prev = depot[v]
-        for p in range(k + 1):
-            nxt = depot[v] if p == k else nodes[v, p]
-            if np.random.random() < BLINK:
-                prev = nxt
-                continue
-            delta = cost[c, prev, site] + cost[c, site, nxt] - cost[c, prev, nxt] + extra
-            if delta < best_delta:
-                arrive = state.earliest[v, p] + day.travel[prev, site]
-                if arrive < day.open[site]:
-                    arrive = day.open[site]
-                if arrive <= day.close[site] and arrive + day.travel[site, nxt] <= state.latest[v, p + 1]:
-                    best_delta = delta
-                    best_v = v
-                    best_p = p
-            prev = nxt
-    return best_v, best_p
-
-
-@njit(cache=True)
-def _recreate(order_count, order, state, touched, day):
-    """Insert ``order[:order_count]`` one by one, each where it adds least (skipping positions at the blink rate)."""
-    for j in range(order_count):
-        site = order[j]
-        v, best_p = _cheapest_position(site, state, day)
-        if v < 0:
-            state.unassigned[state.unassigned_count[0]] = site
-            state.unassigned_count[0] += 1
-            continue
-        k = state.length[v]
-        for i in range(k, best_p, -1):
-            state.nodes[v, i] = state.nodes[v, i - 1]
-        state.nodes[v, best_p] = site
-        state.length[v] = k + 1
-        state.route_of[site] = v
-        touched[v] = True
-        _refresh(v, state, day)
 
 
 @njit(cache=True)
@@ -430,7 +324,7 @@ def _ruin_and_recreate(day, ruin, work, scratch):
     )
     for v in range(vehicles):
         if touched[v]:
-            _refresh(v, work, day)
+            refresh(v, work, day)
     # the previously unserved get another chance with the removed ones
     waiting = work.unassigned_count[0]
     for i in range(waiting):
@@ -438,7 +332,7 @@ def _ruin_and_recreate(day, ruin, work, scratch):
     n_removed += waiting
     work.unassigned_count[0] = 0
     _sort_removed(n_removed, removed, day.demand, day.travel, day.depot[0])
-    _recreate(n_removed, removed, work, touched, day)
+    recreate(n_removed, removed, ruin.granular, work, day, scratch)
     new_cost = ruin.penalty * work.unassigned_count[0]
     for v in range(vehicles):
         new_cost += work.route_cost[v]
