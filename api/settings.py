@@ -12,6 +12,8 @@ reads its own environment prefix, so a variable's name says which part of Qingyu
 - ``QINGYUN_TRACK_``, ``QINGYUN_MATCH_``, ``QINGYUN_COMPLIANCE_``, ``QINGYUN_COVERAGE_``,
   ``QINGYUN_SCORE_``, ``QINGYUN_JT808_`` — ``fleet.settings.FleetSettings`` (``settings.fleet``):
   supervision thresholds and the JT/T 808 gateway.
+- ``QINGYUN_SWEEPING_`` — ``routing.sweeping.settings.SweepingSettings`` (``settings.sweeping``):
+  which streets must be swept and how sweeper tracks are judged.
 
 The object is resolved once per process (:func:`get_settings`) and passed down explicitly:
 ``create_app(settings)`` keeps it on ``app.state`` (routes read it through ``api.deps``), the job
@@ -29,6 +31,7 @@ from fleet.settings import FleetSettings
 from fleet.tracks.settings import DEFAULT_DATABASE_URL
 from routing.network.settings import NetworkSettings
 from routing.planning.settings import PlanningSettings
+from routing.sweeping.settings import SweepingSettings
 
 
 class ServiceSettings(BaseSettings):
@@ -75,6 +78,7 @@ class Settings(BaseModel):
     network: NetworkSettings = Field(default_factory=NetworkSettings)
     planning: PlanningSettings = Field(default_factory=PlanningSettings)
     fleet: FleetSettings = Field(default_factory=FleetSettings)
+    sweeping: SweepingSettings = Field(default_factory=SweepingSettings)
 
 
 @lru_cache(maxsize=1)

@@ -134,15 +134,90 @@ def _street_coverage(
     matched = matcher.match(track)
     if not matched.edges:
         return 0.0
-    driven = shapely.STRtree(network.edge_geometry[matched.edges])  # type: ignore[attr-defined]
-    total = covered = 0
-    for leg in legs:
-        n = max(2, int(np.ceil(leg.length / settings.street_sample_m)) + 1)
-        samples = shapely.line_interpolate_point(leg, np.linspace(0.0, leg.length, n))
-        hit, _ = driven.query(samples, predicate="dwithin", distance=settings.street_buffer_m)
-        covered += len(np.unique(hit))
-        total += n
-    return covered / total if total else None
+    counts = street_passes(
+        legs,
+        driven=network.edge_geometry[matched.edges],  # type: ignore[attr-defined]
+        buffer_m=settings.street_buffer_m,
+        sample_m=settings.street_sample_m,
+    )
+    total = sum(len(c) for c in counts)
+    return sum(int((c > 0).sum()) for c in counts) / total if total else None
+
+
+def _tangents(lines: np.ndarray, along: np.ndarray) -> np.ndarray:
+    """Unit direction (dx, dy) of each line at distance ``along`` (metres from its start)."""
+    length = shapely.length(lines)
+    a = shapely.line_interpolate_point(lines, np.clip(along - 1.0, 0.0, length))
+    b = shapely.line_interpolate_point(lines, np.clip(along + 1.0, 0.0, length))
+    d = np.column_stack([shapely.get_x(b) - shapely.get_x(a), shapely.get_y(b) - shapely.get_y(a)])
+    norm = np.hypot(d[:, 0], d[:, 1])
+    return d / np.where(norm > 0, norm, 1.0)[:, None]
+
+
+def street_passes(
+    targets: list[shapely.LineString],
+    *,
+    driven: np.ndarray,
+    buffer_m: float,
+    sample_m: float,
+    heading_tolerance_deg: float | None = None,
+    order: np.ndarray | None = None,
+) -> list[np.ndarray]:
+    """How many separate passes drove past each check point of each target street: the one street-coverage rule.
+
+    Collection trucks (planned legs) and sweepers (kerbs) are judged by this same function: check
+    points every ``sample_m`` along each target; a point is passed by a driven road within
+    ``buffer_m`` (DOMAIN: 10 m each side). ``driven`` is the driven path in order, one geometry per
+    traversal; consecutive traversals near one point are one pass where the point is at their junction,
+    so a kerb swept twice (a loop, or there and back) counts two while a junction still counts one.
+
+    Parameters
+    ----------
+    targets
+        Projected street lines to check (a kerb in its direction of travel).
+    driven
+        Projected geometries of the edges driven, in driving order (a repeat is a new traversal).
+    buffer_m, sample_m
+        Buffer each side and check-point spacing (metres).
+    heading_tolerance_deg
+        When set, a traversal passes a point only when driven within this angle of the target's
+        direction there (a kerb is swept from its own side); None ignores direction.
+    order
+        Position of each traversal in the driving order (default 0, 1, 2 …); traversals left out of
+        ``driven`` (driven too fast, another vehicle) leave a hole, so the passes on either side stay two.
+
+    Returns
+    -------
+    list[numpy.ndarray]
+        Per target, the number of passes at each of its check points.
+    """
+    if not targets:
+        return []
+    lengths = shapely.length(np.asarray(targets, dtype=object))
+    n = np.maximum(2, np.ceil(lengths / sample_m).astype(np.int64) + 1)
+    owner = np.repeat(np.arange(len(targets)), n)
+    starts = np.concatenate(([0], np.cumsum(n)[:-1]))
+    along = (np.arange(owner.size) - starts[owner]) / np.maximum(n[owner] - 1, 1) * lengths[owner]
+    lines = np.asarray(targets, dtype=object)[owner]
+    samples = shapely.line_interpolate_point(lines, along)
+    counts = np.zeros(owner.size, dtype=np.int64)
+    if len(driven):
+        hit, pos = shapely.STRtree(driven).query(samples, predicate="dwithin", distance=buffer_m)
+        if heading_tolerance_deg is not None and hit.size:
+            mine = _tangents(lines[hit], along[hit])
+            on = shapely.line_locate_point(driven[pos], samples[hit])
+            theirs = _tangents(driven[pos], on)
+            keep = (mine * theirs).sum(axis=1) >= np.cos(np.radians(heading_tolerance_deg))
+            hit, pos = hit[keep], pos[keep]
+        # the next traversal continues the same pass only where the point is at the junction between them
+        at_end = shapely.distance(samples[hit], shapely.get_point(driven[pos], -1)) <= buffer_m
+        pos = pos if order is None else np.asarray(order, dtype=np.int64)[pos]
+        rank = np.lexsort((pos, hit))
+        hit, pos, at_end = hit[rank], pos[rank], at_end[rank]
+        new_pass = np.ones(hit.size, dtype=bool)
+        new_pass[1:] = (hit[1:] != hit[:-1]) | (pos[1:] - pos[:-1] > 1) | ~at_end[:-1]
+        counts = np.bincount(hit[new_pass], minlength=owner.size)
+    return np.split(counts, np.cumsum(n)[:-1])
 
 
 def plan_coverage(
