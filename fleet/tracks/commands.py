@@ -254,8 +254,10 @@ def record_answer(
     return found.id
 
 
-def list_commands(engine: Engine, *, phone: str | None = None, limit: int = 200) -> list[Command]:
-    """The latest commands (of one terminal), newest first; expiries that passed are recorded first.
+def list_commands(
+    engine: Engine, *, phone: str | None = None, state: str | None = None, limit: int = 200
+) -> list[Command]:
+    """The latest commands (of one terminal, in one state), newest first; expiries that passed are recorded first.
 
     Raises
     ------
@@ -269,6 +271,8 @@ def list_commands(engine: Engine, *, phone: str | None = None, limit: int = 200)
             if connection.execute(select(Terminal.phone).where(Terminal.phone == phone)).first() is None:
                 raise NotFoundError(f"终端不存在 / no terminal with phone {phone}")
             query = query.where(COMMANDS.c.phone == phone)
+        if state is not None:
+            query = query.where(COMMANDS.c.state == state)
         rows = connection.execute(query).all()
     return [_command(row) for row in rows]
 

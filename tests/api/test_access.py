@@ -18,6 +18,7 @@ OWNER = [
     (r"^/stations/", "planner"),
     (r"^/keys(/|$)", "admin"),
     (r"^/terminals/\{phone\}/unbind$", "admin"),
+    (r"^/(terminals/\{phone\}/)?commands(/|$)", "supervisor"),
     (r"^/network/roads$", "any"),
     (r"^/health$", "public"),
 ]
