@@ -38,7 +38,9 @@ def _audit(net, matcher, kerbs, positions, **settings):
 
 @pytest.mark.parametrize("signal", ["speed", "status_bit"])
 @pytest.mark.parametrize("seed", range(6))
-def test_skipped_and_too_fast_kerbs_are_found_and_the_rate_is_never_over_credited(shenzhen, matcher, kerbs, seed, signal):
+def test_skipped_and_too_fast_kerbs_are_found_and_the_rate_is_never_over_credited(
+    shenzhen, matcher, kerbs, seed, signal
+):
     sim, truth = simulate_sweeper(shenzhen, kerbs, matcher=matcher, seed=seed, skip=3, too_fast=1, gaps=3)
     assert len(truth.gaps) == 3 and np.diff(sim.positions.index).max() == 1  # gaps really cut out of the fixes
     report = _audit(shenzhen, matcher, kerbs, sim.positions, work_signal=signal)
