@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e .
 	$(BIN)/python -m routing.planning.search.sisr
+	$(BIN)/python -m routing.arcs.search
 	touch $(STAMP)
 
 $(TEST_STAMP): $(STAMP)

@@ -5,7 +5,8 @@ Kim 2006 waste collection) → ``to_problem`` (the product's own problem model) 
 :func:`routing.planning.search.driver.solve` (and optionally PyVRP and VROOM, ``peers``) →
 ``runner`` (routes timed and certified by :func:`routing.planning.check.check_plan`, the
 objective recomputed in the instance's convention, the gap to the BKS of ``bks``) → ``cli``
-(``qingyun bench …``, a thin shell).
+(``qingyun bench …``, a thin shell). ``carp``: CARPLIB arc-routing files, solved by
+:func:`routing.arcs.solve.solve_arcs` and certified by :func:`routing.arcs.check.check_solution`.
 
 The names below are re-exported lazily for users; inside the project import from the defining module.
 """
@@ -15,6 +16,7 @@ from routing._exports import lazy_exports
 _PUBLIC = {  # module -> the names it defines for users
     "vrplib": ("VrpInstance", "VrpSolution", "read_vrp", "read_sol", "write_sol", "first_customers"),
     "kim": ("KimInstance", "read_kim"),
+    "carp": ("read_carp", "load_carp_bks", "run_carp", "CarpRow"),
     "bks": ("Bks", "lookup_bks"),
     "to_problem": ("vrplib_problem", "kim_problem"),
     "runner": ("BenchRow", "run_vrplib", "run_kim", "run_many", "summarise"),

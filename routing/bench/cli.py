@@ -184,3 +184,40 @@ def kim(
     if out is not None:
         write_rows(out, rows)
     _console().print(table)
+
+
+@bench_app.command("carp", context_settings=_MANY)
+def carp(
+    ctx: typer.Context,
+    instances: list[Path] = InstancesOption,
+    time_limit: float = typer.Option(30.0, "--time-limit", min=0.1, help="seconds per instance"),
+    out: Path | None = typer.Option(None, "--out", help="CSV: cost, BKS, gap %, optimum reached, checker verdict"),
+    solutions: Path | None = typer.Option(None, "--solutions", help="folder for NAME.json walks"),
+    seed: int = typer.Option(1, "--seed", min=0, help="seed of the search"),
+) -> None:
+    """Capacitated arc routing (val, egl, Beullens C–F, gdb, kshs): walks certified, gap to BKS."""
+    from rich.table import Table
+
+    from routing.arcs.settings import ArcSettings
+    from routing.bench.carp import carp_summary, run_carp, write_carp_rows
+
+    paths = _paths(ctx, instances, "*.dat")
+    settings = ArcSettings(time_limit_s=time_limit, seed=seed)
+    rows = []
+    for path in paths:
+        row = run_carp(path, settings=settings, solutions=solutions)
+        rows.append(row)
+        gap = "—" if row.gap_pct is None else f"{row.gap_pct:+.2f} %"
+        verdict = "已认证 / certified" if row.certified else f"未通过 / REJECTED: {row.first_violation}"
+        typer.echo(f"{row.instance:<10} cost {row.cost:>9}  BKS {row.bks or '—':>9}  gap {gap:>9}  {verdict}")
+    if out is not None:
+        write_carp_rows(out, rows)
+    summary = carp_summary(rows)
+    table = Table(title=f"CARP, {len(paths)} instances, {time_limit:g} s each, seed {seed}")
+    table.add_column("指标 / figure")
+    table.add_column("值 / value", justify="right")
+    for key, value in summary.items():
+        table.add_row(key, "—" if value is None else str(value))
+    _console().print(table)
+    if out is not None:
+        typer.echo(f"结果 / results → {out}")
