@@ -91,7 +91,9 @@ app.add_typer(scenario_app, name="scenario", help="规划场景 / planning scena
 from routing.bench.cli import bench_app  # noqa: E402
 
 app.add_typer(
-    bench_app, name="bench", help="基准测试 / solver quality on published instances (Solomon, GH, X, Kim, CARP), with peers."
+    bench_app,
+    name="bench",
+    help="基准测试 / solver quality on published instances (Solomon, GH, X, Kim, CARP), with peers.",
 )
 
 from fleet.audit.cli import audit  # noqa: E402
