@@ -177,6 +177,10 @@ def test_both_readmes_document_exactly_the_accepted_column_names():
     root = Path(__file__).resolve().parents[3]
     for readme in ("README.md", "README.zh-CN.md"):
         text = (root / readme).read_text(encoding="utf-8")
-        rows = re.findall(r"^\| `(\w+)` \| ([^|]+) \|", text, flags=re.MULTILINE)
+        # the table under its header row ("| field | accepted column names …" / "| 字段 | 可用的列名 …")
+        start = re.search(r"^\| (field|字段) \| (accepted column names|可用的列名) \|.*$", text, flags=re.MULTILINE)
+        assert start, f"{readme}: the CSV column table is missing"
+        table = re.match(r"(?:.*\n)(?:\|.*\n)+", text[start.start() :]).group(0)
+        rows = re.findall(r"^\| `(\w+)` \| ([^|]+) \|", table, flags=re.MULTILINE)
         documented = {field: tuple(re.split(r"[,、]\s*", names.strip())) for field, names in rows}
         assert documented == COLUMN_NAMES, readme
