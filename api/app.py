@@ -77,11 +77,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=int(settings.service.max_body_mb * 1024 * 1024))
     _error_handlers(app)
 
-    from api.routes import catalogue, commands, keys, maps, plans, positions, stations, supervision
+    from api.routes import alarms, catalogue, commands, keys, maps, plans, positions, stations, supervision
 
     for router in catalogue.routers:
         app.include_router(router)
-    for module in (plans, positions, supervision, commands, stations, keys, maps):
+    for module in (plans, positions, supervision, alarms, commands, stations, keys, maps):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

@@ -100,6 +100,10 @@ from fleet.audit.cli import audit  # noqa: E402
 
 app.command("audit")(audit)
 
+from fleet.supervise.cli import supervise_app  # noqa: E402
+
+app.add_typer(supervise_app, name="supervise", help="实时监管 / live supervision: alarms from stored positions.")
+
 from routing.stations.cli import stations_app  # noqa: E402
 
 app.add_typer(stations_app, name="stations", help="转运站规划 / transfer-station planning.")

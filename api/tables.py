@@ -14,6 +14,7 @@ from datetime import date as Date
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from fleet.supervise.store import AlarmRow  # noqa: F401  (same metadata: migrations see it)
 from fleet.tracks.commands import TerminalCommand  # noqa: F401  (same metadata: migrations see it)
 from fleet.tracks.store import Position, Terminal, UtcDateTime  # noqa: F401  (same metadata: migrations see them)
 from routing.localtime import CHINA_TZ

@@ -4,7 +4,8 @@
 ``engine`` keeps each truck's recent fixes and open alarms and runs the one rule implementation
 (``fleet.audit.rules.engine.audit_track``) on them — over a stored day for the batch audit
 (:func:`audit_fleet`), or on every accepted position for live supervision
-(:class:`SupervisionEngine`).
+(:class:`SupervisionEngine`). ``store`` keeps the alarms (table ``alarm``) and their handling;
+``replay`` runs a period's stored positions through the engine into the store.
 
 Public API: :class:`SupervisionEngine`, :class:`Fix`, :func:`audit_fleet`, :class:`Alarm`,
 :class:`AlarmEvent`, :func:`alarm_key`.

@@ -19,6 +19,7 @@ OWNER = [
     (r"^/keys(/|$)", "admin"),
     (r"^/terminals/\{phone\}/unbind$", "admin"),
     (r"^/(terminals/\{phone\}/)?commands(/|$)", "supervisor"),
+    (r"^/alarms(/|$)", "supervisor"),
     (r"^/network/roads$", "any"),
     (r"^/health$", "public"),
 ]

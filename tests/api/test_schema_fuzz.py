@@ -27,6 +27,7 @@ EXAMPLES = 8  # per operation and phase: both databases together take a few minu
 RULES_BEYOND_THE_SCHEMA = {
     "POST /plans": "a scenario, or a date to plan the stored catalogue; records reference each other",
     "POST /audits": "the period must end after it starts",
+    "GET /alarms/kpis": "until must be after since",
     "POST /terminals/{phone}/commands": "text must have a GBK encoding and fit one frame; a route must fit one frame",
     "POST /permits": "valid_until after valid_from; polygons must be usable geometry",
     "POST /zones": "polygons must be usable geometry",
