@@ -23,7 +23,7 @@ from fleet.supervise.store import acknowledge, get_alarm, handle
 
 router = APIRouter(tags=["报警 / alarms"], dependencies=[auth.supervisor])
 
-AlarmId = Annotated[int, Path(ge=1, le=2**31 - 1, description="alarm id, as listed (a 32-bit key)")]
+AlarmId = Annotated[str, Path(max_length=20, description="alarm id, as listed; any other text is a 404 naming it")]
 _ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 _NOT_FOUND = {404: {"description": "报警不存在 / no alarm with this id", "content": _ERROR}}
 _CONFLICT = {409: {"description": "该状态不允许此操作 / not allowed in the alarm's state (named)", "content": _ERROR}}

@@ -151,15 +151,16 @@ def apply_events(engine: Engine, events: Iterable[AlarmEvent], *, now: datetime 
     return Applied(**counts)
 
 
-def get_alarm(session: Session, alarm_id: int) -> AlarmRow:
-    """One stored alarm; NotFoundError naming the id when there is none."""
-    row = session.get(AlarmRow, alarm_id)
+def get_alarm(session: Session, alarm_id: int | str) -> AlarmRow:
+    """One stored alarm; NotFoundError naming the id when there is none (any text that is not a stored key)."""
+    key = str(alarm_id)
+    row = session.get(AlarmRow, int(key)) if key.isascii() and key.isdigit() and 1 <= int(key) < 2**31 else None
     if row is None:
         raise NotFoundError(f"报警不存在 / no alarm with id {alarm_id}")
     return row
 
 
-def acknowledge(session: Session, alarm_id: int, *, by: str, now: datetime | None = None) -> AlarmRow:
+def acknowledge(session: Session, alarm_id: int | str, *, by: str, now: datetime | None = None) -> AlarmRow:
     """Acknowledge an open alarm (acknowledging it again changes nothing).
 
     Raises
@@ -183,7 +184,7 @@ def acknowledge(session: Session, alarm_id: int, *, by: str, now: datetime | Non
 
 
 def handle(
-    session: Session, alarm_id: int, *, by: str, note: str, evidence: dict | None, now: datetime | None = None
+    session: Session, alarm_id: int | str, *, by: str, note: str, evidence: dict | None, now: datetime | None = None
 ) -> AlarmRow:
     """Record how an alarm was handled (处置); an unacknowledged one is acknowledged by the same act.
 
