@@ -1,4 +1,4 @@
-"""``qingyun sweep``: what must be swept (``scope``) and how much was (``audit``, from sweeper positions).
+"""``qingyun sweep``: what must be swept (``scope``), routes that sweep it (``plan``) and how much was (``audit``).
 
 A thin shell over :mod:`routing.sweeping.scope` and :mod:`fleet.audit.sweeping`; the settings come
 from the CLI root (``ctx.obj.settings``: ``network``, ``fleet``, ``sweeping``).
@@ -13,7 +13,7 @@ import typer
 
 from routing.errors import InvalidInputError
 
-sweep_app = typer.Typer(no_args_is_help=True, help="道路清扫 / street sweeping: scope and audit.")
+sweep_app = typer.Typer(no_args_is_help=True, help="道路清扫 / street sweeping: scope, plan and audit.")
 
 OsmOption = typer.Option(None, "--osm", help="OSM file (.osm, .osm.bz2, .osm.pbf); default: shipped Shenzhen network")
 AreaOption = typer.Option(None, "--area", help="GeoJSON polygon (WGS-84): the streets of the chosen classes in it")
@@ -108,3 +108,87 @@ def audit(
         f"{result.required_kerb_km:.2f} kerb-km; 漏扫 / missed streets {len(result.streets_missed)}, "
         f"车速过快 / too fast {len(result.streets_too_fast)}; rejected rows {len(rejected)} → {out}"
     )
+
+
+@sweep_app.command("plan")
+def plan(
+    ctx: typer.Context,
+    out: Path = typer.Option(
+        ..., "--out", help="output folder: plan.json, route_<vehicle>.csv, routes.geojson, map.png"
+    ),
+    vehicles: int = typer.Option(..., "--vehicles", min=1, help="sweepers; each drives its hopper loads in turn"),
+    osm: Path | None = OsmOption,
+    area: Path | None = AreaOption,
+    ways: Path | None = WaysOption,
+    classes: str | None = ClassesOption,
+    depot: str | None = typer.Option(None, "--depot", help="lon,lat of the depot (default: nearest the area centre)"),
+    date: str | None = typer.Option(None, "--date", help="local date of the shift YYYY-MM-DD (default: today)"),
+    time_limit: float | None = typer.Option(None, "--time-limit", help="search seconds (default QINGYUN_ARCS_…)"),
+    seed: int | None = typer.Option(None, "--seed", help="search seed (default QINGYUN_ARCS_SEED)"),
+) -> None:
+    """清扫计划 / street plan: kerb-by-kerb routes, certified by the checker, with sheets, map and KPIs."""
+    import time
+    from datetime import datetime
+
+    import shapely
+
+    from routing.arcs.settings import ArcSettings
+    from routing.localtime import parse_utc_offset
+    from routing.sweeping.exports import write_plan_outputs
+    from routing.sweeping.plan import plan_streets
+    from routing.sweeping.scope import kerbs_in_area, read_area
+
+    started = time.monotonic()
+    depot_lonlat = _lonlat_option(depot) if depot else None
+    network, kerbs, settings = _scope(ctx, osm=osm, area=area, ways=ways, classes=classes)
+    scope_kerbs = kerbs
+    if area is not None and settings.rate_classes and settings.rate_classes != settings.classes:
+        counted = settings.model_copy(update={"classes": settings.rate_classes})
+        scope_kerbs = kerbs_in_area(network, area=read_area(area), settings=counted)
+    if depot_lonlat is None:
+        middle = shapely.centroid(read_area(area)) if area is not None else None
+        if middle is None:
+            xy = [network.edge_geometry[k.edge].centroid for k in kerbs]
+            x, y = network.to_lonlat([p.x for p in xy], [p.y for p in xy])
+            depot_lonlat = (float(sum(x) / len(x)), float(sum(y) / len(y)))
+        else:
+            depot_lonlat = (middle.x, middle.y)
+    arcs = ArcSettings()
+    arcs = arcs.model_copy(update={k: v for k, v in (("time_limit_s", time_limit), ("seed", seed)) if v is not None})
+    today = datetime.now(parse_utc_offset(settings.utc_offset, field="utc_offset")).date().isoformat()
+    name = (area or ways).stem
+    result = plan_streets(
+        network,
+        kerbs=kerbs,
+        scope_kerbs=scope_kerbs,
+        vehicles=vehicles,
+        depot_lonlat=depot_lonlat,
+        settings=settings,
+        arc_settings=arcs,
+        date=date or today,
+        name=name,
+    )
+    write_plan_outputs(result, network=network, out=out)
+    k = result.kpis
+    typer.echo(
+        f"已通过检查 / certified: {sum(v.trips for v in result.vehicles)} trips, {vehicles} sweepers; "
+        f"kerb-km {k.kerb_km_served:.2f} (service {k.service_km:.2f} km), driven {k.km_driven:.2f} km, "
+        f"空驶率 / deadhead ratio {k.deadhead_ratio:.1%}, 计划机扫率 / planned rate {k.planned_rate:.1%}; "
+        f"time to plan {time.monotonic() - started:.1f} s → {out}"
+    )
+    for v in result.vehicles:
+        flag = " 超班 / OVER SHIFT" if v.over_shift else ""
+        typer.echo(
+            f"  {v.vehicle_id}: {v.trips} trips, {v.km_served:.1f}/{v.km_driven:.1f} km, {v.duration_h:.2f} h{flag}"
+        )
+
+
+def _lonlat_option(text: str) -> tuple[float, float]:
+    """``--depot lon,lat`` as two floats in WGS-84 range."""
+    try:
+        lon, lat = (float(part) for part in text.split(","))
+    except ValueError:
+        raise InvalidInputError(f"--depot: 应为 经度,纬度 / expected lon,lat: {text!r}") from None
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise InvalidInputError(f"--depot: 坐标超出范围 / coordinates out of range: {text!r}")
+    return lon, lat

@@ -60,3 +60,20 @@ class SweepingSettings(BaseSettings):
     served_share: float = Field(
         0.8, gt=0, le=1, description="a kerb is served when this share of its check points was swept"
     )
+    sweeping_kmh: float = Field(8.0, gt=0, description="working speed while sweeping a kerb (DOMAIN: about 8 km/h)")
+    debris_kg_per_kerb_km: float = Field(
+        60.0, gt=0, description="debris a sweeper picks up per kerb-km swept: the demand of a kerb on the hopper"
+    )
+    hopper_kg: float = Field(
+        1500.0, gt=0, description="hopper load of one trip; each route is one load, emptied at the depot/station"
+    )
+    shift_hours: float = Field(
+        8.0, gt=0, description="shift length: a vehicle whose trips take longer is flagged in the plan (not bounded)"
+    )
+    shift_start: str = Field("05:00", pattern=r"^\d{2}:\d{2}$", description="local clock time sweeping starts (HH:MM)")
+    utc_offset: str = Field("+08:00", description="local UTC offset of the plan's times")
+    rate_classes: list[str] = Field(
+        default_factory=list,
+        description="highway classes counted in the planned mechanised-sweeping rate (empty: the planned classes)",
+    )
+    dump_minutes: float = Field(15.0, ge=0, description="minutes to empty the hopper at the depot after each trip")
