@@ -110,7 +110,9 @@ app.add_typer(stations_app, name="stations", help="转运站规划 / transfer-st
 
 from routing.sweeping.cli import sweep_app  # noqa: E402
 
-app.add_typer(sweep_app, name="sweep", help="道路清扫 / street sweeping: kerbs in scope, street plans, audit from sweeper tracks.")
+app.add_typer(
+    sweep_app, name="sweep", help="道路清扫 / street sweeping: kerbs in scope, street plans, audit from sweeper tracks."
+)
 
 from api.service_cli import service_app  # noqa: E402
 
