@@ -122,6 +122,7 @@ def worker(
     import logging
 
     from api.jobs.queues import run_worker
+    from fleet.jt808.process import LOG_FORMAT
     from routing.errors import InvalidInputError
 
     settings = _settings(ctx)
@@ -130,7 +131,7 @@ def worker(
             "QINGYUN_REDIS_URL is not set: without Redis the API runs jobs itself, no worker is needed"
         )
     # job lines ("job <id> started: attempt 1 of 3 …") beside Celery's own
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     run_worker(settings, concurrency=concurrency)
 
 

@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
-from api.services.records import IsoDateTime
+from api.services.records import IsoDateTime, where_equal
 from api.tables import local_iso
 from fleet.audit.violations import Severity, ViolationType
 from fleet.supervise.store import AlarmRow
@@ -124,16 +124,16 @@ def _aware(name: str, value: datetime | None) -> datetime | None:
 
 def find_alarms(session: Session, query: AlarmQuery) -> list[AlarmRow]:
     """Stored alarms matching every filter of ``query``, newest episode first."""
-    rows = select(AlarmRow)
-    for column, value in (
-        (AlarmRow.company, query.company),
-        (AlarmRow.device, query.device),
-        (AlarmRow.type, query.type),
-        (AlarmRow.severity, query.severity),
-        (AlarmRow.state, query.state),
-    ):
-        if value is not None:
-            rows = rows.where(column == value)
+    rows = where_equal(
+        select(AlarmRow),
+        (
+            (AlarmRow.company, query.company),
+            (AlarmRow.device, query.device),
+            (AlarmRow.type, query.type),
+            (AlarmRow.severity, query.severity),
+            (AlarmRow.state, query.state),
+        ),
+    )
     since = _aware("since", query.since)
     if since is not None:
         rows = rows.where(AlarmRow.started_at >= since)

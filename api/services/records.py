@@ -171,6 +171,27 @@ def store_records(session: Session, table: type[SQLModel], records: Iterable[Bas
     session.commit()
 
 
+def where_equal(query: SelectOfScalar[Row], filters: Iterable[tuple]) -> SelectOfScalar[Row]:
+    """``query`` narrowed to rows whose column equals each given value; a ``None`` value filters nothing.
+
+    Parameters
+    ----------
+    query
+        The query to narrow.
+    filters
+        ``(column, value)`` pairs, one per optional equality filter of a list request.
+
+    Returns
+    -------
+    SelectOfScalar
+        The narrowed query.
+    """
+    for column, value in filters:
+        if value is not None:
+            query = query.where(column == value)
+    return query
+
+
 def page(
     session: Session, query: SelectOfScalar[Row], *, order_by: tuple, limit: int, offset: int
 ) -> tuple[int, list[Row]]:

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from api.jobs.engine import new_job
 from api.services.audits import AuditRequest, check_period
-from api.services.records import IsoDateTime, get_record, page
+from api.services.records import IsoDateTime, get_record, page, where_equal
 from api.settings import Settings
 from api.tables import CompanyRow, CompanyScoreRow, Job, ViolationRow, local_iso
 from fleet.audit.violations import Severity, ViolationType
@@ -123,15 +123,15 @@ def find_violations(session: Session, query: ViolationQuery) -> tuple[int, list[
     InvalidInputError
         A time without UTC offset, or one that cannot be expressed in UTC.
     """
-    rows = select(ViolationRow)
-    for column, value in (
-        (ViolationRow.company, query.company),
-        (ViolationRow.type, query.type),
-        (ViolationRow.severity, query.severity),
-        (ViolationRow.device, query.device),
-    ):
-        if value is not None:
-            rows = rows.where(column == value)
+    rows = where_equal(
+        select(ViolationRow),
+        (
+            (ViolationRow.company, query.company),
+            (ViolationRow.type, query.type),
+            (ViolationRow.severity, query.severity),
+            (ViolationRow.device, query.device),
+        ),
+    )
     if _aware("from", query.start) is not None:
         rows = rows.where(ViolationRow.start >= query.start)
     if _aware("to", query.end) is not None:

@@ -170,16 +170,10 @@ def acknowledge(session: Session, alarm_id: int | str, *, by: str, now: datetime
     ConflictError
         The alarm is already handled or closed.
     """
-    row = get_alarm(session, alarm_id)
-    if row.state in (HANDLED, CLOSED):
-        raise ConflictError(
-            f"报警 {alarm_id} 状态为 {row.state}，不能确认 / alarm {alarm_id} is {row.state}: it cannot be acknowledged"
-        )
+    row = _not_handled(session, alarm_id, cannot=("不能确认", "it cannot be acknowledged"))
     if row.state == OPEN:
         row.state, row.acknowledged_by, row.acknowledged_at = ACKNOWLEDGED, by, now or datetime.now(UTC)
-        session.add(row)
-        session.commit()
-        session.refresh(row)
+        _save(session, row)
     return row
 
 
@@ -195,17 +189,27 @@ def handle(
     ConflictError
         The alarm is already handled or closed.
     """
-    row = get_alarm(session, alarm_id)
-    if row.state in (HANDLED, CLOSED):
-        raise ConflictError(
-            f"报警 {alarm_id} 状态为 {row.state}，不能再处置 / alarm {alarm_id} is {row.state}: it cannot be handled again"
-        )
+    row = _not_handled(session, alarm_id, cannot=("不能再处置", "it cannot be handled again"))
     now = now or datetime.now(UTC)
     if row.acknowledged_at is None:
         row.acknowledged_by, row.acknowledged_at = by, now
     row.handled_by, row.handled_at, row.note, row.handling_evidence = by, now, note, evidence
     row.state = CLOSED if row.ended_at is not None or row.withdrawn else HANDLED
+    _save(session, row)
+    return row
+
+
+def _not_handled(session: Session, alarm_id: int | str, *, cannot: tuple[str, str]) -> AlarmRow:
+    """The stored alarm, if it is still open or acknowledged; ConflictError saying what it ``cannot`` (zh, en) else."""
+    row = get_alarm(session, alarm_id)
+    if row.state in (HANDLED, CLOSED):
+        zh, en = cannot
+        raise ConflictError(f"报警 {alarm_id} 状态为 {row.state}，{zh} / alarm {alarm_id} is {row.state}: {en}")
+    return row
+
+
+def _save(session: Session, row: AlarmRow) -> None:
+    """Commit a lifecycle step and reload the row (the caller returns it)."""
     session.add(row)
     session.commit()
     session.refresh(row)
-    return row

@@ -7,14 +7,13 @@ kerbs each sweeper brushes (its colour, solid) and where it only drives (dashed)
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 
 from routing.planning.document import route_colour
+from routing.planning.exports import sheet_csv
 from routing.sweeping.plan import StreetPlan
 
 SHEET_HEADER = ["序号 seq", "道路 street", "方向 direction", "作业 serve/drive", "开始 start", "结束 end", "公里 km"]
@@ -84,10 +83,8 @@ def write_plan_outputs(plan: StreetPlan, *, network: object, out: Path) -> list[
     written[0].write_text(plan.model_dump_json(indent=1), encoding="utf-8")
     written[1].write_text(json.dumps(plan_geojson(plan, network), ensure_ascii=False), encoding="utf-8")
     for v, vehicle in enumerate(plan.vehicles):
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\r\n").writerows([SHEET_HEADER, *sheet_rows(plan, v)])
         path = out / f"route_{vehicle.vehicle_id}.csv"
-        path.write_text(buffer.getvalue(), encoding="utf-8-sig", newline="")
+        path.write_text(sheet_csv([SHEET_HEADER, *sheet_rows(plan, v)]), encoding="utf-8", newline="")
         written.append(path)
     written.append(draw_plan_map(plan, network=network, path=out / "map.png"))
     return written

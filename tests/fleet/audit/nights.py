@@ -12,16 +12,20 @@ kind per device.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import shapely
 
+from fleet.audit.geometry import compile_permits, compile_zones
 from fleet.audit.inputs import ZoneFeature
 from fleet.settings import FleetSettings
 from fleet.simulate.tracks import simulate_haul
+from fleet.supervise.engine import Fix, SupervisionEngine
 from fleet.tracks.matching import MapMatcher
+from fleet.tracks.track import read_positions
 
 NIGHT_KINDS = (
     "off_route",
@@ -182,3 +186,35 @@ def random_zones(net, *, count: int, seed: int) -> list[ZoneFeature]:
             )
         )
     return out
+
+
+def frame_fixes(frame: pd.DataFrame) -> list[Fix]:
+    """Typed positions → fixes, in the frame's order (what a live worker would push)."""
+    typed, rejected = read_positions(frame)
+    assert not rejected
+    value = lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else v  # noqa: E731
+    return [
+        Fix(
+            device=r.device,
+            t=float(r.t),
+            lon=float(r.lon),
+            lat=float(r.lat),
+            speed_kmh=value(r.speed_kmh),
+            load=None if value(r.load) is None else int(r.load),
+            ignition=None if value(r.ignition) is None else int(r.ignition),
+            status=None if value(r.status) is None else int(r.status),
+        )
+        for r in typed.itertuples(index=False)
+    ]
+
+
+def scenario_engine(net, scenario) -> SupervisionEngine:
+    """A supervision engine for a scenario's permits and zones, default thresholds."""
+    fleet = FleetSettings()
+    return SupervisionEngine(
+        permits=compile_permits(scenario.permits, projector=net, settings=fleet.compliance),
+        zones=compile_zones(scenario.zones, projector=net),
+        settings=fleet.compliance,
+        track_settings=fleet.track,
+        projector=net,
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
@@ -10,51 +9,20 @@ import pytest
 import typer
 from sqlmodel import Session, select
 
-from fleet.audit.geometry import compile_permits, compile_zones
 from fleet.settings import FleetSettings
 from fleet.simulate.tracks import simulate_haul
-from fleet.supervise.engine import Fix, SupervisionEngine
 from fleet.supervise.store import AlarmRow, acknowledge, apply_events, handle
-from fleet.tracks.track import read_positions
 from routing.errors import ConflictError, NotFoundError
 from tests.conftest import postgres_schema_engine
+from tests.fleet.audit.nights import frame_fixes, scenario_engine
 
 FLEET = FleetSettings()
 
 
-def _fixes(frame) -> list[Fix]:
-    typed, rejected = read_positions(frame)
-    assert not rejected
-    value = lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else v  # noqa: E731
-    return [
-        Fix(
-            device=r.device,
-            t=float(r.t),
-            lon=float(r.lon),
-            lat=float(r.lat),
-            speed_kmh=value(r.speed_kmh),
-            load=None if value(r.load) is None else int(r.load),
-            ignition=None if value(r.ignition) is None else int(r.ignition),
-            status=None if value(r.status) is None else int(r.status),
-        )
-        for r in typed.itertuples(index=False)
-    ]
-
-
-def _engine(net, scenario) -> SupervisionEngine:
-    return SupervisionEngine(
-        permits=compile_permits(scenario.permits, projector=net, settings=FLEET.compliance),
-        zones=compile_zones(scenario.zones, projector=net),
-        settings=FLEET.compliance,
-        track_settings=FLEET.track,
-        projector=net,
-    )
-
-
 def _events(net, scenario) -> list:
     """A worker's view: every fix pushed, then the stream closed."""
-    engine = _engine(net, scenario)
-    return [e for fix in _fixes(scenario.positions) for e in engine.push(fix)] + engine.close()
+    engine = scenario_engine(net, scenario)
+    return [e for fix in frame_fixes(scenario.positions) for e in engine.push(fix)] + engine.close()
 
 
 @contextmanager

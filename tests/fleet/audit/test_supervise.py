@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from types import SimpleNamespace
 
@@ -17,39 +16,9 @@ from fleet.simulate.tracks import simulate_haul, truck_day
 from fleet.supervise.engine import Fix, SupervisionEngine
 from fleet.tracks.sources import Positions
 from fleet.tracks.track import read_positions
-from tests.fleet.audit.nights import random_zones, simulate_night
+from tests.fleet.audit.nights import frame_fixes, random_zones, scenario_engine, simulate_night
 
 FLEET = FleetSettings()
-
-
-def _fixes(frame: pd.DataFrame) -> list[Fix]:
-    """Typed positions → fixes, in the frame's order."""
-    typed, rejected = read_positions(frame)
-    assert not rejected
-    value = lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else v  # noqa: E731
-    return [
-        Fix(
-            device=r.device,
-            t=float(r.t),
-            lon=float(r.lon),
-            lat=float(r.lat),
-            speed_kmh=value(r.speed_kmh),
-            load=None if value(r.load) is None else int(r.load),
-            ignition=None if value(r.ignition) is None else int(r.ignition),
-            status=None if value(r.status) is None else int(r.status),
-        )
-        for r in typed.itertuples(index=False)
-    ]
-
-
-def _engine(net, scenario) -> SupervisionEngine:
-    return SupervisionEngine(
-        permits=compile_permits(scenario.permits, projector=net, settings=FLEET.compliance),
-        zones=compile_zones(scenario.zones, projector=net),
-        settings=FLEET.compliance,
-        track_settings=FLEET.track,
-        projector=net,
-    )
 
 
 def _live(engine: SupervisionEngine, fixes: list[Fix]) -> list[tuple[Fix | None, object]]:
@@ -81,7 +50,7 @@ def night(shenzhen, matcher):
 
 def test_alarms_raised_fix_by_fix_equal_the_violations_of_the_batch_audit(shenzhen, night):
     # the night's fixes arrive as the trucks send them: interleaved across trucks, in GPS-time order
-    events = _live(_engine(shenzhen, night), _fixes(_by_gps_time(night.positions)))
+    events = _live(scenario_engine(shenzhen, night), frame_fixes(_by_gps_time(night.positions)))
     batch = _batch(shenzhen, night)
     final = {e.alarm.key: e.alarm for _, e in events}  # each alarm as last judged
     ended = [a for a in final.values() if a.state == "ended"]
@@ -93,7 +62,7 @@ def test_alarms_raised_fix_by_fix_equal_the_violations_of_the_batch_audit(shenzh
 
 
 def test_alarms_start_while_the_episode_goes_on_and_end_later(shenzhen, night):
-    events = _live(_engine(shenzhen, night), _fixes(_by_gps_time(night.positions)))
+    events = _live(scenario_engine(shenzhen, night), frame_fixes(_by_gps_time(night.positions)))
     for kind in ("off_route", "speeding", "restricted_zone", "reporting_gap"):
         raised = [(fix, e.alarm) for fix, e in events if e.kind == "start" and e.alarm.violation.type == kind]
         assert raised, kind
@@ -107,8 +76,8 @@ def test_alarms_start_while_the_episode_goes_on_and_end_later(shenzhen, night):
 
 def test_a_redelivered_position_never_raises_a_second_alarm(shenzhen, matcher):
     sc = simulate_haul(shenzhen, violation="off_route", seed=1, matcher=matcher, settings=FLEET)
-    engine = _engine(shenzhen, sc)
-    fixes = _fixes(sc.positions)
+    engine = scenario_engine(shenzhen, sc)
+    fixes = frame_fixes(sc.positions)
     first = [e for fix in fixes for e in engine.push(fix)]
     assert [e.kind for e in first if e.kind != "update"] == ["start", "end"]  # ended as the haul went on
     again = [e for fix in fixes[::-1] for e in engine.push(fix)]  # every position delivered a second time
@@ -118,12 +87,12 @@ def test_a_redelivered_position_never_raises_a_second_alarm(shenzhen, matcher):
 def test_positions_arriving_out_of_order_are_judged_in_gps_order_and_the_alarm_says_late(shenzhen, matcher):
     sc = simulate_haul(shenzhen, violation="speeding", seed=0, matcher=matcher, settings=FLEET)
     (truth,) = _batch(shenzhen, sc)
-    fixes = _fixes(sc.positions)
+    fixes = frame_fixes(sc.positions)
     start = pd.Timestamp(truth.start).timestamp()
     held = [f for f in fixes if start - 60 <= f.t <= start + 120]  # a blind area: uploaded after what followed it
     rest = [f for f in fixes if f not in held]
     cut = next(i for i, f in enumerate(rest) if f.t > start + 300)
-    events = _live(_engine(shenzhen, sc), rest[:cut] + held + rest[cut:])
+    events = _live(scenario_engine(shenzhen, sc), rest[:cut] + held + rest[cut:])
     (alarm,) = [e.alarm for _, e in events if e.kind == "end"]
     assert alarm.late and alarm.violation.model_dump() == truth.model_dump()
     # before the upload the silence was a reporting gap; the uploaded fixes fill it and withdraw that alarm
@@ -135,8 +104,8 @@ def test_positions_arriving_out_of_order_are_judged_in_gps_order_and_the_alarm_s
 def test_a_position_hours_late_is_judged_among_the_late_ones_and_marked_late(shenzhen, matcher):
     # a compliant day, then a silent hour of yesterday's evening with a gap uploaded at the end of the day
     day = truck_day(shenzhen, seed=2, interval_s=30.0, noise_m=10.0, matcher=matcher)
-    engine = _engine(shenzhen, day)
-    fixes = _fixes(day.positions)
+    engine = scenario_engine(shenzhen, day)
+    fixes = frame_fixes(day.positions)
     early, late_part = fixes[120:], fixes[:120]
     assert [e for f in early for e in engine.push(f)] == []
     window = engine.trucks[fixes[0].device].window
@@ -166,7 +135,7 @@ def test_whole_days_judged_live_in_a_short_window_equal_the_batch_audit(shenzhen
     )
     longest = 0
     events = []
-    for fix in _fixes(_by_gps_time(scenario.positions)):
+    for fix in frame_fixes(_by_gps_time(scenario.positions)):
         events += engine.push(fix)
         longest = max(longest, len(engine.trucks[fix.device].window.times))
     events += engine.close()
