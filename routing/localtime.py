@@ -7,7 +7,7 @@ stays timezone-aware everywhere and is printed with its offset (ISO 8601).
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from routing.errors import InvalidInputError
 
@@ -62,3 +62,35 @@ def iso_local(epoch_s: float, *, tz: timezone = CHINA_TZ) -> str:
         The time to the second with its UTC offset.
     """
     return datetime.fromtimestamp(epoch_s, tz).isoformat(timespec="seconds")
+
+
+def aware_utc(field: str, value: datetime | None) -> datetime | None:
+    """A query bound checked to carry its offset and converted to UTC, the database's comparison time.
+
+    Parameters
+    ----------
+    field
+        The query field named in the error message.
+    value
+        The bound as given, or None.
+
+    Returns
+    -------
+    datetime or None
+        The same instant in UTC.
+
+    Raises
+    ------
+    InvalidInputError
+        When the value has no UTC offset or falls outside the years 1–9999 in UTC.
+    """
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise InvalidInputError(
+            f"{field}: {value.isoformat()} 缺少时区 / needs a UTC offset, e.g. 2026-11-22T06:00:00+08:00"
+        )
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInputError(f"{field}: {value.isoformat()} 超出范围 / is outside the years 1–9999 in UTC") from None

@@ -9,7 +9,6 @@ acknowledgement and to its handling (median and 95th percentile), per company an
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,6 +19,7 @@ from api.tables import local_iso
 from fleet.audit.violations import Severity, ViolationType
 from fleet.supervise.store import AlarmRow
 from routing.errors import InvalidInputError
+from routing.localtime import aware_utc
 
 AlarmStateName = Literal["open", "acknowledged", "handled", "closed"]
 
@@ -111,17 +111,6 @@ def alarm_out(row: AlarmRow) -> AlarmOut:
     return AlarmOut(**values)
 
 
-def _aware(name: str, value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise InvalidInputError(f"{name}: {value.isoformat()} 缺少时区 / needs a UTC offset, e.g. +08:00")
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        raise InvalidInputError(f"{name}: {value.isoformat()} 超出范围 / is outside the years 1–9999 in UTC") from None
-
-
 def find_alarms(session: Session, query: AlarmQuery) -> list[AlarmRow]:
     """Stored alarms matching every filter of ``query``, newest episode first."""
     rows = where_equal(
@@ -134,7 +123,7 @@ def find_alarms(session: Session, query: AlarmQuery) -> list[AlarmRow]:
             (AlarmRow.state, query.state),
         ),
     )
-    since = _aware("since", query.since)
+    since = aware_utc("since", query.since)
     if since is not None:
         rows = rows.where(AlarmRow.started_at >= since)
     return list(session.exec(rows.order_by(AlarmRow.started_at.desc(), AlarmRow.id.desc()).limit(query.limit)))
@@ -176,7 +165,7 @@ def alarm_kpis(session: Session, query: KpiQuery) -> KpiOut:
     InvalidInputError
         A time without offset, or ``until`` not after ``since``.
     """
-    since, until = _aware("since", query.since), _aware("until", query.until)
+    since, until = aware_utc("since", query.since), aware_utc("until", query.until)
     if since is not None and until is not None and until <= since:
         raise InvalidInputError(f"until {query.until.isoformat()} 须晚于 since / must be after since")
     rows = select(AlarmRow)

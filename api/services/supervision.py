@@ -6,8 +6,6 @@ module answers the questions asked of what audits stored.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
@@ -17,7 +15,8 @@ from api.services.records import IsoDateTime, get_record, page, where_equal
 from api.settings import Settings
 from api.tables import CompanyRow, CompanyScoreRow, Job, ViolationRow, local_iso
 from fleet.audit.violations import Severity, ViolationType
-from routing.errors import InvalidInputError, NotFoundError
+from routing.errors import NotFoundError
+from routing.localtime import aware_utc
 
 
 def queue_audit(session: Session, request: AuditRequest, *, settings: Settings) -> Job:
@@ -91,18 +90,6 @@ class ViolationQuery(BaseModel):
     offset: int = Field(0, ge=0, le=10**9)
 
 
-def _aware(name: str, value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise InvalidInputError(f"{name}: {value.isoformat()} needs a UTC offset, e.g. 2026-11-22T06:00:00+08:00")
-    try:
-        value.astimezone(UTC)  # the database compares in UTC
-    except OverflowError:
-        raise InvalidInputError(f"{name}: {value.isoformat()} is outside the years 1–9999 in UTC") from None
-    return value
-
-
 def find_violations(session: Session, query: ViolationQuery) -> tuple[int, list[dict]]:
     """Stored violations matching every filter of ``query``, in start order.
 
@@ -132,10 +119,11 @@ def find_violations(session: Session, query: ViolationQuery) -> tuple[int, list[
             (ViolationRow.device, query.device),
         ),
     )
-    if _aware("from", query.start) is not None:
-        rows = rows.where(ViolationRow.start >= query.start)
-    if _aware("to", query.end) is not None:
-        rows = rows.where(ViolationRow.start < query.end)
+    start, end = aware_utc("from", query.start), aware_utc("to", query.end)
+    if start is not None:
+        rows = rows.where(ViolationRow.start >= start)
+    if end is not None:
+        rows = rows.where(ViolationRow.start < end)
     order = (ViolationRow.start, ViolationRow.id)
     total, found = page(session, rows, order_by=order, limit=query.limit, offset=query.offset)
     return total, [{"id": r.id, **r.document} for r in found]
