@@ -8,6 +8,7 @@ second per limit so that they cannot flood the log as well.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -45,12 +46,16 @@ class RateLimit:
         self._rate = per_minute / 60
         self._burst = float(per_minute)
         self._buckets: dict[str, tuple[float, float]] = {}
+        self._swept_at = -math.inf
 
     def allow(self, address: str, now: float) -> bool:
         """Take a token for ``address`` if one is left."""
         tokens, stamp = self._buckets.get(address, (self._burst, now))
         tokens = min(self._burst, tokens + (now - stamp) * self._rate)
-        if len(self._buckets) > 10_000:  # forget addresses whose buckets refilled
+        # Forget addresses whose buckets refilled, at most once per refill time: a flood from many
+        # addresses then costs one scan a minute, not one per call.
+        if len(self._buckets) > 10_000 and now - self._swept_at >= self._burst / self._rate:
+            self._swept_at = now
             full = [a for a, (t, at) in self._buckets.items() if t + (now - at) * self._rate >= self._burst]
             for key in full:
                 del self._buckets[key]

@@ -14,6 +14,7 @@ import tracemalloc
 from functools import reduce
 
 from api.db import engine_for
+from fleet.jt808.limits import RateLimit
 from fleet.tracks.store import count_positions
 from tests.fleet.jt808.test_gateway import PHONE, Client, frame, registration_body, reply_8001, started
 from tests.fleet.jt808.test_identity import fix, register
@@ -239,3 +240,15 @@ def test_a_frame_unfinished_after_its_deadline_closes_the_line(engine, caplog) -
 
     assert asyncio.run(scenario()) < 1.4
     assert "frame_deadline_s 0.5" in caplog.text
+
+
+def test_the_new_phone_rate_limit_forgets_refilled_addresses_once_a_refill_time_has_passed():
+    limit = RateLimit(30)
+    for i in range(10_002):
+        assert limit.allow(f"10.0.{i // 256}.{i % 256}", 0.0)
+    assert limit.allow("192.0.2.1", 1.0)  # within the refill time: nothing is forgotten yet
+    assert len(limit._buckets) == 10_003
+    assert limit.allow("192.0.2.2", 61.0)  # every earlier bucket has refilled: forgotten in one sweep
+    assert len(limit._buckets) <= 2
+    assert not [limit.allow("192.0.2.2", 61.0) for _ in range(29)].count(False)
+    assert not limit.allow("192.0.2.2", 61.0)  # the 31st within the minute is refused
