@@ -359,6 +359,23 @@ def require(role: str):
     return dependency
 
 
+def require_any(*roles: str):
+    """A dependency admitting callers that hold at least one of ``roles``; others get 403 naming them."""
+
+    def dependency(who: Caller = Depends(caller)) -> Caller:
+        if who.roles.isdisjoint(roles):
+            needed = "、".join(ROLE_LABELS[r].split(" / ")[0] for r in roles)
+            raise HTTPException(
+                403,
+                f"需要角色 {needed} 之一 / this needs one of the roles {', '.join(roles)}; "
+                f"key {who.key_id} has {', '.join(sorted(who.roles))}",
+            )
+        return who
+
+    dependency.__name__ = f"require_any_{'_'.join(roles)}"
+    return dependency
+
+
 dispatcher = Depends(require("dispatcher"))
 supervisor = Depends(require("supervisor"))
 planner = Depends(require("planner"))

@@ -77,7 +77,11 @@ def serve(
         )
         supervisor = Multiprocess(config, sockets=[config.bind_socket()])  # handles SIGINT/SIGTERM, returns
         run, should_exit = supervisor.run, supervisor.should_exit.set
-    gateway = GatewayProcess(settings.service.database_url, gateway_settings) if gateway_settings.port else None
+    gateway = (  # its live path judges on these settings, as this process resolved them
+        GatewayProcess(settings.service.database_url, gateway_settings, fleet=settings.fleet, network=settings.network)
+        if gateway_settings.port
+        else None
+    )
     failed = []
 
     def give_up() -> None:

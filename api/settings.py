@@ -14,6 +14,8 @@ reads its own environment prefix, so a variable's name says which part of Qingyu
   supervision thresholds and the JT/T 808 gateway.
 - ``QINGYUN_SWEEPING_`` — ``routing.sweeping.settings.SweepingSettings`` (``settings.sweeping``):
   which streets must be swept and how sweeper tracks are judged.
+- ``QINGYUN_MAP_`` — :class:`MapSettings` (``settings.map``): the map page's optional basemap
+  (``QINGYUN_MAP_TILE_URL``, ``QINGYUN_MAP_TILE_CRS``); without it the page draws the road network only.
 
 The object is resolved once per process (:func:`get_settings`) and passed down explicitly:
 ``create_app(settings)`` keeps it on ``app.state`` (routes read it through ``api.deps``), the job
@@ -23,8 +25,9 @@ queues hand it to every runner (``JobContext.settings``), and the CLI passes it 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fleet.settings import FleetSettings
@@ -71,6 +74,38 @@ class ServiceSettings(BaseSettings):
     )
 
 
+class MapSettings(BaseSettings):
+    """The map page's basemap (``QINGYUN_MAP_*``): none by default, so nothing is fetched from outside.
+
+    A city's intranet tile server, Tianditu or AMap may be named; tiles drawn in GCJ-02 (AMap, Tencent)
+    make the page shift every WGS-84 position it draws, so trucks sit on the basemap's roads.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="QINGYUN_MAP_")
+
+    tile_url: str | None = Field(
+        None,
+        max_length=2000,
+        description="XYZ tile URL template with {z}, {x}, {y} (and optionally {s}); unset: road network only",
+    )
+    tile_crs: Literal["wgs84", "gcj02"] = Field(
+        "wgs84", description="the datum the tiles are drawn in: gcj02 shifts every WGS-84 position the page draws"
+    )
+    tile_attribution: str = Field("", max_length=500, description="the basemap's attribution, shown on the map")
+    tile_subdomains: str = Field("abc", max_length=20, description="letters or digits {s} takes in turn")
+    tile_max_zoom: int = Field(18, ge=1, le=22, description="deepest zoom the tile server has")
+
+    @field_validator("tile_url")
+    @classmethod
+    def _template(cls, url: str | None) -> str | None:
+        """A template without {z}/{x}/{y} would fetch one image for every tile: refuse it at start."""
+        if not url:  # an empty variable means no basemap
+            return None
+        if not all(part in url for part in ("{z}", "{x}", "{y}")):
+            raise ValueError(f"QINGYUN_MAP_TILE_URL={url!r}: 缺少 {{z}}/{{x}}/{{y}} / needs {{z}}, {{x}} and {{y}}")
+        return url
+
+
 class Settings(BaseModel):
     """Every area's settings, resolved together once and passed down (never read again from the environment)."""
 
@@ -79,6 +114,7 @@ class Settings(BaseModel):
     planning: PlanningSettings = Field(default_factory=PlanningSettings)
     fleet: FleetSettings = Field(default_factory=FleetSettings)
     sweeping: SweepingSettings = Field(default_factory=SweepingSettings)
+    map: MapSettings = Field(default_factory=MapSettings)
 
 
 @lru_cache(maxsize=1)

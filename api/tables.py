@@ -14,7 +14,7 @@ from datetime import date as Date
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from fleet.supervise.store import AlarmRow  # noqa: F401  (same metadata: migrations see it)
+from fleet.supervise.store import AlarmEventRow, AlarmRow, LiveFix  # noqa: F401  (same metadata: migrations see them)
 from fleet.tracks.commands import TerminalCommand  # noqa: F401  (same metadata: migrations see it)
 from fleet.tracks.store import Position, Terminal, UtcDateTime  # noqa: F401  (same metadata: migrations see them)
 from routing.localtime import CHINA_TZ
@@ -139,7 +139,7 @@ class Job(SQLModel, table=True):
     __table_args__ = (Index("ix_job_status_lease", "status", "lease_expires_at"),)
 
     id: str = Field(primary_key=True, max_length=36)
-    kind: str = Field(max_length=16, description="plan, audit or stations")
+    kind: str = Field(max_length=16, description="plan, audit, stations, sweep_plan or sweep_audit")
     status: str = Field(default="queued", max_length=16)
     attempts: int = 0
     max_attempts: int = 3

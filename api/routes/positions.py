@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from api import auth
 from api.deps import app_settings, db_engine, db_session
+from api.services.live import live_sink
 from api.services.positions import (
     PositionBatch,
     PositionIn,
@@ -33,6 +34,7 @@ VehicleId = Annotated[str, Path(max_length=64)]
     openapi_extra={"x-item-schema": PositionIn.model_json_schema()},
 )
 def post_positions(
+    request: Request,
     batch: PositionBatch,
     engine: Engine = Depends(db_engine),
     settings: Settings = Depends(app_settings),
@@ -49,7 +51,7 @@ def post_positions(
             f"终端不属于该密钥 / key {who.key_id} may not write for terminal(s) {', '.join(foreign[:10])}"
             " (qingyun keys create --role device --terminal PHONE)",
         )
-    store_positions(engine, good)
+    store_positions(engine, good, sink=live_sink(request.app))
     return PositionsStored(accepted=len(good), rejected=rejected)
 
 

@@ -3,12 +3,14 @@
 Rows go to ``fleet.tracks.store``'s ``position`` table, the one the JT/T 808 gateway fills, with the
 same idempotency: (terminal, GPS time) is the key, so a re-sent batch stores nothing twice.
 A device seen for the first time gets a ``terminal`` row. Bad rows are rejected one by one,
-named by index and field; the rest of the batch is stored.
+named by index and field; the rest of the batch is stored. Stored fixes then update each truck's
+newest fix (``GET /live``) and go to the live path's sink, as the gateway's do.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 from sqlalchemy.engine import Engine
@@ -16,6 +18,7 @@ from sqlmodel import Session
 
 from api.tables import VehicleRow
 from fleet.jt808.location import LOAD_STATES
+from fleet.supervise.store import record_last_fixes
 from fleet.tracks.store import (
     POSITION_COLUMNS,
     Position,
@@ -28,6 +31,9 @@ from fleet.tracks.store import (
 from routing.errors import InvalidInputError, NotFoundError
 from routing.jsonfile import field_errors
 from routing.localtime import CHINA_TZ
+
+if TYPE_CHECKING:
+    from fleet.supervise.live import PositionSink
 
 
 class PositionIn(BaseModel):
@@ -91,8 +97,8 @@ def validate_batch(items: list[dict]) -> tuple[list[PositionIn], list[dict]]:
     return good, rejected
 
 
-def store_positions(engine: Engine, fixes: list[PositionIn]) -> None:
-    """Create unseen terminals, then insert the fixes (re-sent ones are skipped by the key).
+def store_positions(engine: Engine, fixes: list[PositionIn], *, sink: PositionSink | None = None) -> None:
+    """Create unseen terminals, insert the fixes (re-sent ones are skipped by the key), then hand them to the live path.
 
     Parameters
     ----------
@@ -100,6 +106,8 @@ def store_positions(engine: Engine, fixes: list[PositionIn]) -> None:
         The service database (its ``terminal`` and ``position`` tables).
     fixes
         Validated fixes; each ``device`` is keyed without leading zeros, as the JT/T 808 gateway keys phones.
+    sink
+        The live path (``fleet.supervise.live``); it only queues, so the request does not wait for the rules.
     """
     if not fixes:
         return
@@ -123,7 +131,13 @@ def store_positions(engine: Engine, fixes: list[PositionIn]) -> None:
         }
         for f in fixes
     ]
-    insert_positions(engine, [tuple(row[c] for c in POSITION_COLUMNS) for row in rows])
+    stored = [tuple(row[c] for c in POSITION_COLUMNS) for row in rows]
+    insert_positions(engine, stored)
+    record_last_fixes(engine, stored)
+    if sink is not None:
+        from fleet.supervise.live import fixes_of_rows
+
+        sink.accept(fixes_of_rows(stored), received_at=now.timestamp())
 
 
 def playback(engine: Engine, *, device: str, start: datetime | None, end: datetime | None, limit: int) -> list[dict]:

@@ -72,13 +72,15 @@ def serve(
     import logging
 
     from fleet.jt808.process import LOG_FORMAT, serve_until_signalled
+    from fleet.supervise.live import network_loader, position_sink
 
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     root = ctx.obj.settings  # resolved once by the CLI root
     engine = ctx.obj.engine_for(database_url or root.service.database_url)  # migrated by the CLI root
     overrides = {"host": host, "port": port, "idle_timeout_s": idle_timeout}
     settings = root.fleet.jt808.model_copy(update={k: v for k, v in overrides.items() if v is not None})
-    stats = asyncio.run(serve_until_signalled(engine, settings))
+    sink = position_sink(root.fleet, db=engine, network=network_loader(root.network))  # the live path
+    stats = asyncio.run(serve_until_signalled(engine, settings, sink=sink))
     typer.echo(
         f"网关已停止 / gateway stopped: 连接 connections {stats.connections}, 帧 frames {stats.frames}, "
         f"坏帧 bad frames {stats.bad_frames}, 已存位置 positions stored {stats.positions_accepted}"

@@ -25,6 +25,8 @@ limit's name, after the positions of its last read are committed and answered: c
 per address and in total, an over-long frame before authentication, the byte budget of an
 unfinished frame plus buffered subpackage parts, no complete frame for ``idle_timeout_s``
 (a trickle of bytes does not count) and a frame unfinished after ``frame_deadline_s``.
+Committed positions then go to the live path's sink (``fleet.supervise.live``), which only queues
+them: the rule engine never delays a reply.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
@@ -69,6 +72,9 @@ from fleet.jt808.settings import GatewaySettings
 from fleet.jt808.writer import PositionWriter
 from fleet.tracks.store import authenticate_terminal, normalise_phone, register_terminal
 from routing.errors import ConflictError, DecodeError, InvalidInputError, NotFoundError
+
+if TYPE_CHECKING:
+    from fleet.supervise.live import PositionSink
 
 log = logging.getLogger(__name__)
 
@@ -138,10 +144,16 @@ def position_row(
 
 
 class Gateway:
-    """Run with ``await gateway.start()``; ``await gateway.stop()`` flushes every accepted position."""
+    """Run with ``await gateway.start()``; ``await gateway.stop()`` flushes every accepted position.
 
-    def __init__(self, engine: Engine, settings: GatewaySettings) -> None:
+    ``sink``: where committed positions go for live supervision (None: they are only stored); closed on stop.
+    """
+
+    def __init__(self, engine: Engine, settings: GatewaySettings, *, sink: PositionSink | None = None) -> None:
         self.settings = settings
+        self.sink = sink
+        if sink is not None:
+            import fleet.supervise.engine  # noqa: F401  (numpy and the rules loaded now, not on the loop at the first fix)
         self.stats = GatewayStats()
         self._engine = engine
         self._writer = PositionWriter(
@@ -191,6 +203,8 @@ class Gateway:
         if self._server is not None:
             await self._server.wait_closed()
         await asyncio.to_thread(self._writer.close)
+        if self.sink is not None:
+            await asyncio.to_thread(self.sink.close)
         log.info("gateway stopped in %.2f s, %d positions written", time.perf_counter() - started, self.rows_written)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -299,6 +313,8 @@ class Gateway:
                 log.error("positions refused by the database: %s", error)
                 self.stats.positions_refused += len(rows)
                 stored = RESULT_FAILED
+            else:
+                _to_sink(self.sink, rows, received_at)
         return _replies(connection, answers, registered=registered, stored=stored)
 
     def _split(self, connection: Connection, data: bytes) -> list[bytes]:
@@ -453,6 +469,18 @@ def _replies(
             )
         )
     return replies
+
+
+def _to_sink(sink: PositionSink | None, rows: list[tuple], received_at: datetime) -> None:
+    """Hand committed rows to the live path; its failure costs their live judgement, never the reply."""
+    if sink is None:
+        return
+    from fleet.supervise.live import fixes_of_rows
+
+    try:
+        sink.accept(fixes_of_rows(rows), received_at=received_at.timestamp())
+    except Exception:
+        log.exception("live path refused %d positions (they are stored)", len(rows))
 
 
 def _frame_rows(frame: Frame, *, phone: str, received_at: datetime) -> list[tuple]:

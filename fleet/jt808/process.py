@@ -7,6 +7,8 @@ position. If it dies on its own the parent restarts it (logged), unless it dies 
 ``CRASH_WINDOW_S`` of each start ``MAX_QUICK_CRASHES`` times in a row: then the parent gives up
 and stops too (a port taken by another program, a database refusing connections), so a
 supervisor (systemd, Docker) sees the failure instead of a service silently without gateway.
+The child also runs the live path (``fleet.supervise.live.position_sink``): committed positions are
+judged by the rule engine in a thread of the gateway process, or appended to Redis Streams.
 """
 
 from __future__ import annotations
@@ -19,12 +21,18 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
 from fleet.jt808.gateway import Gateway, GatewayStats
 from fleet.jt808.settings import GatewaySettings
 from routing.errors import ConflictError
+
+if TYPE_CHECKING:
+    from fleet.settings import FleetSettings
+    from fleet.supervise.live import PositionSink
+    from routing.network.settings import NetworkSettings
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +47,7 @@ async def serve_until_signalled(
     *,
     ready: Callable[[int], None] | None = None,
     stop_with_parent: bool = False,
+    sink: PositionSink | None = None,
 ) -> GatewayStats:
     """Run a gateway until SIGTERM or SIGINT (or its parent's death), then flush and return its counters.
 
@@ -56,6 +65,8 @@ async def serve_until_signalled(
     stop_with_parent
         Also stop when the parent process dies (the child of ``qingyun serve``; not a gateway
         started from a shell, which may outlive it under ``nohup``).
+    sink
+        The live path for committed positions (``fleet.supervise.live.position_sink``); None: stored only.
 
     Returns
     -------
@@ -69,7 +80,7 @@ async def serve_until_signalled(
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, request_stop)
-    gateway = Gateway(engine, settings)
+    gateway = Gateway(engine, settings, sink=sink)
     await gateway.start()
     if ready is not None:
         ready(gateway.port)
@@ -87,17 +98,37 @@ async def serve_until_signalled(
     return gateway.stats
 
 
-def _child(database_url: str, settings: dict, connection: multiprocessing.connection.Connection) -> None:
-    """Entry point of the gateway process: report the port (or the error) on ``connection``, serve."""
+def _child(
+    database_url: str,
+    settings: dict,
+    connection: multiprocessing.connection.Connection,
+    live: tuple[dict, dict] | None = None,
+) -> None:
+    """Entry point of the gateway process: report the port (or the error) on ``connection``, serve.
+
+    ``live``: the parent's (fleet, network) settings for the live path; None: resolved here from the
+    environment this process inherited, as the parent would have.
+    """
+    from fleet.settings import FleetSettings
+    from fleet.supervise.live import network_loader, position_sink
     from fleet.tracks.store import make_engine
+    from routing.network.settings import NetworkSettings
 
     os.setpgrp()  # a terminal's Ctrl-C reaches the parent only; it stops us in order
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     engine = make_engine(database_url)  # migrated by the parent before it started us
+    fleet, network = (
+        (FleetSettings(**live[0]), NetworkSettings(**live[1])) if live else (FleetSettings(), NetworkSettings())
+    )
+    sink = position_sink(fleet, db=engine, network=network_loader(network))
     try:
         stats = asyncio.run(
             serve_until_signalled(
-                engine, GatewaySettings(**settings), ready=lambda port: connection.send(port), stop_with_parent=True
+                engine,
+                GatewaySettings(**settings),
+                ready=lambda port: connection.send(port),
+                stop_with_parent=True,
+                sink=sink,
             )
         )
     except OSError as error:  # cannot bind
@@ -120,11 +151,22 @@ class GatewayProcess:
         The database the parent migrated.
     settings
         The gateway's settings (its port must be fixed, not 0, to survive restarts).
+    fleet, network
+        The live path's rule and road-network settings; None: the child resolves them from the
+        environment it inherits.
     """
 
-    def __init__(self, database_url: str, settings: GatewaySettings) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        settings: GatewaySettings,
+        *,
+        fleet: FleetSettings | None = None,
+        network: NetworkSettings | None = None,
+    ) -> None:
         self._url = database_url
         self._settings = settings
+        self._live = (fleet.model_dump(), network.model_dump()) if fleet is not None and network is not None else None
         self._context = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited threads or loop
         self._process: multiprocessing.process.BaseProcess | None = None
         self._stopping = threading.Event()
@@ -147,7 +189,10 @@ class GatewayProcess:
         """
         receive, send = self._context.Pipe(duplex=False)
         self._process = self._context.Process(
-            target=_child, args=(self._url, self._settings.model_dump(), send), name="qingyun-jt808", daemon=False
+            target=_child,
+            args=(self._url, self._settings.model_dump(), send, self._live),
+            name="qingyun-jt808",
+            daemon=False,
         )
         self._process.start()
         send.close()

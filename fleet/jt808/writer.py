@@ -9,7 +9,9 @@ once it is durable. A write failing because the database is unreachable or busy 
 retried, never dropped; a batch the database refuses (bad data) is retried submission
 by submission and only the refused submissions fail, so their frames are answered
 "failed" and the terminal keeps them. Rows are lost only if the process is killed, and
-those were never acknowledged, so the terminal re-sends them.
+those were never acknowledged, so the terminal re-sends them. After each commit the newest fix of
+every terminal in it is kept for ``GET /live`` (``live_fix``); a failure there is logged, never
+held against the positions.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from fleet.supervise.store import record_last_fixes
 from fleet.tracks.store import insert_positions
 
 log = logging.getLogger(__name__)
@@ -133,11 +136,15 @@ class PositionWriter:
         while True:
             try:
                 insert_positions(self._engine, rows)
-                return
+                break
             except transient:
                 self.stats.failed_attempts += 1
                 log.exception("writing %d positions failed; retrying in %.1f s", len(rows), self._retry_delay_s)
                 time.sleep(self._retry_delay_s)
+        try:
+            record_last_fixes(self._engine, rows)
+        except Exception:  # the map's newest fix only: the positions are committed, never answered "failed" for it
+            log.exception("keeping the newest fix of %d positions failed", len(rows))
 
 
 def _resolve(future: asyncio.Future, error: Exception | None) -> None:

@@ -1,4 +1,4 @@
-"""The map page in a real headless Chromium (Debian ``chromium`` driven by Playwright): a Shenzhen plan, every route drawn.
+"""The map page (Leaflet, vendored) in a real headless Chromium (Debian ``chromium`` driven by Playwright): a Shenzhen plan.
 
 Needs ``/usr/bin/chromium`` (``apt-get install -y chromium``; Playwright's own browser download is
 never used). The screenshot goes to ``$QINGYUN_SCREENSHOT_DIR`` (default: the test's temporary
@@ -8,6 +8,8 @@ folder), never over the committed ``docs/map_page.png``: ``make test`` leaves th
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -26,8 +28,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def browser():
+@contextmanager
+def chromium() -> Iterator:
+    """Debian's headless Chromium under Playwright (skips the test when either is missing); the other page tests share it."""
     if not CHROMIUM.exists():
         pytest.skip("/usr/bin/chromium is absent: install it with `apt-get install -y chromium` (Debian package)")
     sync_api = pytest.importorskip(
@@ -37,6 +40,12 @@ def browser():
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture(scope="module")
@@ -101,11 +110,13 @@ def test_map_page_shows_every_route_numbered_stops_kpis_violations_and_plays_a_t
     assert len({c for _, c, _ in drawn}) == min(len(drawn), 16)  # own colour per truck (palette of 16)
     assert all(length > 100 for _, _, length in drawn)
     sites = sum(1 for r in plan["routes"] for s in r["stops"] if s["kind"] == "site")
-    assert page.locator("#stops g.stop").count() == sites
-    numbers = page.eval_on_selector_all("#stops g.stop text", "els => els.map(e => Number(e.textContent))")
+    assert page.locator("#stops .stop").count() == sites
+    numbers = page.eval_on_selector_all("#stops .stop", "els => els.map(e => Number(e.textContent))")
     assert sorted(numbers)[-1] == max(sum(s["kind"] == "site" for s in r["stops"]) for r in plan["routes"])
-    assert "到达 / ETA" in page.locator("#stops g.stop title").first.text_content()
-    assert int(page.get_attribute("#roads", "data-roads")) > 5000  # the road network is drawn
+    assert "到达 / ETA" in page.locator("#stops .stop").first.get_attribute("title")
+    assert int(page.get_attribute("#roads", "data-roads")) > 5000  # the road network is drawn, on a canvas
+    assert page.locator("#roads canvas").count() == 1
+    assert page.locator(".leaflet-tile").count() == 0  # offline default: no basemap tiles
     clearance = page.inner_text("td[data-kpi='clearance_rate']")
     assert clearance == f"{100 * plan['kpi']['clearance_rate']:.1f} %"
 
@@ -115,7 +126,7 @@ def test_map_page_shows_every_route_numbered_stops_kpis_violations_and_plays_a_t
 
     assert page.locator("#violation-list li").count() >= 1
     page.click("#violation-list li >> nth=0")
-    assert page.locator("#violations .evidence circle").count() >= 1
+    assert page.locator("#violations path.evidence").count() >= 1
     detail = page.inner_text("#violation-detail")
     assert "疑似偷倒" in detail and "suspected" in detail.lower() and device in detail
 
