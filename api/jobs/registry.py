@@ -14,12 +14,15 @@ from api.jobs.engine import Runner
 from api.services.audits import run_audit
 from api.services.planning import run_plan
 from api.services.stations import run_study
+from api.services.sweeping import run_sweep_audit, run_sweep_plan
 
 RUNNERS: Mapping[str, Runner] = MappingProxyType(
     {
         "plan": run_plan,  # POST /plans: solve, check, store the plan
         "audit": run_audit,  # POST /audits: positions against permits and zones
         "stations": run_study,  # POST /stations/plans: a transfer-station study
+        "sweep_plan": run_sweep_plan,  # POST /sweeping/plans: a night's sweeping plan
+        "sweep_audit": run_sweep_audit,  # POST /sweeping/audits: sweeper tracks against a sweeping plan
     }
 )
 """Job kind (``Job.kind``) → runner."""

@@ -88,8 +88,8 @@ class MapMatcher:
         self._max_rows = max(64, int(self.settings.cache_mb * 1e6 / (12 * n_nodes)))
 
     # --- shortest paths -------------------------------------------------------
-    def _ensure_rows(self, nodes: np.ndarray, limits: np.ndarray) -> None:
-        """Dijkstra rows from ``nodes`` reaching at least ``limits`` metres (bucketed, cached)."""
+    def _ensure_rows(self, nodes: np.ndarray, limits: np.ndarray) -> dict[int, float]:
+        """Dijkstra rows from ``nodes`` reaching at least ``limits`` metres (bucketed, cached); the bucket per node."""
         step = 500.0
         wanted: dict[int, float] = {}
         for node, limit in zip(nodes.tolist(), limits.tolist()):
@@ -97,7 +97,7 @@ class MapMatcher:
             wanted[node] = max(bucket, wanted.get(node, 0.0))
         need = {n: b for n, b in wanted.items() if n not in self._rows or self._rows[n].limit < b}
         if not need:
-            return
+            return wanted
         if len(self._rows) + len(need) > self._max_rows:  # over budget: keep only this track's rows
             self._rows.clear()
             need = wanted
@@ -108,6 +108,7 @@ class MapMatcher:
             dist, pred = dijkstra(self._graph, directed=True, indices=group, limit=limit, return_predecessors=True)
             for k, node in enumerate(group):
                 self._rows[node] = _Rows(limit, dist[k], pred[k])
+        return wanted
 
     def _node_path_edges(self, a: int, b: int) -> list[int]:
         """Edges of the cached shortest path from node ``a`` to node ``b``."""
@@ -129,27 +130,57 @@ class MapMatcher:
         return self.edges_along(_walk_back(pred, a, b))
 
     # --- matching -------------------------------------------------------------
-    def match(self, track: Track) -> MatchResult:
-        """Match one track; every fix gets an edge or -1 (no road within the search radius)."""
+    def match(
+        self,
+        track: Track,
+        *,
+        heading_deg: np.ndarray | None = None,
+        heading_kappa: float = 0.0,
+        min_move_m: float | None = None,
+        max_candidates: int | None = None,
+    ) -> MatchResult:
+        """Match one track; every fix gets an edge or -1 (no road within the search radius).
+
+        The keywords are for slow vehicles on dense streets (sweepers), where the position alone
+        cannot tell a kerb from the opposite carriageway beside it; without them the match is the
+        one the collection audit has always used.
+
+        Parameters
+        ----------
+        track
+            One cleaned track.
+        heading_deg, heading_kappa
+            Reported heading per fix (degrees clockwise from north, NaN where unknown) and its weight
+            (von Mises κ): a candidate edge running at angle Δ from it scores ``κ·(cos Δ − 1)``, so the
+            opposite carriageway loses 2κ per fix.
+        min_move_m
+            A fix is kept once this far from the last kept one (default 2 σ, so that a parked truck is
+            one fix; a sweeper at 8 km/h moves only 22 m between fixes 10 s apart).
+        max_candidates
+            Candidate edges per fix (default the setting); a junction of dual carriageways with slip
+            roads can crowd the true edge out of the nearest eight.
+        """
         s = self.settings
         n = len(track)
         fix_edge = np.full(n, -1, dtype=np.int64)
         if n == 0:
             return MatchResult(track.device, [], fix_edge, 0.0, 0)
-        keep = _thin(track.x, track.y, 2.0 * s.sigma_m)
+        keep = _thin(track.x, track.y, 2.0 * s.sigma_m if min_move_m is None else min_move_m)
         kept = np.flatnonzero(keep)
         x, y, t = track.x[kept], track.y[kept], track.t[kept]
-        T, K = len(kept), s.max_candidates
+        T, K = len(kept), max_candidates or s.max_candidates
         edge, dist, offset = self._candidates(x, y, K)
         log_emit = np.where(edge >= 0, -0.5 * (dist / s.sigma_m) ** 2, -np.inf)
-        log_trans = self._transitions(edge, offset, x, y, t)
+        if heading_deg is not None and heading_kappa > 0:
+            log_emit = log_emit + heading_kappa * (self._heading_cos(edge, offset, heading_deg[kept]) - 1.0)
+        log_trans, limits = self._transitions(edge, offset, x, y, t)
         states, posterior, segments = _viterbi(log_emit, log_trans)
         chosen = np.where(states >= 0, edge[np.arange(T), np.maximum(states, 0)], -1)
         # thinned fixes take the edge of the last kept fix before them
         pos = np.cumsum(keep) - 1
         fix_edge = chosen[pos]
         fix_post = posterior[pos]
-        edges = self._path(chosen)
+        edges = self._path(chosen, limits)
         return MatchResult(
             track.device, edges, fix_edge, float(np.mean(np.where(fix_edge >= 0, fix_post, 0.0))), segments
         )
@@ -177,14 +208,31 @@ class MapMatcher:
         offset[pi, rank] = np.clip(along * scale, 0.0, self._len[ei])
         return edge, dist, offset
 
+    def _heading_cos(self, edge: np.ndarray, offset: np.ndarray, heading_deg: np.ndarray) -> np.ndarray:
+        """cos of the angle between each candidate edge's direction at its offset and the fix's heading (1 unknown)."""
+        ok = (edge >= 0) & np.isfinite(heading_deg)[:, None]
+        out = np.ones(edge.shape)
+        if not ok.any():
+            return out
+        e = edge[ok]
+        geoms = self._geoms[e]
+        along = offset[ok] * self._geom_len[e] / np.maximum(self._len[e], 1e-9)
+        a = shapely.line_interpolate_point(geoms, np.clip(along - 2.0, 0.0, self._geom_len[e]))
+        b = shapely.line_interpolate_point(geoms, np.clip(along + 2.0, 0.0, self._geom_len[e]))
+        dx, dy = shapely.get_x(b) - shapely.get_x(a), shapely.get_y(b) - shapely.get_y(a)
+        norm = np.hypot(dx, dy)
+        rad = np.radians(np.broadcast_to(heading_deg[:, None], edge.shape)[ok])
+        out[ok] = np.where(norm > 0, (dx * np.sin(rad) + dy * np.cos(rad)) / np.where(norm > 0, norm, 1.0), 1.0)
+        return out
+
     def _transitions(
         self, edge: np.ndarray, offset: np.ndarray, x: np.ndarray, y: np.ndarray, t: np.ndarray
-    ) -> np.ndarray:
-        """log P(state j at fix k+1 | state i at fix k) for all k, as a (T-1, K, K) array."""
+    ) -> tuple[np.ndarray, dict[int, float]]:
+        """log P(state j at fix k+1 | state i at fix k) for all k, as a (T-1, K, K) array, and the reach per road node."""
         s = self.settings
         T, K = edge.shape
         if T < 2:
-            return np.zeros((0, K, K))
+            return np.zeros((0, K, K)), {}
         gc = np.hypot(np.diff(x), np.diff(y))
         dt = np.maximum(np.diff(t), 1.0)
         reach = np.minimum(np.minimum(dt * s.max_speed_kmh / 3.6, gc + s.route_slack_m), s.max_route_m)
@@ -192,14 +240,15 @@ class MapMatcher:
         valid0 = e0 >= 0
         src = np.where(valid0, self._v[np.maximum(e0, 0)], -1)
         src_need = np.broadcast_to(reach[:, None], src.shape)
-        self._ensure_rows(src[valid0], src_need[valid0])
+        limits = self._ensure_rows(src[valid0], src_need[valid0])
         uniq = np.unique(src[valid0])
         dst = np.where(e1 >= 0, self._u[np.maximum(e1, 0)], 0)
         udst, col = np.unique(dst, return_inverse=True)
         col = col.reshape(dst.shape)
         table = np.full((len(uniq) + 1, len(udst)), np.inf)  # only the node pairs this track needs
-        for k, node in enumerate(uniq.tolist()):
-            table[k] = self._rows[node].dist[udst]
+        for k, node in enumerate(uniq.tolist()):  # a row cached for a longer reach is cut back: no history
+            row = self._rows[node].dist[udst]
+            table[k] = np.where(row <= limits[node], row, np.inf)
         row = np.where(valid0, np.searchsorted(uniq, src), len(uniq))
         between = table[row[:, :, None], col[:, None, :]]  # (T-1, K, K)
         o0, o1 = offset[:-1], offset[1:]
@@ -209,10 +258,14 @@ class MapMatcher:
         route = np.where(same, np.maximum(o1[:, None, :] - o0[:, :, None], 0.0), route)
         log_t = -np.abs(route - gc[:, None, None]) / s.beta_m
         ok = (route <= reach[:, None, None] + 2 * s.search_radius_m) & (e0[:, :, None] >= 0) & (e1[:, None, :] >= 0)
-        return np.where(ok, log_t, -np.inf)
+        return np.where(ok, log_t, -np.inf), limits
 
-    def _path(self, chosen: np.ndarray) -> list[int]:
-        """Edges driven: the chosen edges joined by the shortest paths between them."""
+    def _path(self, chosen: np.ndarray, limits: dict[int, float]) -> list[int]:
+        """Edges driven: the chosen edges joined by the shortest paths between them within this track's reach.
+
+        The reach is the track's own (``limits``), never a longer row another track left in the cache,
+        so a match does not depend on what was matched before.
+        """
         path: list[int] = []
         prev = -1
         for e in chosen.tolist():
@@ -221,7 +274,7 @@ class MapMatcher:
                 continue
             if prev >= 0 and e != prev:
                 a, b = int(self._v[prev]), int(self._u[e])
-                if a != b and a in self._rows:
+                if a != b and a in limits and self._rows[a].dist[b] <= limits[a]:
                     path.extend(self._node_path_edges(a, b))
             if not path or path[-1] != e:
                 path.append(e)

@@ -1,26 +1,22 @@
 """Arc routing, the street-cleaning stage beside ``routing/planning/``: problem → paths → search → walks → check.
 
 Modules, in the order data flows: ``problem`` (:class:`ArcProblem`: graph, required edges, depot,
-capacity), ``paths`` (shortest deadhead paths and the matrix between service arcs), ``search``
-(the compiled ruin-and-recreate over tasks, ``python -m routing.arcs.search`` caches it),
-``solve`` (:func:`solve_arcs`, the composition), ``solution`` (walks and the JSON document of
+capacity; optional facilities, shift, window, fleet and U-turn rule), ``paths`` (deadhead costs
+between service arcs, the depot and facilities — vertex distances, or the line graph when U-turns
+are forbidden or penalised — and the legs behind them), ``state`` (the compiled search's bundles,
+the giant tour a fleet starts from), ``split`` (facility visits placed exactly within a route's
+order: CARPIF), ``search`` (the compiled ruin-and-recreate over tasks, ``python -m
+routing.arcs.search`` caches it), ``solve`` (:func:`solve_arcs`, the composition; tasks no route
+can serve named before the search), ``solution`` (walks, facility visits and the JSON document of
 issue 20), ``check`` (the independent checker), ``settings`` (:class:`ArcSettings`,
-``QINGYUN_ARCS_*``). Benchmarks read CARPLIB files in :mod:`routing.bench.carp`.
+``QINGYUN_ARCS_*``). Benchmarks read CARPLIB files in :mod:`routing.bench.carp`; a published CARP
+instance is the special case without facilities, shift, fleet or U-turn rule, searched exactly as
+before.
 
-Where the street product's rules go (issue 20, items 1, 2, 5–7):
-
-- kerbs: one task per kerb; a two-way street is two one-direction tasks (``serve_backward``
-  False on each, opposite tails), a one-way street one task or two when wide; serving twice a
-  shift is two tasks on the same edge (the checker already counts parallel services apart).
-- U-turns: ``paths.arc_matrix`` becomes a shortest path on the line graph (arc → arc, the
-  U-turn arc dropped or penalised); the search only reads the matrix, so it does not change.
-- service at working speed, deadhead at the truck profile, shifts and windows: a second
-  matrix of times beside ``dist`` and a per-route duration in ``ArcState`` checked in
-  ``_cheapest_position`` like the load; the direction programme in ``_refresh`` carries time.
-- hopper and tank (two capacities), dumps and refills: ``demand`` and ``capacity`` gain a unit
-  axis; a route becomes a sequence of trips and ``_refresh`` inserts the facility visits by a
-  split over the route's order (cheapest detour through the best dump/refill between two
-  services, facility arcs as extra rows of the matrix), so ruin and recreate stay as they are.
+The street product (:mod:`routing.sweeping`) uses all of it: one task per kerb (a two-way street is
+two one-direction tasks on twin edges, one street for the U-turn rule); costs in tenths of a second,
+so the route bound is the shift; the hopper (sweepers, dumped at transfer stations, home empty) or
+the tank (washers, refilled at water points) is the capacity between two facility visits.
 """
 
 from routing._exports import lazy_exports

@@ -10,113 +10,38 @@ neighbours were different. Costs come from a matrix between service arcs
 (:func:`routing.arcs.paths.arc_matrix`), so rules on how a vertex is entered and left (U-turns)
 never reach this module.
 
-Loads are one unit against one capacity per route and the fleet is free (each route is a truck
-trip); the bundles below are where the street product's extensions go (see ``routing/arcs/__init__``).
+Loads are one unit against one capacity. Without facilities each route is one load and the fleet
+is free (the CARP benchmarks); with facilities (the street product: dump sites, water points) a
+route is a vehicle's shift, its loads cut by facility visits that :func:`routing.arcs.split.split_refresh`
+places exactly, the routes are at most the fleet, and a route whose cost (time) exceeds the shift
+is refused where the insertion is tried.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
 from routing.arcs.paths import UNREACHABLE
+from routing.arcs.split import split_refresh, via
+from routing.arcs.state import (
+    ArcArrays,
+    ArcState,
+    Ruin,
+    empty_state,
+    giant_tour,
+    new_scratch,
+    state_routes,
+    task_neighbours,
+)
 from routing.planning.search.ruin import cooled_share, cut_strings, seed_compiled_rng
 
 INF = UNREACHABLE
 BLINK = 0.01  # SISR's blink rate: an insertion position is skipped with this probability
 CHUNK = 200  # ruins per compiled call; the deadline and temperature are checked between calls
-
-
-class ArcArrays(NamedTuple):
-    """The problem as the compiled loop reads it: T tasks, arcs 2t (forward) and 2t + 1, depot 2T."""
-
-    dist: np.ndarray  # int64 [2T + 1, 2T + 1]: deadhead from the end of one arc to the start of another
-    serve: np.ndarray  # int64 [2T]: cost of a service arc, INF when the direction is forbidden
-    demand: np.ndarray  # int64 [T]
-    capacity: np.ndarray  # int64 [1]
-    neighbours: np.ndarray  # int64 [T, K]: nearest tasks, itself first
-    tasks: np.ndarray  # int64 [T]: 0..T-1 (the seeds of a string removal)
-    removable: np.ndarray  # bool [T]: all True (every task may be removed)
-
-
-class ArcState(NamedTuple):
-    """Routes as rows of tasks (at most one route per task), with loads, costs and directions."""
-
-    nodes: np.ndarray  # int64 [T, T]: tasks per route, ``length`` long
-    length: np.ndarray  # int64 [T]
-    load: np.ndarray  # int64 [T]
-    route_cost: np.ndarray  # int64 [T]
-    orient: np.ndarray  # int64 [T]: per task, 0 forward or 1 backward
-    route_of: np.ndarray  # int64 [T]: route per task, -1 unrouted
-    unassigned: np.ndarray  # int64 [T]: the unrouted, ``unassigned_count[0]`` of them
-    unassigned_count: np.ndarray  # int64 [1]
-
-
-class Scratch(NamedTuple):
-    """Work arrays: routes a ruin touched, tasks it removed, the direction programme's back pointers."""
-
-    touched: np.ndarray  # bool [T]
-    removed: np.ndarray  # int64 [T]
-    back: np.ndarray  # int64 [T, 2]
-
-
-class Ruin(NamedTuple):
-    """SISR's ruin sizes and the cost of an unrouted task."""
-
-    penalty: int
-    average_removed: int
-    max_string: int
-    route_removal: float
-
-
-def task_neighbours(dist: np.ndarray, *, keep: int) -> np.ndarray:
-    """Per task, the ``keep`` nearest tasks by deadhead in either order and direction, itself first.
-
-    Parameters
-    ----------
-    dist : ndarray
-        The arc matrix of :func:`routing.arcs.paths.arc_matrix`.
-    keep : int
-        Neighbours per task (capped at the number of tasks).
-
-    Returns
-    -------
-    ndarray
-        int64 ``[T, keep]``.
-    """
-    t = (dist.shape[0] - 1) // 2
-    block = dist[: 2 * t, : 2 * t].reshape(t, 2, t, 2).min(axis=(1, 3)).astype(np.float64)
-    block = np.minimum(block, block.T)
-    np.fill_diagonal(block, -1.0)
-    return np.argsort(block, axis=1, kind="stable")[:, : min(keep, t)].astype(np.int64)
-
-
-def empty_state(tasks: int) -> ArcState:
-    """No routes yet: every task unassigned."""
-    return ArcState(
-        nodes=np.zeros((tasks, tasks), dtype=np.int64),
-        length=np.zeros(tasks, dtype=np.int64),
-        load=np.zeros(tasks, dtype=np.int64),
-        route_cost=np.zeros(tasks, dtype=np.int64),
-        orient=np.zeros(tasks, dtype=np.int64),
-        route_of=np.full(tasks, -1, dtype=np.int64),
-        unassigned=np.arange(tasks, dtype=np.int64),
-        unassigned_count=np.array([tasks], dtype=np.int64),
-    )
-
-
-def state_routes(state: ArcState) -> list[list[tuple[int, int]]]:
-    """Non-empty routes as (task, direction) pairs in driving order."""
-    out = []
-    for v in range(len(state.length)):
-        k = int(state.length[v])
-        if k:
-            out.append([(int(t), int(state.orient[t])) for t in state.nodes[v, :k]])
-    return out
 
 
 def _copy(state: ArcState) -> ArcState:
@@ -136,7 +61,9 @@ def improve(
     ruin: Ruin,
     restarts: int = 1,
     max_iterations: int | None = None,
-) -> tuple[list[list[tuple[int, int]]], int, int]:
+    routes: int | None = None,
+    skip: np.ndarray | None = None,
+) -> tuple[list[list[tuple[int, int, int]]], int, int, list[int]]:
     """Build routes by cheapest insertion, then ruin and recreate them until ``deadline``.
 
     The time (or ``max_iterations``) is shared by ``restarts`` annealing runs, each starting from
@@ -159,24 +86,36 @@ def improve(
         Annealing runs sharing the budget.
     max_iterations : int, optional
         Ruins at most (all runs together).
+    routes : int, optional
+        The fleet: routes at most (default: as many as tasks).
+    skip : ndarray, optional
+        Tasks never tried (no route can serve them); they are not counted as unrouted.
 
     Returns
     -------
     tuple
-        (best routes as (task, direction) pairs, their cost, ruins made).
+        (best routes as (task, direction, facility after) triples, their cost with penalties, ruins
+        made, the tasks left unrouted).
     """
     seed_compiled_rng(seed)
     tasks = len(arrays.demand)
-    current = empty_state(tasks)
-    scratch = Scratch(
-        touched=np.zeros(tasks, dtype=np.bool_),
-        removed=np.zeros(tasks, dtype=np.int64),
-        back=np.zeros((tasks, 2), dtype=np.int64),
-    )
+    current = empty_state(tasks, routes)
+    if skip is not None and len(skip):
+        kept = np.setdiff1d(np.arange(tasks), skip)
+        current.unassigned[: len(kept)] = kept
+        current.unassigned_count[0] = len(kept)
+    scratch = new_scratch(tasks, len(current.length))
+    if routes is not None:  # a fleet: shifts cut from a nearest-neighbour tour
+        todo = current.unassigned[: current.unassigned_count[0]].copy()
+        current.unassigned_count[0] = 0
+        _fill(giant_tour(arrays.dist, arrays.serve, todo), current, scratch, arrays)
     work, best = _copy(current), _copy(current)
-    current_cost, best_cost = _search(
-        1, 0.0, ruin.penalty * tasks, ruin.penalty * tasks + 1, arrays, ruin, current, work, best, scratch
-    )
+    if routes is None:
+        current_cost, best_cost = _search(
+            1, 0.0, ruin.penalty * tasks, ruin.penalty * tasks + 1, arrays, ruin, current, work, best, scratch
+        )
+    else:
+        current_cost = best_cost = _cost(current, ruin.penalty)
     t_start = start_temperature * max(1, current_cost) / max(1, tasks)
     made, began, total = 1, time.monotonic(), max_iterations
     for run in range(restarts):
@@ -203,11 +142,21 @@ def improve(
             )
             best_cost = min(best_cost, found)
             made += count
-    return state_routes(best), best_cost, made
+    unrouted = [int(t) for t in best.unassigned[: int(best.unassigned_count[0])]]
+    return state_routes(best), best_cost, made, unrouted
 
 
 @njit(cache=True)
-def _refresh(v, state, arrays, back):
+def _refresh(v, state, arrays, scratch):
+    """Route v's load, directions and cost: the two-state programme, or the split when there are facilities."""
+    if arrays.fac_cost.shape[0] > 0 and state.length[v] > 0:
+        split_refresh(v, state, arrays, scratch)
+    else:
+        _refresh_plain(v, state, arrays, scratch.back)
+
+
+@njit(cache=True)
+def _refresh_plain(v, state, arrays, back):
     """Route v's load, and its directions and cost by the exact two-state programme over its order."""
     k = state.length[v]
     nodes, dist, serve = state.nodes, arrays.dist, arrays.serve
@@ -258,55 +207,83 @@ def _refresh(v, state, arrays, back):
 
 
 @njit(cache=True)
-def _cheapest_position(t, state, arrays):
-    """(route, position, direction) where task t adds least and fits (positions blink); (-1, -1, -1): none."""
+def _insertion(prev, prev_brk, nxt, arc, first, arrays):
+    """Cost of serving ``arc`` between ``prev`` and ``nxt`` (minus the gap it replaces), facility visits kept."""
+    dist = arrays.dist
+    if prev_brk >= 0:  # the route leaves prev for a facility: serve the arc before or after the visit
+        base = arrays.to_fac[prev, prev_brk] + arrays.fac_cost[prev_brk] + arrays.from_fac[prev_brk, nxt]
+        before = via(prev, arc, arrays)[0] + dist[arc, nxt]
+        after = dist[prev, arc] + via(arc, nxt, arrays)[0]
+        return min(before, after) + arrays.serve[arc] - base
+    if first and arrays.end_at_fac[0]:  # a new route: out, serve, through a facility home
+        return dist[prev, arc] + arrays.serve[arc] + via(arc, nxt, arrays)[0]
+    return dist[prev, arc] + arrays.serve[arc] + dist[arc, nxt] - dist[prev, nxt]
+
+
+@njit(cache=True)
+def _cheapest_position(t, state, arrays, banned):
+    """(route, position, direction) where task t adds least and fits (positions blink); (-1, -1, -1): none.
+
+    Without facilities a route must keep its load within the capacity; with them the split makes any
+    load fit, and the estimate of the new cost must stay within the route bound (the shift).
+    """
     nodes, length, orient, dist, serve = state.nodes, state.length, state.orient, arrays.dist, arrays.serve
     depot = dist.shape[0] - 1
     demand = arrays.demand[t]
+    facilities = arrays.fac_cost.shape[0] > 0
     best = INF
     best_v = -1
     best_p = -1
     best_o = -1
     empty_seen = False
     for v in range(length.shape[0]):
+        if banned[v]:
+            continue
         k = length[v]
         if k == 0:
             if empty_seen:
                 continue
             empty_seen = True
-        if state.load[v] + demand > arrays.capacity[0]:
+        if not facilities and state.load[v] + demand > arrays.capacity[0]:
             continue
         prev = depot
+        prev_brk = -1
         for p in range(k + 1):
             nxt = depot if p == k else 2 * nodes[v, p] + orient[nodes[v, p]]
             if k > 0 and np.random.random() < BLINK:
                 prev = nxt
+                prev_brk = -1 if p == k or not facilities else state.brk[nodes[v, p]]
                 continue
             base = dist[prev, nxt]
             for o in range(2):
                 arc = 2 * t + o
                 if serve[arc] >= INF:
                     continue
-                delta = dist[prev, arc] + serve[arc] + dist[arc, nxt] - base
-                if delta < best:
+                if facilities:
+                    delta = _insertion(prev, prev_brk, nxt, arc, k == 0, arrays)
+                else:
+                    delta = dist[prev, arc] + serve[arc] + dist[arc, nxt] - base
+                if delta < best and state.route_cost[v] + delta <= arrays.max_cost[0]:
                     best = delta
                     best_v = v
                     best_p = p
                     best_o = o
             prev = nxt
+            prev_brk = -1 if p == k or not facilities else state.brk[nodes[v, p]]
     return best_v, best_p, best_o
 
 
 @njit(cache=True)
-def _recreate(count, order, state, scratch, arrays):
-    """Insert ``order[:count]`` one by one, each where it adds least; the unplaceable stay unassigned."""
-    for j in range(count):
-        t = order[j]
-        v, p, o = _cheapest_position(t, state, arrays)
+def _place(t, state, scratch, arrays):
+    """Insert task t where it adds least; a route the split finds over its bound is undone and banned (3 tries)."""
+    banned = scratch.banned
+    placed = False
+    tried0 = -1
+    tried1 = -1
+    for attempt in range(3):
+        v, p, o = _cheapest_position(t, state, arrays, banned)
         if v < 0:
-            state.unassigned[state.unassigned_count[0]] = t
-            state.unassigned_count[0] += 1
-            continue
+            break
         k = state.length[v]
         for i in range(k, p, -1):
             state.nodes[v, i] = state.nodes[v, i - 1]
@@ -315,7 +292,59 @@ def _recreate(count, order, state, scratch, arrays):
         state.orient[t] = o
         state.route_of[t] = v
         scratch.touched[v] = True
-        _refresh(v, state, arrays, scratch.back)
+        _refresh(v, state, arrays, scratch)
+        if state.route_cost[v] <= arrays.max_cost[0]:
+            placed = True
+            break
+        for i in range(p, k):
+            state.nodes[v, i] = state.nodes[v, i + 1]
+        state.length[v] = k
+        state.route_of[t] = -1
+        _refresh(v, state, arrays, scratch)
+        banned[v] = True
+        if attempt == 0:
+            tried0 = v
+        elif attempt == 1:
+            tried1 = v
+        else:
+            banned[v] = False
+    if tried0 >= 0:  # the bans hold for this task only
+        banned[tried0] = False
+    if tried1 >= 0:
+        banned[tried1] = False
+    return placed
+
+
+@njit(cache=True)
+def _fill(order, state, scratch, arrays):
+    """Append ``order`` to route 0 while its shift holds, then to route 1, …; what no route takes is unassigned."""
+    v = 0
+    for t in order:
+        while v < state.length.shape[0]:
+            k = state.length[v]
+            state.nodes[v, k] = t
+            state.length[v] = k + 1
+            state.route_of[t] = v
+            _refresh(v, state, arrays, scratch)
+            if state.route_cost[v] <= arrays.max_cost[0]:
+                break
+            state.length[v] = k
+            state.route_of[t] = -1
+            _refresh(v, state, arrays, scratch)
+            v += 1
+        if v == state.length.shape[0]:
+            state.unassigned[state.unassigned_count[0]] = t
+            state.unassigned_count[0] += 1
+
+
+@njit(cache=True)
+def _recreate(count, order, state, scratch, arrays):
+    """Insert ``order[:count]`` one by one, each where it adds least; the unplaceable stay unassigned."""
+    for j in range(count):
+        t = order[j]
+        if not _place(t, state, scratch, arrays):
+            state.unassigned[state.unassigned_count[0]] = t
+            state.unassigned_count[0] += 1
 
 
 @njit(cache=True)
@@ -363,7 +392,7 @@ def _ruin_and_recreate(arrays, ruin, work, scratch):
     )
     for v in range(routes):
         if touched[v]:
-            _refresh(v, work, arrays, scratch.back)
+            _refresh(v, work, arrays, scratch)
     for i in range(work.unassigned_count[0]):
         removed[count + i] = work.unassigned[i]
     count += work.unassigned_count[0]
@@ -388,6 +417,7 @@ def _copy_route(v, src, dst):
 @njit(cache=True)
 def _copy_assignment(src, dst):
     dst.orient[:] = src.orient
+    dst.brk[:] = src.brk
     dst.route_of[:] = src.route_of
     dst.unassigned[:] = src.unassigned
     dst.unassigned_count[0] = src.unassigned_count[0]
@@ -442,9 +472,20 @@ def compile_now() -> None:
         neighbours=task_neighbours(dist, keep=3),
         tasks=np.arange(3, dtype=np.int64),
         removable=np.ones(3, dtype=np.bool_),
+        to_fac=np.zeros((7, 0), dtype=np.int64),
+        from_fac=np.zeros((0, 7), dtype=np.int64),
+        fac_cost=np.zeros(0, dtype=np.int64),
+        max_cost=np.array([INF], dtype=np.int64),
+        end_at_fac=np.zeros(1, dtype=np.int64),
     )
     ruin = Ruin(penalty=10_000, average_removed=2, max_string=2, route_removal=0.1)
     improve(arrays, deadline=time.monotonic() + 60, seed=1, start_temperature=1.0, ruin=ruin, max_iterations=CHUNK)
+    yard = arrays._replace(  # a fleet of two with a facility at vertex 0: the giant tour, the fill and the split
+        to_fac=dist[:, :1].copy(), from_fac=dist[:1, :].copy(), fac_cost=np.array([1], dtype=np.int64)
+    )
+    improve(
+        yard, deadline=time.monotonic() + 60, seed=1, start_temperature=1.0, ruin=ruin, max_iterations=CHUNK, routes=2
+    )
 
 
 if __name__ == "__main__":

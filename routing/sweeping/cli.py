@@ -21,19 +21,34 @@ WaysOption = typer.Option(None, "--ways", help="GeoJSON or CSV (column way_id[, 
 ClassesOption = typer.Option(None, "--classes", help="highway classes, comma separated (default: the setting)")
 
 
-def _scope(ctx: typer.Context, *, osm: Path | None, area: Path | None, ways: Path | None, classes: str | None):
-    """The network and the required kerbs from exactly one of ``--area`` / ``--ways``."""
+def _scope(
+    ctx: typer.Context,
+    *,
+    osm: Path | None,
+    area: Path | None,
+    ways: Path | None,
+    classes: str | None,
+    scenario=None,
+    scenario_path: Path | None = None,
+):
+    """The network and the required kerbs from exactly one of ``--area`` / ``--ways`` / a scenario's area."""
     from routing.network.graph import load_network
-    from routing.sweeping.scope import kerbs_in_area, kerbs_of_ways, read_area, read_way_ids
+    from routing.sweeping.scenario import scenario_osm, scenario_settings
+    from routing.sweeping.scope import area_of, kerbs_in_area, kerbs_of_ways, read_area, read_way_ids
 
-    if (area is None) == (ways is None):
+    if (area is None) == (ways is None) and scenario is None:
         raise InvalidInputError(
             "需要 --area 或 --ways 其中之一 / give exactly one of --area (polygon) or --ways (way list)"
         )
     settings = ctx.obj.settings.sweeping
+    if scenario is not None:
+        settings = scenario_settings(scenario, settings)
+        osm = osm or scenario_osm(scenario, source=scenario_path, data_folder=ctx.obj.settings.network.data_folder())
     if classes:
         settings = settings.model_copy(update={"classes": [c.strip() for c in classes.split(",") if c.strip()]})
     polygon = read_area(area) if area is not None else None  # bad files are named before the network loads
+    if polygon is None and ways is None:
+        polygon = area_of(scenario.area, source=f"{scenario_path}: area")
     listed = read_way_ids(ways) if ways is not None else None
     network_settings = ctx.obj.settings.network
     network = load_network((osm or network_settings.default_osm()).resolve(), settings=network_settings)
@@ -116,7 +131,11 @@ def plan(
     out: Path = typer.Option(
         ..., "--out", help="output folder: plan.json, route_<vehicle>.csv, routes.geojson, map.png"
     ),
-    vehicles: int = typer.Option(..., "--vehicles", min=1, help="sweepers; each drives its hopper loads in turn"),
+    scenario: Path | None = typer.Option(
+        None, "--scenario", help="JSON: area, depot, stations, water points, sweepers, washers (data/sweep/*.json)"
+    ),
+    vehicles: int | None = typer.Option(None, "--vehicles", min=1, help="sweepers (default: the scenario's)"),
+    washers: int | None = typer.Option(None, "--washers", min=0, help="washers (default: the scenario's, else 0)"),
     osm: Path | None = OsmOption,
     area: Path | None = AreaOption,
     ways: Path | None = WaysOption,
@@ -126,61 +145,98 @@ def plan(
     time_limit: float | None = typer.Option(None, "--time-limit", help="search seconds (default QINGYUN_ARCS_…)"),
     seed: int | None = typer.Option(None, "--seed", help="search seed (default QINGYUN_ARCS_SEED)"),
 ) -> None:
-    """清扫计划 / street plan: kerb-by-kerb routes, certified by the checker, with sheets, map and KPIs."""
+    """清扫冲洗计划 / street plan: kerb-by-kerb routes of sweepers and washers, certified, with sheets, map, KPIs."""
     import time
     from datetime import datetime
-
-    import shapely
 
     from routing.arcs.settings import ArcSettings
     from routing.localtime import parse_utc_offset
     from routing.sweeping.exports import write_plan_outputs
     from routing.sweeping.plan import plan_streets
-    from routing.sweeping.scope import kerbs_in_area, read_area
+    from routing.sweeping.scenario import read_scenario
+    from routing.sweeping.scope import kerbs_in_area
 
     started = time.monotonic()
-    depot_lonlat = _lonlat_option(depot) if depot else None
-    network, kerbs, settings = _scope(ctx, osm=osm, area=area, ways=ways, classes=classes)
+    night = read_scenario(scenario) if scenario is not None else None
+    depot_lonlat = _lonlat_option(depot) if depot else (night.depot.lon, night.depot.lat) if night else None
+    sweepers = vehicles or (night.sweepers if night else None)
+    if sweepers is None:
+        raise InvalidInputError("需要 --vehicles 或 --scenario / give --vehicles (sweepers) or a --scenario")
+    network, kerbs, settings = _scope(
+        ctx, osm=osm, area=area, ways=ways, classes=classes, scenario=night, scenario_path=scenario
+    )
+    polygon = _area_polygon(area, night, scenario)
     scope_kerbs = kerbs
-    if area is not None and settings.rate_classes and settings.rate_classes != settings.classes:
+    if polygon is not None and settings.rate_classes and settings.rate_classes != settings.classes:
         counted = settings.model_copy(update={"classes": settings.rate_classes})
-        scope_kerbs = kerbs_in_area(network, area=read_area(area), settings=counted)
+        scope_kerbs = kerbs_in_area(network, area=polygon, settings=counted)
     if depot_lonlat is None:
-        middle = shapely.centroid(read_area(area)) if area is not None else None
-        if middle is None:
-            xy = [network.edge_geometry[k.edge].centroid for k in kerbs]
-            x, y = network.to_lonlat([p.x for p in xy], [p.y for p in xy])
-            depot_lonlat = (float(sum(x) / len(x)), float(sum(y) / len(y)))
-        else:
-            depot_lonlat = (middle.x, middle.y)
+        depot_lonlat = _middle(network, kerbs, polygon)
     arcs = ArcSettings()
     arcs = arcs.model_copy(update={k: v for k, v in (("time_limit_s", time_limit), ("seed", seed)) if v is not None})
     today = datetime.now(parse_utc_offset(settings.utc_offset, field="utc_offset")).date().isoformat()
-    name = (area or ways).stem
     result = plan_streets(
         network,
         kerbs=kerbs,
         scope_kerbs=scope_kerbs,
-        vehicles=vehicles,
+        vehicles=sweepers,
         depot_lonlat=depot_lonlat,
         settings=settings,
         arc_settings=arcs,
-        date=date or today,
-        name=name,
+        date=date or (night.date if night and night.date else today),
+        name=night.name if night else (area or ways).stem,
+        washers=washers if washers is not None else (night.washers if night else 0),
+        stations=night.stations if night else None,
+        water_points=night.water_points if night else None,
     )
     write_plan_outputs(result, network=network, out=out)
-    k = result.kpis
+    _echo_plan(result, seconds=time.monotonic() - started, out=out)
+
+
+def _area_polygon(area: Path | None, night, scenario: Path | None):
+    from routing.sweeping.scope import area_of, read_area
+
+    if area is not None:
+        return read_area(area)
+    return area_of(night.area, source=f"{scenario}: area") if night is not None else None
+
+
+def _middle(network, kerbs, polygon) -> tuple[float, float]:
+    """The depot when none is given: the area's centre, else the kerbs' mean position."""
+    import shapely
+
+    if polygon is not None:
+        middle = shapely.centroid(polygon)
+        return middle.x, middle.y
+    xy = [network.edge_geometry[k.edge].centroid for k in kerbs]
+    x, y = network.to_lonlat([p.x for p in xy], [p.y for p in xy])
+    return float(sum(x) / len(x)), float(sum(y) / len(y))
+
+
+def _echo_plan(result, *, seconds: float, out: Path) -> None:
+    """The plan's figures on the terminal: per kind kerb-km, deadhead ratio, planned rate; per vehicle; unserved."""
+    sweepers = [v for v in result.vehicles if v.kind == "sweeper"]
+    washers = [v for v in result.vehicles if v.kind == "washer"]
     typer.echo(
-        f"已通过检查 / certified: {sum(v.trips for v in result.vehicles)} trips, {vehicles} sweepers; "
-        f"kerb-km {k.kerb_km_served:.2f} (service {k.service_km:.2f} km), driven {k.km_driven:.2f} km, "
-        f"空驶率 / deadhead ratio {k.deadhead_ratio:.1%}, 计划机扫率 / planned rate {k.planned_rate:.1%}; "
-        f"time to plan {time.monotonic() - started:.1f} s → {out}"
+        f"已通过检查 / certified: {len(sweepers)} sweepers, {len(washers)} washers; time to plan {seconds:.1f} s → {out}"
     )
-    for v in result.vehicles:
-        flag = " 超班 / OVER SHIFT" if v.over_shift else ""
+    for label, k in (("清扫 / sweeping", result.kpis), ("冲洗 / washing", result.wash_kpis)):
+        if k is None:
+            continue
         typer.echo(
-            f"  {v.vehicle_id}: {v.trips} trips, {v.km_served:.1f}/{v.km_driven:.1f} km, {v.duration_h:.2f} h{flag}"
+            f"  {label}: kerb-km {k.kerb_km_served:.2f} of {k.kerb_km_in_scope:.2f} (service {k.service_km:.2f} km), "
+            f"driven {k.km_driven:.2f} km, 空驶率 / deadhead ratio {k.deadhead_ratio:.1%}, "
+            f"计划作业率 / planned rate {k.planned_rate:.1%}"
         )
+    for v in result.vehicles:
+        unit = "kg" if v.kind == "sweeper" else "L"
+        loads = ", ".join(f"{x:.0f}" for x in v.load_kg)
+        typer.echo(
+            f"  {v.vehicle_id}: {v.trips} loads ({loads} {unit}), {v.km_served:.1f}/{v.km_driven:.1f} km, "
+            f"{v.duration_h:.2f} h"
+        )
+    for u in result.unserved:
+        typer.echo(f"  未服务 / unserved {u.kind} {u.kerb_id} {u.street} ({u.length_m:.0f} m): {u.reason_text}")
 
 
 def _lonlat_option(text: str) -> tuple[float, float]:

@@ -19,21 +19,23 @@ from routing.sweeping.plan import StreetPlan
 SHEET_HEADER = ["序号 seq", "道路 street", "方向 direction", "作业 serve/drive", "开始 start", "结束 end", "公里 km"]
 """Route sheet columns, zh and en."""
 
-ACTIONS = {"serve": "清扫 / serve", "drive": "空驶 / drive", "dump": "卸料 / dump"}
+ACTIONS = {"serve": "清扫 / serve", "drive": "空驶 / drive", "dump": "卸料 / dump", "refill": "加水 / refill"}
+WASH = "冲洗 / wash"
 SIDES = {"right": "右侧路沿 / right kerb", "left": "左侧路沿 / left kerb", "": ""}
 
 
 def sheet_rows(plan: StreetPlan, vehicle_index: int) -> list[list[str]]:
     """One sweeper's route sheet as rows under :data:`SHEET_HEADER` (clock times HH:MM:SS local)."""
     rows = []
-    for row in plan.vehicles[vehicle_index].rows:
+    vehicle = plan.vehicles[vehicle_index]
+    for row in vehicle.rows:
         direction = " ".join(part for part in (row.direction, SIDES[row.side]) if part)
         rows.append(
             [
                 str(row.seq),
                 row.street,
                 direction,
-                ACTIONS[row.action],
+                WASH if vehicle.kind == "washer" and row.action == "serve" else ACTIONS[row.action],
                 row.start[11:19],
                 row.end[11:19],
                 f"{row.km:.3f}",
@@ -66,6 +68,10 @@ def plan_geojson(plan: StreetPlan, network: object) -> dict:
             )
     depot = {"type": "Point", "coordinates": list(plan.depot_lonlat)}
     features.append({"type": "Feature", "geometry": depot, "properties": {"kind": "depot", "node": plan.depot_node}})
+    for place in plan.facilities:
+        if place.kind != "depot":
+            point = {"type": "Point", "coordinates": list(place.lonlat)}
+            features.append({"type": "Feature", "geometry": point, "properties": place.model_dump(exclude={"lonlat"})})
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -118,6 +124,17 @@ def draw_plan_map(plan: StreetPlan, *, network: object, path: Path) -> Path:
     x, y = network.to_xy([plan.depot_lonlat[0]], [plan.depot_lonlat[1]])
     ax.plot(x, y, marker="s", color="black", ms=9, ls="")
     handles.append(Line2D([], [], marker="s", color="black", ls="", label=label("车场", "depot", cjk=cjk)))
+    for kind, marker, zh, en in (
+        ("station", "^", "转运站", "transfer station"),
+        ("water", "o", "取水点", "water point"),
+    ):
+        places = [p.lonlat for p in plan.facilities if p.kind == kind]
+        if places:
+            x, y = network.to_xy([p[0] for p in places], [p[1] for p in places])
+            ax.plot(x, y, marker=marker, color="black", mfc="white", ms=9, ls="")
+            handles.append(
+                Line2D([], [], marker=marker, color="black", mfc="white", ls="", label=label(zh, en, cjk=cjk))
+            )
     ax.autoscale()
     ax.set_aspect("equal")
     ax.set_xticks([])

@@ -136,6 +136,17 @@ def read_area(path: Path | str) -> shapely.Geometry:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputFileError(f"区域文件无法读取 / area file unreadable: {path}: {exc}") from None
+    return area_of(doc, source=str(path))
+
+
+def area_of(doc: object, *, source: str) -> shapely.Geometry:
+    """The area polygon of decoded GeoJSON (geometry, Feature or FeatureCollection), WGS-84; ``source`` names it.
+
+    Raises
+    ------
+    InputFileError
+        If it holds no polygon, or the polygon is invalid or not in lon/lat.
+    """
     geoms = doc.get("features", [doc]) if isinstance(doc, dict) else []
     polygons = []
     for i, item in enumerate(geoms):
@@ -145,17 +156,17 @@ def read_area(path: Path | str) -> shapely.Geometry:
         try:
             polygons.append(shapely.geometry.shape(geometry))
         except (ValueError, TypeError, IndexError, AttributeError) as exc:
-            raise InputFileError(f"区域多边形格式错误 / malformed polygon: {path}: feature {i}: {exc}") from None
+            raise InputFileError(f"区域多边形格式错误 / malformed polygon: {source}: feature {i}: {exc}") from None
     if not polygons:
-        raise InputFileError(f"区域文件中没有多边形 / no Polygon or MultiPolygon in the area file: {path}")
+        raise InputFileError(f"区域文件中没有多边形 / no Polygon or MultiPolygon in the area: {source}")
     area = shapely.union_all(polygons)
     if not area.is_valid or area.is_empty or area.area == 0:
         reason = shapely.is_valid_reason(area)
-        raise InputFileError(f"区域多边形无效 / invalid polygon in {path}: {reason}")
+        raise InputFileError(f"区域多边形无效 / invalid polygon in {source}: {reason}")
     x0, y0, x1, y1 = area.bounds
     if x0 < -180 or x1 > 180 or y0 < -90 or y1 > 90:
         raise InputFileError(
-            f"区域坐标不是经纬度 / area coordinates are not WGS-84 lon/lat: {path}: bounds {area.bounds}"
+            f"区域坐标不是经纬度 / area coordinates are not WGS-84 lon/lat: {source}: bounds {area.bounds}"
         )
     return area
 

@@ -1,7 +1,9 @@
 """Settings of street sweeping (env prefix ``QINGYUN_SWEEPING_``): what is in scope, working speeds, the audit.
 
-Defaults come from DOMAIN.md (sweeping about 8 km/h, a street counts when driven within 10 m each
-side). Importing this module loads no heavy library.
+Defaults come from DOMAIN.md (sweeping about 8 km/h, spraying/washing about 15 km/h, a street counts
+when driven within 10 m each side). Two vehicle kinds share one plan: every kerb in scope is swept
+by a sweeper (hopper emptied at a transfer station); the kerbs of ``wash_classes`` are also washed,
+at night, by a washer (tank refilled at a water point). Importing this module loads no heavy library.
 """
 
 from __future__ import annotations
@@ -65,15 +67,36 @@ class SweepingSettings(BaseSettings):
         60.0, gt=0, description="debris a sweeper picks up per kerb-km swept: the demand of a kerb on the hopper"
     )
     hopper_kg: float = Field(
-        1500.0, gt=0, description="hopper load of one trip; each route is one load, emptied at the depot/station"
+        1500.0, gt=0, description="hopper load: when full, the sweeper empties it at a transfer station"
     )
     shift_hours: float = Field(
-        8.0, gt=0, description="shift length: a vehicle whose trips take longer is flagged in the plan (not bounded)"
+        8.0, gt=0, description="longest shift of a vehicle, dumps and refills included (a hard limit)"
     )
     shift_start: str = Field("05:00", pattern=r"^\d{2}:\d{2}$", description="local clock time sweeping starts (HH:MM)")
+    sweep_end: str = Field("13:00", pattern=r"^\d{2}:\d{2}$", description="latest return of a sweeper (HH:MM)")
+    wash_classes: list[str] = Field(
+        default_factory=lambda: ["primary", "secondary"],
+        description="highway classes whose kerbs are also washed at night (empty: no washing)",
+    )
+    washing_kmh: float = Field(15.0, gt=0, description="working speed while washing a kerb (DOMAIN: about 15 km/h)")
+    water_l_per_kerb_km: float = Field(
+        2000.0, gt=0, description="water a washer sprays per kerb-km (about 0.8 L/m² over a 2.5 m kerb lane)"
+    )
+    tank_l: float = Field(10000.0, gt=0, description="washer tank: when empty, refilled at a water point")
+    wash_start: str = Field("22:00", pattern=r"^\d{2}:\d{2}$", description="night washing starts (HH:MM)")
+    wash_end: str = Field("06:00", pattern=r"^\d{2}:\d{2}$", description="night washing ends, next morning (HH:MM)")
+    refill_minutes: float = Field(10.0, ge=0, description="minutes to refill the tank at a water point")
+    uturn: Literal["allowed", "penalty", "forbidden"] = Field(
+        "forbidden",
+        description="U-turns (back along the street just driven): forbidden except at a dead end, penalised, or allowed",
+    )
+    uturn_penalty_s: float = Field(60.0, ge=0, description="seconds a U-turn costs when uturn=penalty")
+    facility_max_snap_m: float = Field(
+        150.0, gt=0, description="a depot, station or water point farther than this from every road is bad input"
+    )
     utc_offset: str = Field("+08:00", description="local UTC offset of the plan's times")
     rate_classes: list[str] = Field(
         default_factory=list,
         description="highway classes counted in the planned mechanised-sweeping rate (empty: the planned classes)",
     )
-    dump_minutes: float = Field(15.0, ge=0, description="minutes to empty the hopper at the depot after each trip")
+    dump_minutes: float = Field(15.0, ge=0, description="minutes to empty the hopper at a transfer station")

@@ -63,6 +63,8 @@ def test_every_get_route_with_an_id_answers_404_naming_the_unknown_id(local):
         f"/plans/{MISSING}/retry",
         f"/audits/{MISSING}/retry",
         f"/stations/plans/{MISSING}/retry",
+        f"/sweeping/plans/{MISSING}/retry",
+        f"/sweeping/audits/{MISSING}/retry",
     ],
 )
 def test_retrying_an_unknown_job_is_404(local, path):
