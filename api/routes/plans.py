@@ -13,9 +13,9 @@ from api import auth
 from api.deps import app_settings, cached_json, cached_only, db_session, finished_row, job_and_row, job_queue
 from api.jobs.engine import requeue
 from api.jobs.queues import JobQueue
-from api.services import planning
+from api.services import planning, replans
 from api.settings import Settings
-from api.tables import PlanRow
+from api.tables import Job, PlanRow
 from routing.errors import NotFoundError
 
 router = APIRouter(prefix="/plans", tags=["规划 / plans"], dependencies=[auth.dispatcher])
@@ -40,6 +40,23 @@ def submit(
     plan = planning.submit_plan(session, request=request, settings=settings)
     queue.dispatch(plan.id)
     return {"id": plan.id, "status": "queued", "url": f"/plans/{plan.id}"}
+
+
+@router.post(
+    "/{plan_id}/replan", status_code=202, summary="re-plan the rest of a solved plan's day: a new, linked plan"
+)
+def replan(
+    plan_id: PlanId,
+    request: replans.ReplanRequest,
+    session: Session = Depends(db_session),
+    queue: JobQueue = Depends(job_queue),
+    settings: Settings = Depends(app_settings),
+) -> dict:
+    old = _finished(session, plan_id)
+    document = planning.plan_document(session, old)
+    plan = replans.submit_replan(session, plan=old, document=document, request=request, settings=settings)
+    queue.dispatch(plan.id)
+    return {"id": plan.id, "status": "queued", "url": f"/plans/{plan.id}", "replans": plan_id}
 
 
 @router.get("", summary="list plans, newest first")
@@ -114,4 +131,40 @@ def sheet(plan_id: PlanId, vehicle_id: VehicleId, session: Session = Depends(db_
         text,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(f'route-{vehicle_id}.csv')}"},
+    )
+
+
+def _changes(session: Session, plan_id: str, vehicle_id: str | None) -> str | None:
+    _finished(session, plan_id)
+    return replans.changes_csv(session.get(Job, plan_id), vehicle_id=vehicle_id)
+
+
+@router.get(
+    "/{plan_id}/changes.csv",
+    summary="a re-plan's change sheets: per driver only what changed (CSV, UTF-8)",
+    response_class=Response,
+    responses=CSV,
+)
+def changes(plan_id: PlanId, session: Session = Depends(db_session)) -> Response:
+    return Response(
+        _changes(session, plan_id, None),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="plan-{plan_id[:8]}-changes.csv"'},
+    )
+
+
+@router.get(
+    "/{plan_id}/changes/{vehicle_id}.csv",
+    summary="one driver's change sheet of a re-plan (CSV, UTF-8)",
+    response_class=Response,
+    responses=CSV,
+)
+def vehicle_changes(plan_id: PlanId, vehicle_id: VehicleId, session: Session = Depends(db_session)) -> Response:
+    text = _changes(session, plan_id, vehicle_id)
+    if text is None:
+        raise NotFoundError(f"re-plan {plan_id} changed nothing for vehicle {vehicle_id!r}")
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(f'changes-{vehicle_id}.csv')}"},
     )

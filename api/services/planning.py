@@ -18,6 +18,7 @@ from sqlmodel import Session, func, select
 
 from api.jobs.engine import JobContext
 from api.services.network import service_network
+from api.services.replans import replan_outcome, store_rest_of_day
 from api.settings import Settings
 from api.tables import (
     DepotRow,
@@ -242,7 +243,8 @@ def run_plan(ctx: JobContext):
     ----------
     ctx
         The job: ``params["scenario_id"]`` and ``params["time_limit_s"]``; ``ctx.settings.planning`` gives the
-        other search settings, ``ctx.settings.network`` the road network.
+        other search settings, ``ctx.settings.network`` the road network. With ``params["replan"]`` the job
+        re-plans that plan's day (:mod:`api.services.replans`); its link and change sheets go with the job's result.
 
     Returns
     -------
@@ -261,22 +263,34 @@ def run_plan(ctx: JobContext):
         if stored is None:
             raise NotFoundError(f"scenario {ctx.params['scenario_id']} of job {ctx.job_id} no longer exists")
         scenario = parse_scenario(stored.document, source=f"scenario {stored.id}")
+        replaced = None  # a re-plan (POST /plans/{id}/replan): the plan.json it replaces
+        if "replan" in ctx.params:
+            replaced = plan_document(session, session.get(PlanRow, ctx.params["replan"]["from_plan"]))
     ctx.progress(stage="solving", best_cost=None, elapsed_s=0.0)
-    outcome = plan_day(
-        scenario,
-        params=solve_params(ctx.settings.planning, time_limit_s=float(ctx.params["time_limit_s"])),
-        network=service_network(ctx.settings.network, osm=scenario.osm),
-        progress=lambda p: ctx.progress(
-            stage="solving", best_cost=round(p.best_cost, 2), elapsed_s=round(p.elapsed_s, 1)
-        ),
-    )
+    result = None  # a re-plan's outcome: the rest of the day as solved and the drivers' changes
+    if replaced is not None:
+        result = replan_outcome(ctx, scenario=scenario, document=replaced)
+        outcome = result.outcome
+    else:
+        outcome = plan_day(
+            scenario,
+            params=solve_params(ctx.settings.planning, time_limit_s=float(ctx.params["time_limit_s"])),
+            network=service_network(ctx.settings.network, osm=scenario.osm),
+            progress=lambda p: ctx.progress(
+                stage="solving", best_cost=round(p.best_cost, 2), elapsed_s=round(p.elapsed_s, 1)
+            ),
+        )
     document = outcome.document
     geojson, sheets = plan_exports(outcome)
 
     def write(session: Session) -> None:
+        if result is not None:
+            store_rest_of_day(session, plan_id=ctx.job_id, scenario=result.scenario)
         write_plan_rows(session, plan_id=ctx.job_id, document=document, geojson=geojson, sheets=sheets)
 
     summary = {"routes": len(document.routes), "unserved": len(document.unserved), "kpi": document.kpi}
+    if result is not None:
+        summary |= {"replans": document.replans.model_dump(mode="json"), "changes": result.changes}
     return summary, write
 
 
@@ -393,6 +407,7 @@ def plan_document(session: Session, plan: PlanRow) -> dict:
         )
         for route, stops in _routes(session, plan.id)
     ]
+    job = session.get(Job, plan.id)
     document = PlanDocument(
         scenario=plan.name,
         objective=plan.objective,
@@ -401,6 +416,7 @@ def plan_document(session: Session, plan: PlanRow) -> dict:
         unserved=plan.unserved,
         measures=plan.measures,
         search=plan.search or {},
+        replans=None if job is None else job.result.get("replans"),  # a re-plan's link, stored with its job
     )
     return document.to_json()
 

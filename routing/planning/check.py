@@ -57,6 +57,9 @@ class _OnRoute:
     collected: float = 0.0
     sites: int = 0
     breaks: list[int] = field(default_factory=list)
+    left: int = 0  # when the current trip left its depot or facility (waits and breaks there included)
+    at_base: bool = True  # no site served since the depot or the last facility
+    picked: dict[str, tuple[int, str]] = field(default_factory=dict)  # hold-limited stream -> first pickup on board
 
 
 class _Checker:
@@ -92,7 +95,7 @@ class _Checker:
                 self.bad.append(f"vehicle {vid}: starts/ends at {end.id}, its depot is {depot.id}")
         begin, finish = self.secs(stops[0].departure), self.secs(stops[-1].arrival)
         self.shift(v, stops[0], stops[-1], begin, finish)
-        state = _OnRoute(vehicle=v, where="", node=depot.node, departure=begin)
+        state = _OnRoute(vehicle=v, where="", node=depot.node, departure=begin, left=begin)
         for k, stop in enumerate(stops[1:], start=1):
             self.stop(state, stop, last=k == len(stops) - 1, where=f"vehicle {vid} stop {k} ({stop.kind} {stop.id})")
         self.day_limits(state, begin, finish)
@@ -158,6 +161,9 @@ class _Checker:
             self.facility(state, stop, start, departure, where=where)
         elif stop.kind == "depot":
             self.depot(state, last=last, where=where)
+            self.held(state, arrival, where=where)
+        if stop.kind in ("facility", "depot") or (state.at_base and node == state.node):
+            state.left, state.at_base = departure, True  # a trip leaves after its unload and any wait there
         state.node, state.departure = node, departure
 
     def node_of(self, state: _OnRoute, stop: PlanStop) -> int | None:
@@ -201,10 +207,26 @@ class _Checker:
             self.bad.append(f"{where}: truck not built for stream {s.stream}")
         if ACCESS_RANK.get(v.access, 2) > ACCESS_RANK.get(s.access, 2):
             self.bad.append(f"{where}: {v.access} truck in a street for {s.access} trucks only")
+        if s.vehicles is not None and v.id not in s.vehicles:
+            self.bad.append(
+                f"{where}: 该站点只允许 {', '.join(sorted(s.vehicles))} 服务 / only {', '.join(sorted(s.vehicles))} "
+                "may serve this site (its grid or assignment)"
+            )
         if not _in_windows(start, s.windows):
             self.bad.append(f"{where}: service starts {stop.start.isoformat()}, outside its time windows")
         if departure - start < s.service_s - TOLERANCE_S:
             self.bad.append(f"{where}: service shorter than {s.service_s} s")
+        if state.left < s.release_s - TOLERANCE_S:
+            self.bad.append(
+                f"{where}: 所在趟次 {self.problem.at(state.left).isoformat()} 出发，早于释放时间 / its trip left at "
+                f"{self.problem.at(state.left).isoformat()}, before the site's release at "
+                f"{self.problem.at(s.release_s).isoformat()}"
+            )
+        state.at_base = False
+        if s.stream in self.problem.hold_s:
+            since = s.picked_at(start)
+            if since < state.picked.get(s.stream, (since + 1, ""))[0]:
+                state.picked[s.stream] = (since, s.id)
         state.load[s.stream] = state.load.get(s.stream, 0.0) + s.demand_kg
         state.load_l += s.demand_l
         state.collected += s.demand_kg
@@ -224,7 +246,21 @@ class _Checker:
         if departure - start < f.unload_s - TOLERANCE_S:
             self.bad.append(f"{where}: unload shorter than {f.unload_s} s")
         self.intake[f.id] = self.intake.get(f.id, 0.0) + sum(state.load.values())
+        self.held(state, start, where=where)
         state.load, state.load_l = {}, 0.0
+
+    def held(self, state: _OnRoute, until: int, *, where: str) -> None:
+        """Each hold-limited stream on board since its first pickup, until this unload (or the return), within its
+        hold; the truck is empty after."""
+        for stream, (since, site_id) in state.picked.items():
+            hold = self.problem.hold_s[stream]
+            if until - since > hold + TOLERANCE_S:
+                self.bad.append(
+                    f"{where}: {stream} 在车 {(until - since) / 3600:.2f} h（自 {site_id}），超过 {hold / 3600:.2f} h / "
+                    f"{stream} waste on board {(until - since) / 3600:.2f} h since site {site_id}, hold limit "
+                    f"{hold / 3600:.2f} h"
+                )
+        state.picked = {}
 
     def depot(self, state: _OnRoute, *, last: bool, where: str) -> None:
         if not last:

@@ -33,6 +33,19 @@ def plan(
     max_solutions: int | None = typer.Option(
         None, "--max-solutions", min=1, help="stop after this many improving solutions: same input, same plan"
     ),
+    replan: Path | None = typer.Option(
+        None, "--replan", help="re-plan the rest of this plan.json's day (SCENARIO default: scenario.json beside it)"
+    ),
+    at: str | None = typer.Option(None, "--at", help="with --replan: the re-plan time, HH:MM"),
+    events: Path | None = typer.Option(None, "--events", help="with --replan: events.json (breakdowns, finished …)"),
+    grids: Path | None = typer.Option(
+        None,
+        "--grids",
+        help="territories: GeoJSON polygons with their streams and trucks (replace the scenario's grids)",
+    ),
+    balance: float | None = typer.Option(
+        None, "--balance", min=0, help="currency per hour a truck works beyond its type's mean shift; 0 = no balancing"
+    ),
 ) -> None:
     """排线 / plan a collection day: routes per truck, KPIs, exports (every plan passes the independent checker)."""
     if schema or plan_schema:
@@ -42,20 +55,54 @@ def plan(
         published = scenario_json_schema() if schema else plan_json_schema()
         typer.echo(json.dumps(published, ensure_ascii=False, indent=1))
         return
+    if replan is not None:
+        from rich.console import Console
+
+        from routing.planning.replan_cli import replan_summary, run_replan
+
+        root = ctx.obj.settings
+        overrides = {k: v for k, v in {"workers": workers, "max_solutions": max_solutions}.items() if v is not None}
+        result, files = run_replan(
+            replan,
+            scenario=scenario,
+            at=at,
+            events=events,
+            settings=root.planning.model_copy(update=overrides),
+            network_settings=root.network,
+            time_limit_s=time_limit,
+            out=out,
+        )
+        print_summary(Console(), result.outcome)
+        Console().print(replan_summary(result, files))
+        return
     if scenario is None:
         raise typer.BadParameter("give a SCENARIO file, or --schema / --plan-schema")
-    from routing.planning.scenario import load_scenario
-
     root = ctx.obj.settings  # resolved once by the CLI root
     overrides = {"workers": workers, "max_solutions": max_solutions}
     run_plan(
-        load_scenario(scenario),
+        _scenario_with(scenario, grids=grids, balance=balance),
         scenario_dir=scenario.resolve().parent,
         settings=root.planning.model_copy(update={k: v for k, v in overrides.items() if v is not None}),
         network_settings=root.network,
         time_limit_s=time_limit,
         out=out,
     )
+
+
+def _scenario_with(path: Path, *, grids: Path | None, balance: float | None) -> Scenario:
+    """The scenario file with the command line's grids and balance setting, validated together (bad grids named)."""
+    from routing.planning.grids import read_grids
+    from routing.planning.scenario import load_scenario, parse_scenario
+
+    scenario = load_scenario(path)
+    updates: dict = {}
+    if grids is not None:
+        updates["grids"] = read_grids(grids)
+    if balance is not None:
+        updates["balance_per_h"] = balance
+    if not updates:
+        return scenario
+    return parse_scenario({**scenario.model_dump(mode="json"), **updates}, source=f"{path} + {grids or '--balance'}")
 
 
 def run_plan(

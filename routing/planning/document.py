@@ -107,6 +107,18 @@ class RouteMeasures(BaseModel):
     service_area_km2: float | None = Field(
         None, ge=0, description="convex hull of the route's sites in projected metres, km²; none for planar instances"
     )
+    service_area: list[list[float]] | None = Field(
+        None,
+        description="the service area's outline: convex hull of the route's sites as [lon, lat] points (a closed "
+        "ring; a point or segment for one or two sites); none for planar instances",
+    )
+    overlap_share: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="share of the other routes of a common stream whose service areas overlap this one by more than "
+        "half of the smaller; none without such routes or coordinates",
+    )
     waiting_h: float = Field(ge=0, description="parked waiting (wait entries), hours; the meal break not included")
     overtime_h: float = Field(ge=0, description="shift hours beyond the standard shift")
     kitchen_on_board_max_h: float | None = Field(
@@ -142,6 +154,54 @@ class PlanMeasures(BaseModel):
     routes: list[RouteMeasures] = Field(default_factory=list)
 
 
+class MovedSite(BaseModel):
+    """A site a re-plan took off the truck that had it before."""
+
+    site_id: str
+    from_vehicle: str
+    to_vehicle: str | None = Field(None, description="its truck now; none when it is now unserved or cancelled")
+
+
+class ReplanLink(BaseModel):
+    """``replans``: how a re-planned day relates to the plan it replaces (:mod:`routing.planning.replan`).
+
+    The re-plan's routes cover the rest of the day from ``at``; a truck under way starts at the site
+    ``_at-<vehicle>`` (where it stands then, with the load it carries), reached from its depot by a
+    modelling leg it does not drive.
+    """
+
+    from_plan: str = Field(description="the plan replaced: its id in the service, or its file")
+    at: AwareDatetime = Field(description="the re-plan time")
+    events: dict[str, Any] = Field(default_factory=dict, description="events.json as applied")
+    finished: dict[str, list[str]] = Field(
+        default_factory=dict, description="per truck, the sites done by the re-plan time (kept out of the new plan)"
+    )
+    out_of_service: list[str] = Field(default_factory=list, description="trucks broken down")
+    off_shift: list[str] = Field(
+        default_factory=list, description="trucks left out: shift over, or no remaining site they could reach"
+    )
+    stranded_kg: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="per truck out of service, the load it still carries (not planned)"
+    )
+    starts: dict[str, list[str]] = Field(
+        default_factory=dict, description="per truck under way, its start sites (its position and load at ``at``)"
+    )
+    positions: dict[str, str] = Field(
+        default_factory=dict,
+        description="per truck under way, where its position came from: plan, fix, report, finished",
+    )
+    cancelled: list[str] = Field(default_factory=list)
+    added: list[str] = Field(default_factory=list, description="urgent sites added")
+    keepable_sites: int = Field(
+        ge=0, description="remaining sites whose truck is still in service (those that can keep their truck)"
+    )
+    kept_truck: int = Field(ge=0, description="of those, sites served by the same truck")
+    kept_truck_share: float | None = Field(None, ge=0, le=1)
+    kept_order: int = Field(ge=0, description="of those, sites on the same truck in the same relative order")
+    kept_order_share: float | None = Field(None, ge=0, le=1)
+    moved: list[MovedSite] = Field(default_factory=list)
+
+
 class PlanDocument(BaseModel):
     """``plan.json``: routes per truck, sites left unserved, cost and KPIs of one collection day."""
 
@@ -158,6 +218,7 @@ class PlanDocument(BaseModel):
     search: dict[str, Any] = Field(
         default_factory=dict, description="how the plan was found (run metadata: wall time, cost history)"
     )
+    replans: ReplanLink | None = Field(None, description="a re-plan: the plan it replaces, when, and what changed")
 
     def to_json(self) -> dict:
         """The document as JSON-ready data."""

@@ -11,7 +11,8 @@ Definitions (documented defaults, overridable by keyword):
 
 - service area: convex hull of the route's sites, in metres of the area's UTM zone;
 - overlapping pair: two routes collecting a common stream whose hulls intersect by more than
-  ``overlap_fraction`` (half) of the smaller hull; the overlap share is overlapping / such pairs;
+  ``overlap_fraction`` (half) of the smaller hull; the overlap share is overlapping / such pairs,
+  and per route the share of its same-stream partners it overlaps (with its hull's outline in lon/lat);
 - kitchen waste on board: from a kitchen site's service start to the start of the unload that
   empties it (to the depot arrival if it is never unloaded), max and 95th percentile over sites;
 - shift spread: longest and shortest shift (depot departure to return) per vehicle type;
@@ -44,21 +45,25 @@ HOLD_STREAM = "kitchen"
 """The stream whose time on board is measured (hygiene and smell)."""
 
 
-def _service_areas(problem: Problem, routes: Sequence[Route]) -> list:
-    """The convex hull (shapely, UTM metres) of each route's sites; None for planar instances."""
+def _service_areas(problem: Problem, routes: Sequence[Route]) -> tuple[list, list]:
+    """The convex hull (shapely, UTM metres) of each route's sites, and its outline as [lon, lat] points; None for
+    planar instances."""
     if not problem.geographic or not routes:
-        return [None] * len(routes)
+        return [None] * len(routes), [None] * len(routes)
     import shapely
 
     from routing.network.projection import UtmProjector
 
     projector = UtmProjector.around(lon=float(np.mean(problem.lon)), lat=float(np.mean(problem.lat)))
-    hulls = []
+    hulls, outlines = [], []
     for route in routes:
         nodes = [s.node for s in route.stops if s.kind == "site"]
         x, y = projector.to_xy(problem.lon[nodes], problem.lat[nodes])
         hulls.append(shapely.MultiPoint(np.column_stack([x, y]).reshape(-1, 2)).convex_hull)
-    return hulls
+        outline = shapely.MultiPoint(np.column_stack([problem.lon[nodes], problem.lat[nodes]])).convex_hull
+        ring = outline.exterior.coords if outline.geom_type == "Polygon" else outline.coords
+        outlines.append([[round(lon, 6), round(lat, 6)] for lon, lat in ring])
+    return hulls, outlines
 
 
 def _holds(route: Route, problem: Problem, *, stream: str) -> list[int]:
@@ -68,26 +73,36 @@ def _holds(route: Route, problem: Problem, *, stream: str) -> list[int]:
     holds: list[int] = []
     for stop in route.stops:
         if stop.kind == "site" and sites[stop.id].stream == stream:
-            pending.append(stop.start)
+            pending.append(sites[stop.id].picked_at(stop.start))
         elif stop.kind == "facility" or (stop.kind == "depot" and stop is route.stops[-1]):
             holds.extend((stop.arrival if stop.kind == "depot" else stop.start) - t for t in pending)
             pending = []
     return holds
 
 
-def _overlaps(hulls: list, streams: list[set[str]], *, fraction: float) -> tuple[int, int]:
-    """(same-stream pairs, of them overlapping by more than ``fraction`` of the smaller service area)."""
+def _overlaps(hulls: list, streams: list[set[str]], *, fraction: float) -> tuple[int, int, list[float | None]]:
+    """(same-stream pairs, of them overlapping by more than ``fraction`` of the smaller service area, per route the
+    share of its same-stream partners it overlaps so)."""
     pairs = overlapping = 0
+    partners = [0] * len(hulls)
+    crossed = [0] * len(hulls)
     for a, b in combinations(range(len(hulls)), 2):
         if not streams[a] & streams[b]:
             continue
         pairs += 1
+        partners[a] += 1
+        partners[b] += 1
         if hulls[a] is None or hulls[b] is None:
             continue
         smaller = min(hulls[a].area, hulls[b].area)
         if smaller > 0 and hulls[a].intersection(hulls[b]).area > fraction * smaller:
             overlapping += 1
-    return pairs, overlapping
+            crossed[a] += 1
+            crossed[b] += 1
+    shares = [
+        round(c / n, 4) if n and hull is not None else None for c, n, hull in zip(crossed, partners, hulls, strict=True)
+    ]
+    return pairs, overlapping, shares
 
 
 def _spread(problem: Problem, routes: Sequence[Route]) -> list[ShiftSpread]:
@@ -139,11 +154,11 @@ def dispatcher_measures(
     PlanMeasures
         The plan's figures and one :class:`RouteMeasures` per route (see the module docstring).
     """
-    hulls = _service_areas(problem, routes)
+    hulls, outlines = _service_areas(problem, routes)
     streams = [{problem.sites[problem.site_index[s.id]].stream for s in r.stops if s.kind == "site"} for r in routes]
-    pairs, overlapping = _overlaps(hulls, streams, fraction=overlap_fraction)
+    pairs, overlapping, shares = _overlaps(hulls, streams, fraction=overlap_fraction)
     measured, all_holds = [], []
-    for route, hull, collected in zip(routes, hulls, streams):
+    for route, hull, outline, share, collected in zip(routes, hulls, outlines, shares, streams, strict=True):
         vehicle = problem.vehicles[problem.vehicle_index[route.vehicle_id]]
         holds = _holds(route, problem, stream=hold_stream)
         all_holds.extend(holds)
@@ -156,6 +171,8 @@ def dispatcher_measures(
                 sites=sum(1 for s in route.stops if s.kind == "site"),
                 shift_h=round(shift_h, 3),
                 service_area_km2=None if hull is None else round(hull.area / 1e6, 4),
+                service_area=outline,
+                overlap_share=share,
                 waiting_h=round(sum(s.departure - s.arrival for s in route.stops if s.kind == "wait") / 3600.0, 3),
                 overtime_h=round(max(0.0, shift_h - standard_shift_h), 3),
                 kitchen_on_board_max_h=round(max(holds) / 3600.0, 3) if holds else None,

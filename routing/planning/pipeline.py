@@ -135,7 +135,8 @@ def plan_day(
     if network is None:
         network = load_network(scenario_osm(scenario, scenario_dir=scenario_dir), settings=network_settings)
     loaded = time.perf_counter()
-    problem, snapped = problem_from_scenario(scenario, network=network)
+    memory = (network_settings or NetworkSettings()).matrix_memory_gib
+    problem, snapped = problem_from_scenario(scenario, network=network, matrix_memory_gib=memory)
     built = time.perf_counter()
     plan = solve(problem, params, progress=progress)
     solved = time.perf_counter()

@@ -139,11 +139,14 @@ class _Timing:
         return drive_first
 
 
-def _visit(problem: Problem, timing: _Timing, kind: str, index: int, leg: tuple[int, int]) -> None:
-    """Serve a site or unload at a facility where the truck stands; waiting for its window is its own entry."""
+def _visit(
+    problem: Problem, timing: _Timing, kind: str, index: int, leg: tuple[int, int], *, not_before: int = 0
+) -> None:
+    """Serve a site or unload at a facility where the truck stands, not before ``not_before``; waiting for its
+    window is its own entry."""
     _, place_id, node = timing.place
     spec = problem.sites[index] if kind == "site" else problem.facilities[index]
-    begin, late = _service_start(timing.time, spec.windows)
+    begin, late = _service_start(max(timing.time, not_before), spec.windows)
     timing.bad += late
     if begin > timing.time:
         leg = timing.park("wait", begin, leg)
@@ -160,15 +163,39 @@ def _visit(problem: Problem, timing: _Timing, kind: str, index: int, leg: tuple[
     timing.time = departure
 
 
+def _release_waits(problem: Problem, visits: list[tuple[str, int]]) -> dict[int, int]:
+    """Per visit that begins a trip (the first site after the depot or a facility), the latest release of its trip."""
+    waits: dict[int, int] = {}
+    first, latest = None, 0
+    for k, (kind, index) in enumerate([*visits, ("depot", -1)]):
+        if kind == "site":
+            first = k if first is None else first
+            latest = max(latest, problem.sites[index].release_s)
+            continue
+        if first is not None and latest > 0:
+            waits[first] = latest
+        first, latest = None, 0
+    return waits
+
+
 def _simulate(
-    problem: Problem, vehicle: VehicleSpec, visits: list[tuple[str, int]], start_time: int, break_leg: int | None
+    problem: Problem,
+    vehicle: VehicleSpec,
+    visits: list[tuple[str, int]],
+    start_time: int,
+    break_leg: int | None,
+    not_before: Mapping[int, int] | None = None,
 ) -> tuple[list[Stop], int]:
-    """Time one route; returns (stops, violation seconds). ``break_leg`` k: the break on leg k (see ``take_break``)."""
+    """Time one route; returns (stops, violation seconds). ``break_leg`` k: the break on leg k (see ``take_break``);
+    ``not_before``: per visit (position in ``visits``) its earliest service start."""
     depot = problem.depots[vehicle.depot]
     load = {s: 0.0 for s in sorted(vehicle.streams)}
     first = Stop("depot", depot.id, depot.node, start_time, start_time, start_time, dict(load), {})
     timing = _Timing(stops=[first], time=start_time, place=("depot", depot.id, depot.node), load=load)
+    releases = _release_waits(problem, visits)  # a trip leaves its depot or facility once its loads are released
     for k, (kind, index) in enumerate([*visits, ("depot", -1)]):
+        if releases.get(k, 0) > timing.time:
+            timing.park("wait", releases[k], (0, 0))
         if kind == "depot":
             place = ("depot", depot.id, depot.node)
         else:
@@ -182,7 +209,7 @@ def _simulate(
             leg = (distance, duration)
             timing.drive(place, duration)
         if kind != "depot":
-            _visit(problem, timing, kind, index, leg)
+            _visit(problem, timing, kind, index, leg, not_before=(not_before or {}).get(k, 0))
             continue
         arrival = timing.time
         timing.stops.append(
@@ -193,6 +220,55 @@ def _simulate(
     if vehicle.max_shift_s is not None:
         timing.bad += max(0, span - vehicle.max_shift_s)
     return timing.stops, timing.bad
+
+
+def _hold_excess(problem: Problem, stops: list[Stop]) -> tuple[int, tuple[int, int, int] | None]:
+    """Seconds beyond the hold limits, summed over loads, and for the first load beyond its limit its first
+    pickup: (visit position, service start, latest start in that window); None when every load is in time."""
+    excess, first_bad = 0, None
+    position = -1
+    picked: dict[str, tuple[int, int, int]] = {}  # stream -> its first pickup on board
+    for stop in stops[1:]:
+        if stop.kind in ("site", "facility"):
+            position += 1
+        if stop.kind == "site":
+            site = problem.sites[problem.site_index[stop.id]]
+            if site.stream in problem.hold_s:
+                close = next(c for o, c in site.windows if stop.start <= c) if stop.start <= site.windows[-1][1] else 0
+                since = site.picked_at(stop.start)
+                if since < picked.get(site.stream, (0, since + 1, 0))[1]:
+                    picked[site.stream] = (position, since, close)
+        elif stop.kind in ("facility", "depot"):
+            until = stop.start if stop.kind == "facility" else stop.arrival
+            for stream, pickup in sorted(picked.items(), key=lambda item: item[1]):
+                over = until - pickup[1] - problem.hold_s[stream]
+                if over > 0:
+                    excess += over
+                    first_bad = pickup if first_bad is None else first_bad
+            picked = {}
+    return excess, first_bad
+
+
+def _timed(
+    problem: Problem, vehicle: VehicleSpec, visits: list[tuple[str, int]], start_time: int, break_leg: int | None
+) -> tuple[list[Stop], int]:
+    """:func:`_simulate`, then a load held too long gets its first pickup later (the truck waits before it, empty,
+    rather than after it, loaded) while that shortens the hold and breaks nothing; the violation seconds include
+    what still exceeds the holds."""
+    stops, bad = _simulate(problem, vehicle, visits, start_time, break_leg)
+    excess, pickup = _hold_excess(problem, stops)
+    later: dict[int, int] = {}
+    for _ in range(len(visits)):
+        if pickup is None or pickup[2] <= pickup[1]:
+            break
+        at, start, close = pickup
+        tried = {**later, at: min(close, start + excess)}
+        new_stops, new_bad = _simulate(problem, vehicle, visits, start_time, break_leg, tried)
+        new_excess, new_pickup = _hold_excess(problem, new_stops)
+        if new_bad > bad or new_excess >= excess:
+            break
+        stops, bad, excess, pickup, later = new_stops, new_bad, new_excess, new_pickup, tried
+    return stops, bad + excess
 
 
 def _resolve(problem: Problem, vehicle_id: str, visit_ids: Sequence[str]) -> list[tuple[str, int]]:
@@ -240,7 +316,7 @@ def time_route(
     rule = problem.break_rule
     best = None
     candidates = [first]
-    plain, _ = _simulate(problem, vehicle, visits, first, None)
+    plain, _ = _timed(problem, vehicle, visits, first, None)
     waiting = sum(s.departure - s.arrival for s in plain if s.kind == "wait")
     if waiting > 0:
         first_wait = plain[1].departure - plain[1].arrival if plain[1].kind == "wait" else 0
@@ -250,11 +326,11 @@ def time_route(
     if start_time is not None:
         candidates = [start_time, *(c for c in candidates if c != start_time)]
     for begin in candidates:
-        stops, bad = _simulate(problem, vehicle, visits, begin, None)
+        stops, bad = _timed(problem, vehicle, visits, begin, None)
         if rule is not None and rule.due(stops[0].departure, stops[-1].arrival):
             options = []
             for leg in range(len(visits) + 1):
-                with_break, bad_b = _simulate(problem, vehicle, visits, begin, leg)
+                with_break, bad_b = _timed(problem, vehicle, visits, begin, leg)
                 options.append((bad_b, with_break))
                 if bad_b == 0:
                     break

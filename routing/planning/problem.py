@@ -10,13 +10,19 @@ Solomon distance, as long as windows, service times and matrices agree).
 
 Modelling conventions (the solver and :mod:`routing.planning.check` both follow them):
 - a site is served once, by one truck, with service *starting* inside one of its windows;
-- a truck carries only its streams and visits only sites whose ``access`` admits it;
+- a truck carries only its streams and visits only sites whose ``access`` admits it and, where a
+  site names its ``vehicles`` (a grid, a re-plan), only those; a site's ``preferred_vehicle`` is
+  soft: another truck may serve it for ``preference_penalty`` currency, counted in the cost;
 - a truck's body holds one load: at a facility it unloads everything, and the facility must
   accept every stream the truck is built for; with ``ends_empty`` the last visit before the
   depot is a facility; without it (plain VRP) the truck may return loaded;
 - facility ``windows`` are when an unload may *start* (closing time minus unload time);
+- a site's ``release_s`` (a release date) is when its load may first go: the trip that serves it
+  leaves the depot, or its last facility, no earlier (multi-trip benchmarks; 0 = no release);
 - the break (if any) lasts ``duration_s`` and starts in ``[earliest, latest]``; it is due on
-  every route still running at ``latest_start_s`` that began before ``earliest + duration``.
+  every route still running at ``latest_start_s`` that began before ``earliest + duration``;
+- ``hold_s`` limits a stream's time on board: from a pickup's service start to the start of the
+  unload that empties the truck (to the depot arrival for a truck that returns loaded).
 """
 
 from __future__ import annotations
@@ -70,6 +76,18 @@ class SiteSpec:
     access: str = "large"
     name: str = ""
     address: str = ""
+    release_s: int = 0  # its trip leaves the depot or its last facility no earlier (see module docstring)
+    # the only trucks that may serve it (its grid's, a re-plan's fixed assignment); None: any compatible truck
+    vehicles: frozenset[str] | None = None
+    # the truck that should serve it (its territory, its truck before a re-plan) and what serving it with
+    # another truck costs, in currency: a soft assignment the search trades against distance
+    preferred_vehicle: str | None = None
+    preference_penalty: float = 0.0
+    on_board_since: int | None = None  # its load has been on a truck since then (a re-plan's start site)
+
+    def picked_at(self, start: int) -> int:
+        """When its load came on board, served at ``start``: the hold time counts from there."""
+        return start if self.on_board_since is None else min(start, self.on_board_since)
 
 
 @dataclass(frozen=True)
@@ -122,6 +140,12 @@ class Problem:
     # lon/lat are WGS-84 (a city day); False for published instances whose coordinates are planar
     # (Solomon units, feet): plan.json then carries no coordinates, the search still uses them as x/y
     geographic: bool = True
+    # longest time a stream may stay on board (seconds, pickup's service start to unload start); absent: no limit
+    hold_s: dict[str, int] = field(default_factory=dict)
+    # currency per hour a truck works beyond its vehicle type's mean shift (0: shifts are not balanced)
+    balance_per_h: float = 0.0
+    # currency per site served by another truck than its territory's (compact routes; 0: no territories)
+    compactness_per_site: float = 0.0
 
     def __post_init__(self) -> None:
         n = len(self.ids)
@@ -153,13 +177,29 @@ class Problem:
     # --- compatibility rules shared by solver, evaluator and checker ------------------
     @staticmethod
     def serves(vehicle: VehicleSpec, site: SiteSpec) -> bool:
-        """Truck built for the site's stream and small enough for its street."""
-        return site.stream in vehicle.streams and ACCESS_RANK.get(vehicle.access, 2) <= ACCESS_RANK.get(site.access, 2)
+        """Truck built for the site's stream, small enough for its street, and one of its allowed trucks."""
+        return (
+            site.stream in vehicle.streams
+            and ACCESS_RANK.get(vehicle.access, 2) <= ACCESS_RANK.get(site.access, 2)
+            and (site.vehicles is None or vehicle.id in site.vehicles)
+        )
+
+    @staticmethod
+    def preference_cost(vehicle: VehicleSpec, site: SiteSpec) -> float:
+        """Currency the plan pays when ``vehicle`` serves ``site`` while the site prefers another truck."""
+        if site.preferred_vehicle is None or site.preferred_vehicle == vehicle.id:
+            return 0.0
+        return site.preference_penalty
 
     @staticmethod
     def unloads_at(vehicle: VehicleSpec, facility: FacilitySpec) -> bool:
         """A facility takes a truck's load only if it accepts every stream the truck carries."""
         return vehicle.streams <= facility.streams
+
+    def hold_limit(self, vehicle: VehicleSpec) -> int | None:
+        """The strictest hold limit of the streams a truck carries (its one body holds them together), or None."""
+        limits = [self.hold_s[s] for s in vehicle.streams if s in self.hold_s]
+        return min(limits) if limits else None
 
     def at(self, seconds: float) -> datetime:
         """Local wall-clock time of a problem time."""
@@ -208,6 +248,36 @@ def _vehicle_specs(scenario: Scenario, *, depot_index: dict[str, int]) -> list[V
     return vehicles
 
 
+def _allowed(listed: list[str] | None, grid: frozenset[str] | None) -> frozenset[str] | None:
+    """A site's allowed trucks: those it lists, those of its grid, or both at once."""
+    if listed is None:
+        return grid
+    return frozenset(listed) if grid is None else frozenset(listed) & grid
+
+
+def _site_specs(scenario: Scenario, *, node: dict[str, int], gridded: dict[str, frozenset[str]]) -> list[SiteSpec]:
+    """Each site with its matrix node, windows in seconds, allowed trucks (its own and its grid's) and preference."""
+    return [
+        SiteSpec(
+            id=s.id,
+            node=node[s.id],
+            stream=s.stream,
+            demand_kg=s.demand_kg,
+            demand_l=s.demand_l,
+            service_s=round(s.service_s),
+            windows=_windows(s.windows),
+            access=s.access,
+            name=s.name,
+            address=s.address,
+            vehicles=_allowed(s.vehicles, gridded.get(s.id)),
+            preferred_vehicle=s.preferred_vehicle,
+            on_board_since=None if s.on_board_since is None else clock_to_seconds(s.on_board_since),
+            preference_penalty=(scenario.stability_penalty if s.preference_penalty is None else s.preference_penalty),
+        )
+        for s in scenario.sites
+    ]
+
+
 def _break_spec(rule) -> BreakSpec | None:
     if rule is None:
         return None
@@ -219,7 +289,7 @@ def _break_spec(rule) -> BreakSpec | None:
 
 
 def problem_from_scenario(
-    scenario: Scenario, *, network: RoadNetwork, snap_distance_m: float = 300.0
+    scenario: Scenario, *, network: RoadNetwork, snap_distance_m: float = 300.0, matrix_memory_gib: float | None = None
 ) -> tuple[Problem, list[SnappedPoint]]:
     """Snap every place to the road network, compute road matrices, index everything.
 
@@ -231,6 +301,8 @@ def problem_from_scenario(
         The road network.
     snap_distance_m : float
         Farthest a place may lie from a road, in metres.
+    matrix_memory_gib : float, optional
+        Largest matrix build allowed (default ``routing.network.settings.MATRIX_MEMORY_GIB``).
 
     Returns
     -------
@@ -246,10 +318,16 @@ def problem_from_scenario(
     UnreachableError
         Naming every pair of places with no road path.
     ScenarioError
-        For trucks whose shift cannot reach any site they could serve.
+        For trucks whose shift cannot reach any site they could serve, bad grids
+        (:func:`routing.planning.grids.grid_trucks`), sites farther than their hold time from every facility.
+    InvalidInputError
+        The matrices would need more memory than ``matrix_memory_gib`` (refused before they are built).
     """
     from routing.network.matrix import travel_matrices
+    from routing.network.settings import MATRIX_MEMORY_GIB
+    from routing.planning.grids import grid_trucks
 
+    gridded = grid_trucks(scenario)  # bad grids are named before the network work starts
     places = [*scenario.depots, *scenario.facilities, *scenario.sites]
     snapped = network.snap(
         ids=[p.id for p in places],
@@ -257,7 +335,8 @@ def problem_from_scenario(
         lat=[p.lat for p in places],
         max_distance_m=snap_distance_m,
     )
-    matrices = travel_matrices(network, points=snapped)
+    limit = MATRIX_MEMORY_GIB if matrix_memory_gib is None else matrix_memory_gib
+    matrices = travel_matrices(network, points=snapped, memory_limit_gib=limit)
     node = {p.id: i for i, p in enumerate(places)}
     depots = [DepotSpec(id=d.id, node=node[d.id], name=d.name) for d in scenario.depots]
     depot_index = {d.id: i for i, d in enumerate(depots)}
@@ -274,21 +353,7 @@ def problem_from_scenario(
         )
         for f in scenario.facilities
     ]
-    sites = [
-        SiteSpec(
-            id=s.id,
-            node=node[s.id],
-            stream=s.stream,
-            demand_kg=s.demand_kg,
-            demand_l=s.demand_l,
-            service_s=round(s.service_s),
-            windows=_windows(s.windows),
-            access=s.access,
-            name=s.name,
-            address=s.address,
-        )
-        for s in scenario.sites
-    ]
+    sites = _site_specs(scenario, node=node, gridded=gridded)
     vehicles = _vehicle_specs(scenario, depot_index=depot_index)
     break_rule = _break_spec(scenario.break_rule)
     tz = parse_utc_offset(scenario.utc_offset)
@@ -305,8 +370,12 @@ def problem_from_scenario(
         vehicles=vehicles,
         break_rule=break_rule,
         day_start=datetime.combine(scenario.date, time(0, 0), tzinfo=tz),
+        hold_s={stream: round(h * 3600) for stream, h in scenario.hold_h.items() if h is not None},
+        balance_per_h=scenario.balance_per_h,
+        compactness_per_site=scenario.compactness_per_site,
     )
     check_fleet_reaches_sites(problem)
+    check_hold_reachable(problem)
     return problem, snapped
 
 
@@ -327,6 +396,29 @@ def check_fleet_reaches_sites(problem: Problem) -> None:
             problems.append(
                 f"vehicle {v.id}: shift {v.shift_start // 3600:02d}:{v.shift_start % 3600 // 60:02d}–"
                 f"{v.shift_end // 3600:02d}:{v.shift_end % 3600 // 60:02d} cannot reach any site it could serve"
+            )
+    if problems:
+        raise ScenarioError(problems, source=f"scenario {problem.name}")
+
+
+def check_hold_reachable(problem: Problem) -> None:
+    """Raise :class:`ScenarioError` naming every site farther than its stream's hold time from every facility
+    that would take it off a truck able to collect it (no plan could meet the hold)."""
+    problems = []
+    for s in problem.sites:
+        hold = problem.hold_s.get(s.stream)
+        if hold is None:
+            continue
+        trucks = [v for v in problem.vehicles if Problem.serves(v, s) and v.ends_empty]
+        facilities = {f.id: f for v in trucks for f in problem.facilities if Problem.unloads_at(v, f)}
+        if not facilities:
+            continue
+        nearest = min(s.service_s + int(problem.duration_s[s.node, f.node]) for f in facilities.values())
+        if nearest > hold:
+            problems.append(
+                f"site {s.id}: 卸车最早需 {nearest / 3600:.1f} h，超过 {s.stream} 在车时限 {hold / 3600:.1f} h / "
+                f"the nearest facility is {nearest / 3600:.1f} h away, beyond the {s.stream} hold time of "
+                f"{hold / 3600:.1f} h"
             )
     if problems:
         raise ScenarioError(problems, source=f"scenario {problem.name}")

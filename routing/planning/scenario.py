@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from datetime import date as Date
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -114,6 +114,28 @@ class Site(_Strict):
         description="one or more intervals in which service may start",
     )
     access: AccessClass = Field(default="large", description="largest truck class the street admits")
+    vehicles: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=5_000,
+        description="the only trucks (ids) that may serve it, e.g. its grid's crews; none = any compatible truck",
+    )
+    on_board_since: str | None = Field(
+        default=None,
+        pattern=CLOCK_PATTERN,
+        description="HH:MM: its load has been on a truck since then (a re-plan's start site); the hold time "
+        "counts from there",
+    )
+    preferred_vehicle: str | None = Id(
+        default=None, description="the truck that should serve it (its territory, or its truck before a re-plan)"
+    )
+    preference_penalty: float | None = Field(
+        default=None,
+        ge=0,
+        le=1_000_000,
+        description="currency when another truck than preferred_vehicle serves it; none = the scenario's "
+        "stability_penalty",
+    )
     attributes: dict[str, str] = Field(
         default_factory=dict,
         max_length=100,
@@ -223,6 +245,27 @@ class BreakRule(_Strict):
         return self
 
 
+class Grid(_Strict):
+    """A territory (网格): the sites of its streams inside its polygon are served only by its trucks."""
+
+    id: str = Id()
+    name: str = Name()
+    streams: list[Stream] = Field(
+        default_factory=lambda: list(STREAMS), min_length=1, max_length=4, description="streams it applies to"
+    )
+    vehicles: list[str] = Field(default_factory=list, max_length=5_000, description="trucks (ids) that work it")
+    vehicle_types: list[str] = Field(
+        default_factory=list, max_length=1_000, description="vehicle types whose every truck works it"
+    )
+    geometry: dict = Field(description="GeoJSON Polygon or MultiPolygon, WGS-84 lon/lat")
+
+    @model_validator(mode="after")
+    def _has_trucks(self) -> Grid:
+        if not self.vehicles and not self.vehicle_types:
+            raise ValueError(f"grid {self.id}: 没有车辆 / names no vehicles or vehicle_types")
+        return self
+
+
 class Scenario(_Strict):
     """One day of collection in one city: the input of ``qingyun plan``."""
 
@@ -239,6 +282,38 @@ class Scenario(_Strict):
     vehicles: list[Vehicle] = Field(min_length=1, max_length=5_000)
     break_rule: BreakRule | None = Field(default_factory=BreakRule)
     sites: list[Site] = Field(min_length=1, max_length=100_000)
+    grids: list[Grid] | None = Field(
+        default=None,
+        max_length=10_000,
+        description="territories (网格化管理); sites of a grid's streams inside it take only its trucks; "
+        "grids of one stream must not overlap and must cover every site of that stream",
+    )
+    hold_h: dict[Stream, Annotated[float, Field(gt=0, le=24)] | None] = Field(
+        default_factory=lambda: {"kitchen": 4.0},
+        description="longest time a stream may stay on board, hours from pickup to unload (default 4 h for "
+        "kitchen waste: hygiene and smell); a stream not listed, or null, has no limit",
+    )
+    balance_per_h: float = Field(
+        default=300.0,
+        ge=0,
+        le=1_000_000,
+        description="balanced shifts: currency per hour a truck works beyond the mean shift of its vehicle type "
+        "(estimated from a first solution); 0 turns balancing off",
+    )
+    compactness_per_site: float = Field(
+        default=20.0,
+        ge=0,
+        le=1_000_000,
+        description="compact routes: currency per site served by another truck than its territory's (territories "
+        "cut per truck from a first solution, capacitated k-means); 0 turns it off",
+    )
+    stability_penalty: float = Field(
+        default=100.0,
+        ge=0,
+        le=1_000_000,
+        description="currency per site served by another truck than its preferred_vehicle (sites without "
+        "their own preference_penalty)",
+    )
 
     @field_validator("utc_offset")
     @classmethod
@@ -271,6 +346,8 @@ class Scenario(_Strict):
                 problems.append(f"vehicles.{i}.type (id {v.id}): unknown vehicle type {v.type!r}")
             if v.depot not in depots:
                 problems.append(f"vehicles.{i}.depot (id {v.id}): unknown depot {v.depot!r}")
+        problems += self._site_trucks_known()
+        problems += self._grid_trucks_known(types)
         carried = {s for v in self.vehicles if v.type in types for s in types[v.type].streams}
         accepted = {s for f in self.facilities for s in f.streams}
         must_unload = {
@@ -287,6 +364,44 @@ class Scenario(_Strict):
         if problems:  # one line per problem, without pydantic's "Value error, " prefix
             raise PydanticCustomError("scenario_consistency", "{problems}", {"problems": "; ".join(problems)})
         return self
+
+    def _grid_trucks_known(self, types: dict) -> list[str]:
+        """Grids name trucks and vehicle types of the fleet."""
+        known = {v.id for v in self.vehicles}
+        problems = []
+        seen: set[str] = set()
+        for i, g in enumerate(self.grids or ()):
+            if g.id in seen:
+                problems.append(f"grids.{i}.id (id {g.id}): duplicate id")
+            seen.add(g.id)
+            unknown = sorted(set(g.vehicles) - known)
+            if unknown:
+                problems.append(f"grids.{i}.vehicles (id {g.id}): 未知车辆 / unknown vehicles {', '.join(unknown)}")
+            unknown = sorted(set(g.vehicle_types) - types.keys())
+            if unknown:
+                problems.append(
+                    f"grids.{i}.vehicle_types (id {g.id}): 未知车型 / unknown vehicle types {', '.join(unknown)}"
+                )
+        return problems
+
+    def _site_trucks_known(self) -> list[str]:
+        """Sites' allowed and preferred trucks must be trucks of the fleet, the preferred one among the allowed."""
+        known = {v.id for v in self.vehicles}
+        problems = []
+        for i, s in enumerate(self.sites):
+            unknown = sorted(set(s.vehicles or ()) - known)
+            if unknown:
+                problems.append(f"sites.{i}.vehicles (id {s.id}): 未知车辆 / unknown vehicles {', '.join(unknown)}")
+            if s.preferred_vehicle is not None and s.preferred_vehicle not in known:
+                problems.append(
+                    f"sites.{i}.preferred_vehicle (id {s.id}): 未知车辆 / unknown vehicle {s.preferred_vehicle!r}"
+                )
+            elif s.preferred_vehicle is not None and s.vehicles is not None and s.preferred_vehicle not in s.vehicles:
+                problems.append(
+                    f"sites.{i}.preferred_vehicle (id {s.id}): 不在其允许车辆中 / {s.preferred_vehicle!r} is not among "
+                    "its vehicles"
+                )
+        return problems
 
 
 def _item_id(item: object) -> object:

@@ -39,6 +39,7 @@ class DayArrays(NamedTuple):
     shift_end: np.ndarray
     max_stops: np.ndarray
     allowed: np.ndarray
+    preference: np.ndarray  # int64 [n, V]: cost when the truck serves the node while another is preferred
     sites: np.ndarray
     is_site: np.ndarray
     neighbours: np.ndarray
@@ -99,6 +100,7 @@ def refresh(v, state, day):
                 t = day.open[node]
             state.load[v, :] += day.demand[node, :]
             state.position[node] = p - 1
+            total += day.preference[node, v]
         state.earliest[v, p] = t
         total += day.cost[c, prev, node]
         prev = node
@@ -180,7 +182,7 @@ def _cheapest(site, count, state, day, scratch):
         prev = depot[v] if p == 0 else nodes[v, p - 1]
         nxt = depot[v] if p == k else nodes[v, p]
         c = day.vehicle_class[v]
-        delta = cost[c, prev, site] + cost[c, site, nxt] - cost[c, prev, nxt]
+        delta = cost[c, prev, site] + cost[c, site, nxt] - cost[c, prev, nxt] + day.preference[site, v]
         if k == 0:
             delta += day.fixed[v]
         if delta >= best_delta or np.random.random() < BLINK:

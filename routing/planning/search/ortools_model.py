@@ -22,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from routing.planning.problem import DAY_S, FacilitySpec, Problem, SiteSpec
+from routing.planning.search.dispatch import add_balance, add_hold, add_preferences, preference_costs
 from routing.planning.search.params import SolveParams
 from routing.planning.search.reasons import unservable_sites
 from routing.planning.search.ruin import site_neighbours
@@ -29,7 +30,7 @@ from routing.planning.search.sisr import RouteArrays
 from routing.planning.search.units import COST_SCALE, limit_units, load_units
 
 
-class _NodeData(NamedTuple):
+class NodeData(NamedTuple):
     """Per routing node (node order): service or unload time, loads in model units, what it is."""
 
     service: np.ndarray
@@ -91,7 +92,10 @@ class OrToolsModel:
         self.leftover_cost, self.drop_penalty = _penalties(p, self.settings, distance, nodes)
         self._add_break(nodes.service)
         self._add_loads(nodes)
+        add_hold(self, nodes.is_site)
+        add_release(self)
         self._restrict_vehicles()
+        add_preferences(self)
         self._add_disjunctions()
         self._add_facility_capacity()
 
@@ -134,6 +138,7 @@ class OrToolsModel:
         r.AddDimension(self.time_cb, horizon, horizon, False, "time")
         time_dim = r.GetDimensionOrDie("time")
         self.time_dim = time_dim
+        self.shift_caps: dict[str, int] | None = None  # per type: longest shift of a first solution (balance)
         self.finalised_starts = False  # whether start cumuls are the latest feasible (worth reporting)
         for vi, v in enumerate(p.vehicles):
             time_dim.CumulVar(r.Start(vi)).SetRange(v.shift_start, v.shift_end)
@@ -143,7 +148,7 @@ class OrToolsModel:
             span_cost = int(round(v.cost_per_hour * COST_SCALE / 3600.0))
             if span_cost:
                 time_dim.SetSpanCostCoefficientForVehicle(span_cost, vi)
-            if span_cost or settings.balance_coefficient > 0:
+            if span_cost or settings.balance_coefficient > 0 or p.balance_per_h > 0:
                 # late starts and early ends only matter when shift time costs; otherwise the
                 # finaliser's value-by-value search for them makes completing long routes with
                 # a break take minutes (Kim 1051: a 17-route start could not be restored in 30 s)
@@ -152,6 +157,7 @@ class OrToolsModel:
                 r.AddVariableMinimizedByFinalizer(time_dim.CumulVar(r.End(vi)))
         if settings.balance_coefficient > 0:
             time_dim.SetGlobalSpanCostCoefficient(int(round(settings.balance_coefficient * COST_SCALE / 3600.0)))
+        add_balance(self)
 
     def _add_windows(self) -> None:
         """Service may start only inside a site's (or facility's) windows."""
@@ -185,7 +191,7 @@ class OrToolsModel:
             self.time_dim.SetBreakIntervalsOfVehicle([interval], vi, visit)
             self.breaks.append(interval)
 
-    def _add_loads(self, nodes: _NodeData) -> None:
+    def _add_loads(self, nodes: NodeData) -> None:
         """Load dimensions (kg, litres) emptied at facilities; daily weight and stop limits."""
         p, r = self.problem, self.routing
         plan = [("kg", nodes.demand_kg, [v.capacity_kg for v in p.vehicles])]
@@ -202,7 +208,7 @@ class OrToolsModel:
             cb = r.RegisterUnaryTransitVector(nodes.is_site.astype(np.int64).tolist())
             r.AddDimensionWithVehicleCapacity(cb, 0, [v.max_stops or 10**9 for v in p.vehicles], True, "stops")
 
-    def _add_load(self, name: str, demand: np.ndarray, cap: list[int], nodes: _NodeData):
+    def _add_load(self, name: str, demand: np.ndarray, cap: list[int], nodes: NodeData):
         """One load dimension; a facility visit empties the truck (its slack takes the load off)."""
         p, r, m = self.problem, self.routing, self.manager
         reload = bool(nodes.is_facility.any())
@@ -269,8 +275,8 @@ class OrToolsModel:
     def route_arrays(self) -> RouteArrays | None:
         """The model as :mod:`routing.planning.search.sisr`'s arrays, or None where it has what sisr does not model.
 
-        sisr models windows, loads, stops, allowed trucks, arc and fixed costs; unloads (and
-        trucks that must come home empty), breaks, shift-length limits, time costs, daily
+        sisr models windows, loads, stops, allowed and preferred trucks, arc and fixed costs; unloads (and
+        trucks that must come home empty), release dates, breaks, shift-length limits, time costs, daily
         weight limits and multi-window sites keep the OR-Tools loop.
 
         Returns
@@ -281,8 +287,12 @@ class OrToolsModel:
         p, s = self.problem, self.settings
         if any(kind == "facility" for kind, _ in self.kinds) or p.break_rule is not None:
             return None
-        if s.balance_coefficient > 0 or any(
-            v.ends_empty or v.max_shift_s is not None or v.cost_per_hour or v.max_daily_kg for v in p.vehicles
+        if any(p.hold_limit(v) is not None for v in p.vehicles) or any(site.release_s for site in p.sites):
+            return None
+        if (
+            s.balance_coefficient > 0
+            or p.balance_per_h > 0
+            or any(v.ends_empty or v.max_shift_s is not None or v.cost_per_hour or v.max_daily_kg for v in p.vehicles)
         ):
             return None
         sites = [(node, p.sites[i]) for node, (kind, i) in enumerate(self.kinds) if kind == "site"]
@@ -297,6 +307,7 @@ class OrToolsModel:
             allowed[node] = [Problem.serves(v, site) for v in p.vehicles]
         site_nodes = [node for node, _ in sites]
         classes = sorted(self.arc_costs)
+        preference = preference_costs(self)
         return RouteArrays(
             travel=self.time_matrix.astype(np.int64),
             cost=np.stack([self.arc_costs[c] for c in classes]),
@@ -308,6 +319,7 @@ class OrToolsModel:
             capacity=np.array([caps for _, _, caps in self.load_plan], dtype=np.int64).T,
             max_stops=np.array([v.max_stops or 10**9 for v in p.vehicles], dtype=np.int64),
             allowed=allowed,
+            preference=np.zeros((n, len(p.vehicles)), dtype=np.int64) if preference is None else preference,
             depot=np.array([v.depot for v in p.vehicles], dtype=np.int64),
             shift_start=np.array([v.shift_start for v in p.vehicles], dtype=np.int64),
             shift_end=np.array([v.shift_end for v in p.vehicles], dtype=np.int64),
@@ -318,10 +330,40 @@ class OrToolsModel:
         )
 
 
-def _node_data(p: Problem, kinds: list[tuple[str, int]]) -> _NodeData:
+def add_release(model: OrToolsModel) -> None:
+    """Release dates: a trip leaves its depot or facility no earlier than the latest release it carries.
+
+    A dimension holds each trip's latest release: no transit and no slack at sites, so its value
+    is one per trip (free to change at a start or facility); every site asks at least its own. A
+    site's service then starts no earlier than that value plus the drive from the nearest place a
+    trip may leave from: for a trip's first site, that is leaving at the release (the plan
+    evaluator waits there); for the others it follows from the first (triangle inequality). Exact
+    when the depot and the facilities stand at one place (multi-trip from a depot); otherwise the
+    checker still certifies every plan. Days without release dates add nothing.
+    """
+    p, r, m = model.problem, model.routing, model.manager
+    release = [p.sites[i].release_s if kind == "site" else 0 for kind, i in model.kinds]
+    if not any(release):
+        return
+    horizon = max([DAY_S, *(v.shift_end for v in p.vehicles)])
+    r.AddDimension(r.RegisterUnaryTransitVector([0] * len(model.kinds)), horizon, horizon, False, "release")
+    dim = r.GetDimensionOrDie("release")
+    bases = sorted({p.depots[v.depot].node for v in p.vehicles} | {f.node for f in p.facilities})
+    solver = r.solver()
+    for node, (kind, i) in enumerate(model.kinds):
+        if kind != "site":
+            continue
+        index = m.NodeToIndex(node)
+        dim.SlackVar(index).SetValue(0)
+        dim.CumulVar(index).SetMin(int(release[node]))
+        reach = int(p.duration_s[bases, p.sites[i].node].min())
+        solver.Add(model.time_dim.CumulVar(index) >= dim.CumulVar(index) + reach)
+
+
+def _node_data(p: Problem, kinds: list[tuple[str, int]]) -> NodeData:
     """Service times, loads and node types per routing node."""
     n = len(kinds)
-    data = _NodeData(
+    data = NodeData(
         service=np.zeros(n, dtype=np.int64),
         demand_kg=np.zeros(n, dtype=np.int64),
         demand_l=np.zeros(n, dtype=np.int64),
@@ -341,7 +383,7 @@ def _node_data(p: Problem, kinds: list[tuple[str, int]]) -> _NodeData:
     return data
 
 
-def _penalties(problem: Problem, settings: SolveParams, distance: np.ndarray, nodes: _NodeData) -> tuple[int, int]:
+def _penalties(problem: Problem, settings: SolveParams, distance: np.ndarray, nodes: NodeData) -> tuple[int, int]:
     """(cost per unit of load left on board at the end, cost of dropping a site), in cost units.
 
     Leftover load costs far more per unit than any detour to a facility (so routes end

@@ -154,6 +154,9 @@ def subproblem(problem: Problem, *, site_ids: list[str], vehicle_ids: list[str],
         break_rule=problem.break_rule,
         day_start=problem.day_start,
         geographic=problem.geographic,
+        hold_s=problem.hold_s,
+        balance_per_h=problem.balance_per_h,
+        compactness_per_site=problem.compactness_per_site,
     )
 
 

@@ -6,6 +6,8 @@ plan's ``unserved`` with their reason; a site the search drops for lack of room 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from routing.planning.problem import Problem, SiteSpec, VehicleSpec
 
 REASONS = {
@@ -14,6 +16,9 @@ REASONS = {
     "window": "班次内无法在时间窗内到达 / time window cannot be reached within any compatible truck's shift",
     "facility": "收集后无法按时到达开放的处置设施 / no accepting facility open and reachable after collection",
     "fleet": "车队运力或班次时长不足 / the fleet has no room left for it (capacity or shift time)",
+    "hold": "无法在在车时限内卸车 / cannot be unloaded within its stream's hold time",
+    "grid": "所属网格（指定车辆）无法服务，其他车辆可以 / the trucks of its grid (its assigned trucks) cannot serve it; "
+    "others could",
 }
 
 
@@ -39,8 +44,18 @@ def unservable_sites(problem: Problem) -> dict[str, str]:
 
 
 def _site_reason(problem: Problem, site: SiteSpec) -> str | None:
-    """Why no truck could ever serve this site alone (None when one can)."""
-    trucks = [v for v in problem.vehicles if Problem.serves(v, site)]
+    """Why no truck could ever serve this site alone (None when one can); ``grid`` when only its allowed
+    trucks are the obstacle."""
+    reason = _reason_with(problem, site, [v for v in problem.vehicles if Problem.serves(v, site)])
+    if reason is None or site.vehicles is None:
+        return reason
+    free = replace(site, vehicles=None)
+    anyone = [v for v in problem.vehicles if Problem.serves(v, free)]
+    return "grid" if _reason_with(problem, free, anyone) is None else reason
+
+
+def _reason_with(problem: Problem, site: SiteSpec, trucks: list[VehicleSpec]) -> str | None:
+    """Why none of ``trucks`` could serve this site alone (None when one can)."""
     if not trucks:
         return "no_truck"
     trucks = [
@@ -48,7 +63,7 @@ def _site_reason(problem: Problem, site: SiteSpec) -> str | None:
     ]
     if not trucks:
         return "capacity"
-    window_ok = False
+    window_ok = hold_only = False
     for v in trucks:
         depot = problem.depots[v.depot].node
         outbound = int(problem.duration_s[depot, site.node])
@@ -61,22 +76,35 @@ def _site_reason(problem: Problem, site: SiteSpec) -> str | None:
             if done > v.shift_end:
                 continue
             window_ok = True
-            if _can_finish(problem, v, site.node, done, leave_depot):
+            hold = problem.hold_limit(v)
+            finish = _can_finish(
+                problem, v, site.node, done, leave_depot, unload_by=None if hold is None else begin + hold
+            )
+            if finish == "ok":
                 return None
-    return "facility" if window_ok else "window"
+            hold_only |= finish == "hold"
+    return "hold" if hold_only else "facility" if window_ok else "window"
 
 
-def _can_finish(problem: Problem, v: VehicleSpec, node: int, time_s: int, route_start: int) -> bool:
-    """Whether truck ``v``, done at ``node`` at ``time_s``, can still unload if it must and get home in its shift."""
+def _can_finish(
+    problem: Problem, v: VehicleSpec, node: int, time_s: int, route_start: int, *, unload_by: int | None
+) -> str:
+    """Whether truck ``v``, done at ``node`` at ``time_s``, can still unload if it must (starting by ``unload_by``,
+    its hold) and get home in its shift: ``ok``, ``hold`` (only later than the hold allows) or ``no``."""
     depot = problem.depots[v.depot].node
     limit = v.shift_end if v.max_shift_s is None else min(v.shift_end, route_start + v.max_shift_s)
     if not v.ends_empty:
-        return time_s + problem.duration_s[node, depot] <= limit
+        back = time_s + problem.duration_s[node, depot]
+        return "no" if back > limit else "ok" if unload_by is None or back <= unload_by else "hold"
+    late = False
     for f in problem.facilities:
         if not Problem.unloads_at(v, f):
             continue
         arrive = time_s + problem.duration_s[node, f.node]
         for open_, close in f.windows:
-            if arrive <= close and max(arrive, open_) + f.unload_s + problem.duration_s[f.node, depot] <= limit:
-                return True
-    return False
+            start = max(arrive, open_)
+            if arrive <= close and start + f.unload_s + problem.duration_s[f.node, depot] <= limit:
+                if unload_by is None or start <= unload_by:
+                    return "ok"
+                late = True
+    return "hold" if late else "no"

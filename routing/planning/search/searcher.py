@@ -167,7 +167,7 @@ class Searcher:
         if initial is not None or first in CONSTRUCTIONS:
             r.CloseModelWithParameters(start_params)
             if initial is None:
-                initial = build_routes(model.problem, sorted(model.site_ids), urgency=CONSTRUCTIONS[first])
+                initial = self._first_routes(urgency=CONSTRUCTIONS[first])
             assignment = self._solve_from(initial, start_params)
         if assignment is None:
             assignment = r.SolveWithParameters(start_params)
@@ -179,6 +179,24 @@ class Searcher:
                 assignment, params, arrays=arrays, strategy=strategy, deadline=began + time_limit_s
             )
         return self._result(assignment, history, strategy, status)
+
+    def _first_routes(self, *, urgency: float) -> dict[str, list[str]]:
+        """The product's first routes; on a day with territories, with and without them, the one the model prices
+        lower (why: the searches barely restructure a start, so a territorial start is what makes routes compact,
+        unless it costs more in balance or distance than compactness is worth)."""
+        model = self.model
+        p, ids = model.problem, sorted(model.site_ids)
+        routes = build_routes(p, ids, urgency=urgency, shift_caps=model.shift_caps)
+        if not any(0 < p.sites[p.site_index[s]].preference_penalty <= p.compactness_per_site for s in ids):
+            return routes
+        plain = build_routes(p, ids, urgency=urgency, shift_caps=model.shift_caps, territorial=False)
+        priced = [(self._objective(r), k, r) for k, r in enumerate((routes, plain))]
+        return min(priced, key=lambda item: item[:2])[2]
+
+    def _objective(self, routes: dict[str, list[str]]) -> float:
+        """The model's objective of ``routes`` as they stand (inf when the model cannot restore them all)."""
+        assignment = self.model.routing.ReadAssignmentFromRoutes(self._index_routes(routes), True)
+        return math.inf if assignment is None else assignment.ObjectiveValue()
 
     def _solve_from(self, routes: dict[str, list[str]], params):
         """Search from constructed routes (None if OR-Tools cannot restore any of them).

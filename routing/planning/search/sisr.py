@@ -11,7 +11,8 @@ them against the full model.
 What it models (and so when the solver may use it, see ``OrToolsModel.route_arrays``): one
 service-start window per site, per-truck shifts, loads in one or more units against per-truck
 capacities, stops per truck, which trucks may serve a site, arc costs per truck class and a
-fixed cost per used truck, a penalty per unserved site. No unloads, breaks, shift-length
+fixed cost per used truck, a cost per site served by another truck than its preferred one, a
+penalty per unserved site. No unloads, breaks, shift-length
 limits or time costs: days with those keep the OR-Tools loop.
 
 Times follow the OR-Tools time dimension: ``travel[a, b]`` is the service time at ``a`` plus
@@ -66,6 +67,7 @@ class RouteArrays:
     capacity: np.ndarray  # int64 [V, units]
     max_stops: np.ndarray  # int64 [V]
     allowed: np.ndarray  # bool [n, V]: truck may serve node
+    preference: np.ndarray  # int64 [n, V]: cost when the truck serves the node (another truck is preferred)
     depot: np.ndarray  # int64 [V]: start and end node
     shift_start: np.ndarray  # int64 [V]
     shift_end: np.ndarray  # int64 [V]
@@ -96,6 +98,7 @@ class RouteArrays:
                     self.capacity[v],
                     self.max_stops[v],
                     self.allowed[:, v],
+                    self.preference[:, v],
                     self.depot[v],
                     self.shift_start[v],
                     self.shift_end[v],
@@ -121,6 +124,7 @@ class RouteArrays:
             shift_end=self.shift_end,
             max_stops=self.max_stops,
             allowed=self.allowed,
+            preference=self.preference,
             sites=self.sites,
             is_site=self.is_site,
             neighbours=self.neighbours,
@@ -391,6 +395,7 @@ def compile_now() -> None:
         capacity=np.full((vehicles, 1), 2, dtype=np.int64),
         max_stops=np.full(vehicles, 10, dtype=np.int64),
         allowed=np.ones((n, vehicles), dtype=np.bool_),
+        preference=np.zeros((n, vehicles), dtype=np.int64),
         depot=np.zeros(vehicles, dtype=np.int64),
         shift_start=np.zeros(vehicles, dtype=np.int64),
         shift_end=np.full(vehicles, 1000, dtype=np.int64),
