@@ -1,7 +1,8 @@
 """Benchmarks: the product solver on published instances, judged by the independent checker.
 
 Flow: an instance file → a reader (``vrplib``: Solomon, Gehring & Homberger, CVRP X; ``kim``:
-Kim 2006 waste collection) → ``to_problem`` (the product's own problem model) → the product's
+Kim 2006 waste collection; ``yang``: multi-trip VRPTW with release dates, and its runner) →
+``to_problem`` (the product's own problem model) → the product's
 :func:`routing.planning.search.driver.solve` (and optionally PyVRP and VROOM, ``peers``) →
 ``runner`` (routes timed and certified by :func:`routing.planning.check.check_plan`, the
 objective recomputed in the instance's convention, the gap to the BKS of ``bks``) → ``cli``
@@ -18,7 +19,8 @@ _PUBLIC = {  # module -> the names it defines for users
     "kim": ("KimInstance", "read_kim"),
     "carp": ("read_carp", "load_carp_bks", "run_carp", "CarpRow"),
     "bks": ("Bks", "lookup_bks"),
-    "to_problem": ("vrplib_problem", "kim_problem"),
+    "to_problem": ("vrplib_problem", "kim_problem", "multitrip_problem"),
+    "yang": ("YangInstance", "read_yang", "run_yang"),
     "runner": ("BenchRow", "run_vrplib", "run_kim", "run_many", "summarise"),
     "peers": ("PeerRun", "run_peer"),
 }

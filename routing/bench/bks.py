@@ -1,7 +1,8 @@
 """Best-known solutions (BKS) from the ``bks_*.csv`` tables next to the instance folders.
 
 Only the column of the instance's own convention is read: DIMACS distance-only for
-Solomon and Gehring & Homberger (``dimacs_*``), rounded EUC_2D for CVRP X (``bks_cost``).
+Solomon and Gehring & Homberger (``dimacs_*``), rounded EUC_2D for CVRP X (``bks_cost``), DIMACS
+for Yang's multi-trip instances (``bks_cost``, written in tenths: 15006 is 1500.6).
 Comparing across conventions (e.g. a trucks-first ``hier_*`` BKS) makes gaps meaningless.
 """
 
@@ -15,12 +16,14 @@ from routing.errors import InputFileError
 
 # convention -> (file, vehicles column, cost column)
 _TABLES: dict[str, list[tuple[str, str, str]]] = {
+    "dimacs_mtvrptwr": [("bks_mtvrptwr.csv", "routes_in_bks", "bks_cost")],
     "dimacs": [
         ("bks_solomon.csv", "dimacs_vehicles", "dimacs_distance_trunc1"),
         ("bks_gehring_homberger.csv", "dimacs_vehicles", "dimacs_distance_trunc1"),
     ],
     "euc2d_round": [("bks_cvrplib_X.csv", "routes_in_bks", "bks_cost")],
 }
+_COST_UNIT = {"dimacs_mtvrptwr": 0.1}  # the table's cost unit in instance distance, when not 1
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ def find_bks_dir(instance_path: Path) -> Path | None:
     return None
 
 
-def load_bks_table(path: Path, *, vehicles_column: str, cost_column: str) -> dict[str, Bks]:
+def load_bks_table(path: Path, *, vehicles_column: str, cost_column: str, cost_unit: float = 1.0) -> dict[str, Bks]:
     """All rows of one BKS table keyed by instance name.
 
     Parameters
@@ -50,6 +53,8 @@ def load_bks_table(path: Path, *, vehicles_column: str, cost_column: str) -> dic
         A ``bks_*.csv`` table with an ``instance`` column.
     vehicles_column, cost_column : str
         The columns holding the vehicles used and the objective of the table's convention.
+    cost_unit : float
+        The cost column's unit in instance distance (0.1: the table writes tenths).
 
     Returns
     -------
@@ -70,7 +75,7 @@ def load_bks_table(path: Path, *, vehicles_column: str, cost_column: str) -> dic
                 table[name] = Bks(
                     instance=name,
                     vehicles=int(row[vehicles_column]),
-                    cost=float(row[cost_column]),
+                    cost=round(float(row[cost_column]) * cost_unit, 6),
                     table=Path(path),
                 )
             except (KeyError, TypeError, ValueError):
@@ -100,7 +105,13 @@ def lookup_bks(name: str, *, convention: str, bks_dir: Path) -> Bks | None:
     for filename, vehicles_column, cost_column in _TABLES[convention]:
         path = Path(bks_dir) / filename
         if path.exists():
-            found = load_bks_table(path, vehicles_column=vehicles_column, cost_column=cost_column).get(name)
+            table = load_bks_table(
+                path,
+                vehicles_column=vehicles_column,
+                cost_column=cost_column,
+                cost_unit=_COST_UNIT.get(convention, 1.0),
+            )
+            found = table.get(name)
             if found is not None:
                 return found
     return None

@@ -139,6 +139,31 @@ _vrplib_command(
 )
 
 
+@bench_app.command("mtvrptw", context_settings=_MANY)
+def mtvrptw(
+    ctx: typer.Context,
+    instances: list[Path] = InstancesOption,
+    time_limit: float = TimeLimitOption,
+    out: Path | None = OutOption,
+    solutions: Path | None = SolutionsOption,
+    peers: bool = typer.Option(False, "--peers", help="also run PyVRP (reload depots, release times; one thread)"),
+    strategies: str | None = StrategiesOption,
+    workers: int | None = WorkersOption,
+) -> None:
+    """Multi-trip VRPTW with release dates (Yang): trips, reloads and releases certified, DIMACS gap to BKS."""
+    from routing.bench.runner import run_many
+    from routing.bench.yang import run_yang
+
+    paths = _paths(ctx, instances, "*.vrp")
+    settings = _settings(strategies, workers)
+    rows = run_many(
+        paths,
+        lambda path: run_yang(path, time_limit_s=time_limit, settings=settings, peers=peers, solutions=solutions),
+        on_row=_echo_row,
+    )
+    _finish(rows, out=out, title=f"MTVRPTWR (Yang, DIMACS), {len(paths)} instances, {time_limit:g} s each")
+
+
 @bench_app.command("kim", context_settings=_MANY)
 def kim(
     ctx: typer.Context,

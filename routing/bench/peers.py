@@ -44,6 +44,68 @@ def _scaled_windows(instance: VrpInstance) -> np.ndarray | None:
     return np.rint(instance.time_windows * instance.scale).astype(np.int64)
 
 
+def _pyvrp_model(instance: VrpInstance, *, release: np.ndarray | None):
+    """The instance as a PyVRP model on its integer data; with ``release``, trucks reload at the depot."""
+    from pyvrp import Model
+
+    windows = _scaled_windows(instance)
+    service = np.rint(instance.service_time * instance.scale).astype(np.int64)
+    model = Model()
+    places = [model.add_location(float(x), float(y)) for x, y in instance.coords]
+    if windows is None:
+        depot = model.add_depot(places[0])
+        vehicle_window = {}
+    else:
+        depot = model.add_depot(places[0], tw_early=int(windows[0, 0]), tw_late=int(windows[0, 1]))
+        vehicle_window = {"tw_early": int(windows[0, 0]), "tw_late": int(windows[0, 1])}
+    model.add_vehicle_type(
+        num_available=instance.fleet_size,
+        capacity=instance.capacity,
+        start_depot=depot,
+        end_depot=depot,
+        reload_depots=[] if release is None else [depot],
+        **vehicle_window,
+    )
+    released = None if release is None else np.rint(release * instance.scale).astype(np.int64)
+    for customer in range(1, instance.n_customers + 1):
+        extra = {} if windows is None else {"tw_early": int(windows[customer, 0]), "tw_late": int(windows[customer, 1])}
+        if released is not None:
+            extra["release_time"] = int(released[customer])
+        model.add_client(
+            places[customer],
+            delivery=int(instance.demand[customer]),
+            service_duration=int(service[customer]),
+            name=str(customer),
+            **extra,
+        )
+    arcs = instance.arc_units
+    has_time = windows is not None
+    for i, frm in enumerate(places):
+        for j, to in enumerate(places):
+            if i != j:
+                model.add_edge(frm, to, distance=int(arcs[i, j]), duration=int(arcs[i, j]) if has_time else 0)
+    return model
+
+
+def _pyvrp_run(model, instance: VrpInstance, *, time_limit_s: float, seed: int) -> PeerRun:
+    """Solve on one thread; routes as customer numbers, a reload at the depot written 0."""
+    from pyvrp.stop import MaxRuntime
+
+    started = time.perf_counter()
+    result = model.solve(stop=MaxRuntime(time_limit_s), seed=seed, display=False)
+    wall = time.perf_counter() - started
+    # A 0.14 route yields client indices counted without depots: map back through client names.
+    data = model.data()
+    names = [int(data.client(k).name) for k in range(data.num_clients)]
+    routes = []
+    for route in result.best.routes():
+        inner = list(route)[1:-1]  # the start and end depot
+        routes.append([names[a.idx] if a.is_client() else 0 for a in inner if a.is_client() or a.is_depot()])
+    served = {c for route in routes for c in route}
+    missing = [c for c in range(1, instance.n_customers + 1) if c not in served]
+    return PeerRun(solver="pyvrp", routes=routes, wall_s=wall, unassigned=missing)
+
+
 def run_pyvrp(instance: VrpInstance, *, time_limit_s: float, seed: int = 1) -> PeerRun:
     """PyVRP's iterated local search for ``time_limit_s`` seconds (single thread).
 
@@ -67,53 +129,35 @@ def run_pyvrp(instance: VrpInstance, *, time_limit_s: float, seed: int = 1) -> P
         If ``pyvrp`` is not installed (the ``bench`` extra).
     """
     _require("pyvrp")
-    from pyvrp import Model
-    from pyvrp.stop import MaxRuntime
+    return _pyvrp_run(_pyvrp_model(instance, release=None), instance, time_limit_s=time_limit_s, seed=seed)
 
-    windows = _scaled_windows(instance)
-    service = np.rint(instance.service_time * instance.scale).astype(np.int64)
-    model = Model()
-    places = [model.add_location(float(x), float(y)) for x, y in instance.coords]
-    if windows is None:
-        depot = model.add_depot(places[0])
-        vehicle_window = {}
-    else:
-        depot = model.add_depot(places[0], tw_early=int(windows[0, 0]), tw_late=int(windows[0, 1]))
-        vehicle_window = {"tw_early": int(windows[0, 0]), "tw_late": int(windows[0, 1])}
-    model.add_vehicle_type(
-        num_available=instance.fleet_size,
-        capacity=instance.capacity,
-        start_depot=depot,
-        end_depot=depot,
-        **vehicle_window,
-    )
-    for customer in range(1, instance.n_customers + 1):
-        window = (
-            {} if windows is None else {"tw_early": int(windows[customer, 0]), "tw_late": int(windows[customer, 1])}
-        )
-        model.add_client(
-            places[customer],
-            delivery=int(instance.demand[customer]),
-            service_duration=int(service[customer]),
-            name=str(customer),
-            **window,
-        )
-    arcs = instance.arc_units
-    has_time = windows is not None
-    for i, frm in enumerate(places):
-        for j, to in enumerate(places):
-            if i != j:
-                model.add_edge(frm, to, distance=int(arcs[i, j]), duration=int(arcs[i, j]) if has_time else 0)
-    started = time.perf_counter()
-    result = model.solve(stop=MaxRuntime(time_limit_s), seed=seed, display=False)
-    wall = time.perf_counter() - started
-    # A 0.14 route yields client indices counted without depots: map back through client names.
-    data = model.data()
-    names = [int(data.client(k).name) for k in range(data.num_clients)]
-    routes = [[names[activity.idx] for activity in route if activity.is_client()] for route in result.best.routes()]
-    served = {c for route in routes for c in route}
-    missing = [c for c in range(1, instance.n_customers + 1) if c not in served]
-    return PeerRun(solver="pyvrp", routes=routes, wall_s=wall, unassigned=missing)
+
+def run_pyvrp_multitrip(instance: VrpInstance, *, release: np.ndarray, time_limit_s: float, seed: int = 1) -> PeerRun:
+    """PyVRP on a multi-trip instance: reloads at the depot, each client's release time (single thread).
+
+    Parameters
+    ----------
+    instance : VrpInstance
+        The VRPTW part; distances and times in its integer ``1/scale`` units.
+    release : numpy.ndarray
+        (n+1,) release dates in instance time units.
+    time_limit_s : float
+        Search time in seconds.
+    seed : int
+        PyVRP's random seed.
+
+    Returns
+    -------
+    PeerRun
+        Routes as customer numbers with ``0`` for each reload, wall time (s), customers left out.
+
+    Raises
+    ------
+    QingyunError
+        If ``pyvrp`` is not installed (the ``bench`` extra).
+    """
+    _require("pyvrp")
+    return _pyvrp_run(_pyvrp_model(instance, release=release), instance, time_limit_s=time_limit_s, seed=seed)
 
 
 def run_vroom(instance: VrpInstance, *, time_limit_s: float, exploration_level: int = 5, threads: int = 2) -> PeerRun:

@@ -160,7 +160,7 @@ def routes_of(plan: Plan) -> list[list[int]]:
     return [[int(site) for site in route.visits()] for route in plan.routes if route.visits()]
 
 
-def _verdict(violations: list[str], unserved: int) -> dict:
+def verdict(violations: list[str], unserved: int) -> dict:
     """The checker's verdict as :class:`BenchRow` fields."""
     return {
         "feasible": not violations and unserved == 0,
@@ -201,7 +201,7 @@ def _row_for_vrplib(
         customers=instance.n_customers,
         time_limit_s=time_limit_s,
         wall_s=round(wall_s, 3),
-        **_verdict(violations, unserved),
+        **verdict(violations, unserved),
         vehicles=len(used),
         objective=round(objective, 4),
         unit="distance (DIMACS)" if instance.convention == "dimacs" else "distance (EUC_2D rounded)",
@@ -382,7 +382,7 @@ def run_kim(
         unit="miles (Manhattan)",
         objective=round(miles, 2),
         vehicles=len(plan.routes),
-        **_verdict(violations, unserved),
+        **verdict(violations, unserved),
         customers=len(instance.stops),
         time_limit_s=time_limit_s,
         wall_s=round(wall, 3),

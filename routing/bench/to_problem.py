@@ -16,11 +16,16 @@ a dispatcher's scenario becomes — no benchmark-only model. Units follow
   yardage limits per truck, the lunch break. Loads are cubic yards (the ``demand_kg`` field
   simply carries the instance's load unit). Vehicles come at a large fixed cost so fewer
   trucks win first, as in Kim et al.'s objective.
+- Yang's multi-trip VRPTW with release dates: the VRPLIB units above; a reload is an unload at the
+  facility ``reload`` standing at the depot (its own node, no time, open while the depot is); the
+  last trip returns loaded (``ends_empty=False``) as a delivery truck returns empty; each client's
+  release date is its site's ``release_s`` (its trip leaves the depot no earlier).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -33,6 +38,7 @@ RESOLUTION = 10  # problem units per instance unit ×scale (see module docstring
 METRES_PER_FOOT = 0.3048
 # One truck costs as much as this many km of driving: trucks first, then distance.
 KIM_VEHICLE_COST_KM = 1000.0
+RELOAD = "reload"  # the facility id of a reload at the depot (multi-trip instances)
 
 
 def vrplib_problem(instance: VrpInstance) -> Problem:
@@ -186,4 +192,50 @@ def kim_problem(instance: KimInstance, *, vehicles: int | None = None) -> Proble
             latest_start_s=LUNCH_LATEST_START_S,
         ),
         geographic=False,  # feet, not WGS-84
+    )
+
+
+def release_units(release: np.ndarray, *, instance: VrpInstance) -> np.ndarray:
+    """Release dates (instance time units) in the problem units of :func:`vrplib_problem`."""
+    return np.rint(release * instance.scale * RESOLUTION).astype(np.int64)
+
+
+def multitrip_problem(instance: VrpInstance, *, release: np.ndarray) -> Problem:
+    """A multi-trip VRPTW instance as the product's problem: trips separated by reloads at the depot.
+
+    Parameters
+    ----------
+    instance : VrpInstance
+        The VRPTW part (index 0 the depot).
+    release : numpy.ndarray
+        (n+1,) release dates in instance time units (each site's ``release_s``).
+
+    Returns
+    -------
+    Problem
+        :func:`vrplib_problem`'s nodes plus node n+1, the facility ``reload`` at the depot.
+    """
+    plain = vrplib_problem(instance)
+    n = len(plain.ids)
+    extend = np.r_[np.arange(n), 0]  # the reload node copies the depot's rows and columns
+    duration, distance = plain.duration_s[np.ix_(extend, extend)], plain.distance_m[np.ix_(extend, extend)]
+    duration[n, 0] = duration[0, n] = distance[n, 0] = distance[0, n] = 0
+    vehicle = plain.vehicles[0]
+    reload = FacilitySpec(
+        id=RELOAD,
+        node=n,
+        streams=frozenset({STREAM}),
+        windows=((vehicle.shift_start, vehicle.shift_end),),
+        kind="reload depot",
+    )
+    ready = release_units(release, instance=instance)
+    return replace(
+        plain,
+        ids=[*plain.ids, RELOAD],
+        lon=plain.lon[extend],
+        lat=plain.lat[extend],
+        duration_s=duration,
+        distance_m=distance,
+        facilities=[reload],
+        sites=[replace(s, release_s=int(ready[s.node])) for s in plain.sites],
     )

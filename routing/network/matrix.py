@@ -10,6 +10,11 @@ by the shorter one) and its length come out together. float64 holds integers
 exactly up to 2**53, leaving 32 bits (≈ 1,190 hours) for time and 21 bits
 (≈ 209 km) for distance: ample for a city.
 
+Memory grows with the square of the places (10,000 places: 10⁸ entries per matrix) and the
+Dijkstra rows with places × road nodes, so :func:`travel_matrices` first estimates its peak
+(:func:`matrix_bytes`) and refuses a build above ``memory_limit_gib``
+(``QINGYUN_NETWORK_MATRIX_MEMORY_GIB``) before allocating anything, naming the size.
+
 A point on an edge leaves it forward (towards ``v``) or, on a two-way street,
 backward over the twin edge (towards ``u``); it is reached the same two ways.
 Two points on the same street are joined directly along it when that is the
@@ -29,10 +34,12 @@ from shapely.geometry import LineString
 
 from routing.errors import InvalidInputError, UnreachableError
 from routing.network.graph import RoadNetwork, SnappedPoint
+from routing.network.settings import MATRIX_MEMORY_GIB
 
 _LENGTH_BITS = 21
 _LENGTH_SCALE = float(1 << _LENGTH_BITS)
 _MAX_DECIMETRES = (1 << _LENGTH_BITS) - 1
+_GIB = float(1 << 30)
 
 
 @dataclass
@@ -147,11 +154,62 @@ def _same_street_costs(network: RoadNetwork, origins: list[SnappedPoint], destin
     return np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64), np.array(costs)
 
 
+def matrix_bytes(*, origins: int, targets: int, road_nodes: int) -> int:
+    """Peak bytes of :func:`travel_matrices`: first the float64 Dijkstra rows to every road node beside the
+    packed matrix, then five float64 matrices at once while unpacking (packed, time and length, durations,
+    distances).
+
+    Parameters
+    ----------
+    origins, targets : int
+        Rows and columns of the matrix.
+    road_nodes : int
+        Nodes of the road graph (each origin's Dijkstra row covers them all).
+
+    Returns
+    -------
+    int
+        The estimate in bytes.
+    """
+    cells = origins * targets
+    return max(8 * origins * (road_nodes + origins) + 2 * 8 * cells, 5 * 8 * cells)
+
+
+def check_matrix_fits(*, origins: int, targets: int, road_nodes: int, limit_gib: float) -> None:
+    """Refuse a matrix whose build would need more than ``limit_gib``, before anything is allocated.
+
+    Parameters
+    ----------
+    origins, targets : int
+        Rows and columns of the matrix.
+    road_nodes : int
+        Nodes of the road graph.
+    limit_gib : float
+        The memory allowed (``QINGYUN_NETWORK_MATRIX_MEMORY_GIB``).
+
+    Raises
+    ------
+    InvalidInputError
+        Naming the matrix size, the memory it needs, the limit and the settings that split the day.
+    """
+    need = matrix_bytes(origins=origins, targets=targets, road_nodes=road_nodes) / _GIB
+    if need > limit_gib:
+        raise InvalidInputError(
+            f"行程矩阵 {origins:,} × {targets:,}（{origins * targets:,} 项，路网 {road_nodes:,} 个节点）约需 "
+            f"{need:.1f} GiB 内存，超过上限 {limit_gib:g} GiB：请按片区拆分这一天（每个片区一个场景），或调高 "
+            f"QINGYUN_NETWORK_MATRIX_MEMORY_GIB / travel matrix {origins:,} × {targets:,} ({origins * targets:,} "
+            f"entries, road network of {road_nodes:,} nodes) needs about {need:.1f} GiB, above the limit of "
+            f"{limit_gib:g} GiB: split the day into districts (one scenario each) or raise "
+            "QINGYUN_NETWORK_MATRIX_MEMORY_GIB"
+        )
+
+
 def travel_matrices(
     network: RoadNetwork,
     *,
     points: list[SnappedPoint],
     destinations: list[SnappedPoint] | None = None,
+    memory_limit_gib: float = MATRIX_MEMORY_GIB,
 ) -> Matrices:
     """Duration (s) and distance (m) from every point to every point (or to ``destinations``).
 
@@ -167,6 +225,8 @@ def travel_matrices(
         Origins (and destinations when ``destinations`` is None).
     destinations : list of SnappedPoint, optional
         Columns of a rectangular matrix.
+    memory_limit_gib : float
+        Largest build allowed (:func:`matrix_bytes`); above it nothing is computed.
 
     Returns
     -------
@@ -177,6 +237,8 @@ def travel_matrices(
     ------
     UnreachableError
         Naming every (origin, destination) pair without a drivable path.
+    InvalidInputError
+        The build would need more than ``memory_limit_gib`` (:func:`check_matrix_fits`).
     """
     origins = points
     targets = points if destinations is None else destinations
@@ -186,6 +248,9 @@ def travel_matrices(
             duration_s=np.zeros((len(origins), len(targets))),
             distance_m=np.zeros((len(origins), len(targets))),
         )
+    check_matrix_fits(
+        origins=len(origins), targets=len(targets), road_nodes=len(network.node_ids), limit_gib=memory_limit_gib
+    )
     packed = _dijkstra_between(network, origins=origins, targets=targets)
     rows, cols, direct = _same_street_costs(network, origins, targets)
     if rows.size:

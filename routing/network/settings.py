@@ -32,6 +32,9 @@ SOURCE_OSM_DIR = Path(__file__).resolve().parents[2] / "data" / "osm"
 INSTALLED_OSM_SUBDIR = Path("share") / "qingyun" / "osm"
 """Where ``pip install`` puts the shipped OSM files, relative to ``sys.prefix``."""
 
+MATRIX_MEMORY_GIB = 4.0
+"""Default memory a travel-matrix build may take (the 10,000-stop day's peak target is 4 GiB)."""
+
 OSM_SUFFIXES = (".osm", ".osm.bz2", ".osm.pbf")
 """The road-network file types :func:`routing.network.graph.load_network` reads."""
 
@@ -87,6 +90,12 @@ class NetworkSettings(BaseSettings):
         validation_alias=AliasChoices("QINGYUN_DATA_DIR", "QINGYUN_NETWORK_DATA_DIR"),
         description="folder of the road networks (.osm, .osm.bz2, .osm.pbf) a scenario may name in its osm field "
         "(by file name); none = the shipped networks (data/osm)",
+    )
+
+    matrix_memory_gib: float = Field(
+        MATRIX_MEMORY_GIB,
+        gt=0,
+        description="largest travel-matrix build allowed (GiB); a bigger day is refused before it is built",
     )
 
     def default_osm(self) -> Path:
