@@ -69,6 +69,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             app.state.jobs.close()
+            sink = getattr(app.state, "live_sink", None)  # made by the first POST /positions (api.services.live)
+            if sink is not None:
+                sink.close()
 
     app = FastAPI(title="清运 Qingyun API", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
@@ -77,11 +80,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=int(settings.service.max_body_mb * 1024 * 1024))
     _error_handlers(app)
 
-    from api.routes import alarms, catalogue, commands, keys, maps, plans, positions, stations, supervision
+    from api.routes import (
+        alarms,
+        catalogue,
+        commands,
+        keys,
+        live,
+        maps,
+        plans,
+        positions,
+        stations,
+        supervision,
+        sweeping,
+    )
+    from api.services.live import StreamSlots
 
+    app.state.live_slots = StreamSlots(settings.fleet.live)
     for router in catalogue.routers:
         app.include_router(router)
-    for module in (plans, positions, supervision, alarms, commands, stations, keys, maps):
+    for module in (plans, positions, supervision, live, alarms, commands, stations, keys, maps, sweeping):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)
