@@ -71,6 +71,18 @@ Runner = Callable[[JobContext], tuple[dict, Writer]]
 """Does one job: returns (result summary stored on the job, writer of the result rows)."""
 
 
+def job_status(job: Job) -> dict:
+    """What every job's answer starts with: its id, state, progress, error, whether a retry may help, attempts."""
+    return {
+        "id": job.id,
+        "status": job.status,
+        "progress": job.progress,
+        "error": job.error,
+        "retryable": job.retryable,
+        "attempts": job.attempts,
+    }
+
+
 def new_job(*, kind: str, params: dict, max_attempts: int) -> Job:
     """A queued job row (not yet added to a session).
 

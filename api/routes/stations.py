@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from api import auth
 from api.deps import app_settings, db_session, finished_row, job_and_row, job_queue
-from api.jobs.engine import requeue
+from api.jobs.engine import job_status, requeue
 from api.jobs.queues import JobQueue
 from api.services.stations import create_study, upload_text
 from api.settings import Settings
@@ -63,14 +63,7 @@ def _finished(session: Session, study_id: str) -> StationStudyRow:
 @router.get("/{study_id}", summary="status and, when done, the chosen stations, assignments and costs")
 def read(study_id: StudyId, session: Session = Depends(db_session)) -> dict:
     study, job = _study(session, study_id)
-    body = {
-        "id": study.id,
-        "status": job.status,
-        "progress": job.progress,
-        "error": job.error,
-        "retryable": job.retryable,
-        "attempts": job.attempts,
-    }
+    body = {**job_status(job), "id": study.id}
     if job.status == "succeeded":
         body.update(plan=study.result["plan"], sweep=study.result["sweep"])
     return body

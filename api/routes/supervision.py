@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from api import auth
 from api.deps import app_settings, db_session, job_queue
-from api.jobs.engine import requeue
+from api.jobs.engine import job_status, requeue
 from api.jobs.queues import JobQueue
 from api.services.audits import AuditRequest, store_permits, store_zones
 from api.services.records import delete_record, page
@@ -94,16 +94,7 @@ def post_audit(
 @router.get("/audits/{audit_id}", summary="audit status and summary")
 def get_audit(audit_id: AuditId, session: Session = Depends(db_session)) -> dict:
     job = audit_job(session, audit_id)
-    return {
-        "id": job.id,
-        "status": job.status,
-        "progress": job.progress,
-        "result": job.result,
-        "error": job.error,
-        "retryable": job.retryable,
-        "attempts": job.attempts,
-        "params": job.params,
-    }
+    return {**job_status(job), "result": job.result, "params": job.params}
 
 
 @router.post("/audits/{audit_id}/retry", status_code=202, summary="queue a failed, retryable audit again")

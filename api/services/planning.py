@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete
 from sqlmodel import Session, func, select
 
-from api.jobs.engine import JobContext
+from api.jobs.engine import JobContext, job_status
 from api.services.network import service_network
 from api.services.replans import replan_outcome, store_rest_of_day
 from api.settings import Settings
@@ -479,13 +479,9 @@ def plan_status(session: Session, plan: PlanRow, job: Job) -> dict:
         and ``plan`` (:func:`plan_document`) once the job succeeded.
     """
     body = {
+        **job_status(job),
         "id": plan.id,
         "name": plan.name,
-        "status": job.status,
-        "progress": job.progress,
-        "attempts": job.attempts,
-        "retryable": job.retryable,
-        "error": job.error,
         "created_at": local_iso(job.created_at),
         "finished_at": local_iso(job.finished_at),
     }

@@ -17,7 +17,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import Session
 
-from api.jobs.engine import JobContext, new_job
+from api.jobs.engine import JobContext, job_status, new_job
 from api.services.records import IsoDateTime
 from api.settings import Settings
 from api.tables import Job
@@ -174,14 +174,7 @@ def sweep_job(session: Session, *, job_id: str, kind: str, finished: bool = Fals
 
 def job_body(job: Job, *, result_key: str) -> dict:
     """Status, progress, error and attempts of a job; ``result_key`` holds its result once it succeeded."""
-    body = {
-        "id": job.id,
-        "status": job.status,
-        "progress": job.progress,
-        "error": job.error,
-        "retryable": job.retryable,
-        "attempts": job.attempts,
-    }
+    body = job_status(job)
     if job.status == "succeeded":
         body[result_key] = job.result[result_key]
     return body
