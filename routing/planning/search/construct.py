@@ -14,7 +14,7 @@ Two ``urgency`` weights give the two parallel searches different starting points
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from functools import partial
 
 import numpy as np
@@ -84,6 +84,7 @@ def build_routes(
     urgency: float = 0.2,
     shift_caps: Mapping[str, int] | None = None,
     territorial: bool = True,
+    trucks: Collection[str] | None = None,
 ) -> dict[str, list[str]]:
     """A first solution: routes covering as many of ``site_ids`` as fit, every rule kept.
 
@@ -104,6 +105,9 @@ def build_routes(
         Whether a site of a territory (a preferred truck no firmer than the compactness term) waits for its
         truck; sites it leaves out are freed for any truck (:data:`RELEASES` rounds), and when some stay out the
         start without territories is taken if it leaves fewer out.
+    trucks : collection of str, optional
+        The trucks that may take a route (default: all); a warm start routes the sites its routes leave out
+        on the trucks it leaves idle (:meth:`routing.planning.search.searcher.Searcher.solve`).
 
     Returns
     -------
@@ -116,7 +120,7 @@ def build_routes(
         s.preferred_vehicle and s.preference_penalty <= problem.compactness_per_site for s in specs
     )
     for step in range(len(CAP_STEP) + 2):
-        routes = _build(problem, site_ids, urgency=urgency, shift_caps=caps, territorial=territorial)
+        routes = _build(problem, site_ids, urgency=urgency, shift_caps=caps, territorial=territorial, trucks=trucks)
         left = _left_out(problem, site_ids, routes)
         loosen = {v.type_id for v in problem.vehicles if any(Problem.serves(v, s) for s in left)} & caps.keys()
         if not loosen or step > len(CAP_STEP):
@@ -130,10 +134,12 @@ def build_routes(
             break
         # what the territories left goes to whoever comes first (the urgency order takes tight windows early)
         released |= {s.id for s in left}
-        routes = _build(problem, site_ids, urgency=urgency, shift_caps=caps, territorial=True, released=released)
+        routes = _build(
+            problem, site_ids, urgency=urgency, shift_caps=caps, territorial=True, released=released, trucks=trucks
+        )
         left = _left_out(problem, site_ids, routes)
     if left and released:
-        plain = _build(problem, site_ids, urgency=urgency, shift_caps=caps, territorial=False)
+        plain = _build(problem, site_ids, urgency=urgency, shift_caps=caps, territorial=False, trucks=trucks)
         if len(_left_out(problem, site_ids, plain)) < len(left):
             return plain
     return routes
@@ -152,6 +158,7 @@ def _build(
     shift_caps: Mapping[str, int],
     territorial: bool,
     released: set[str] | frozenset[str] = frozenset(),
+    trucks: Collection[str] | None = None,
 ) -> dict[str, list[str]]:
     """One pass of :func:`build_routes` with the given caps; ``territorial``: trucks that own a territory go first,
     and a site of a territory (unless ``released``) waits for its truck (later trucks may take what it left)."""
@@ -175,6 +182,8 @@ def _build(
     waits_for = np.array([turn.get(t, -1) if territorial else -1 for t in sites.territory], dtype=np.int64)
     for k, vi in enumerate(order):
         v = problem.vehicles[vi]
+        if trucks is not None and v.id not in trucks:
+            continue
         compatible = np.array([Problem.serves(v, s) for s in sites.specs], dtype=bool) & (waits_for <= k)
         if not (compatible & free).any():
             continue

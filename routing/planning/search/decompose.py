@@ -8,7 +8,8 @@ able to serve them (re-planned from its current route). A single small piece is 
 twice in parallel with different first-solution strategies and the better plan is kept (ties:
 first strategy); on a tightly packed day (:func:`routing.planning.search.repack.is_tight`)
 that takes half the time, and the rest goes to re-packing the plan onto fewer trucks
-(:mod:`routing.planning.search.repack`) and searching on.
+(:mod:`routing.planning.search.repack`) and searching on. Given ``SolveParams.initial_routes`` (a
+re-plan's routes still ahead), every day, piece and zone starts from its trucks' routes (:func:`warm_start`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from dataclasses import replace
 
 from routing.planning.problem import Problem
+from routing.planning.search.construct import build_routes
 from routing.planning.search.params import ProgressCallback, SolveParams, default_strategies
 from routing.planning.search.pieces import independent_pieces, split_into_zones, subproblem
 from routing.planning.search.repack import is_tight, repack
@@ -56,8 +58,9 @@ def _search_whole_day(problem, settings, site_ids, strategies, progress) -> Sear
     began = time.monotonic()
     tight = is_tight(problem, site_ids=sorted(site_ids))
     share = 1.0 - REPACK_SHARE if tight else 1.0
+    initial = warm_start(settings, problem, site_ids=site_ids)
     tasks = [
-        SearchTask(f"day|{s}", problem, s, settings.time_limit_s * share)
+        SearchTask(f"day|{s}", problem, s, settings.time_limit_s * share, initial)
         for s in strategies[: max(1, settings.workers)]
     ]
     found = run_tasks(tasks, settings, progress, began=began)
@@ -90,7 +93,7 @@ def _search_in_parts(
     for k, (sites, vehicles) in enumerate(parts):
         share = budget * min(1.0, lanes * len(sites) / total)
         sub = subproblem(problem, site_ids=sites, vehicle_ids=vehicles, name=f"{problem.name}#{k}")
-        tasks.append(SearchTask(f"piece{k}|{strategy}", sub, strategy, share))
+        tasks.append(SearchTask(f"piece{k}|{strategy}", sub, strategy, share, warm_start(settings, sub)))
     began = time.monotonic()
     results = run_tasks(tasks, settings, progress, began=began)
     found = [results[t.label] for t in tasks]
@@ -101,6 +104,37 @@ def _search_in_parts(
     if zoned:
         _pick_up_leftovers(problem, settings, found, parts, zoned, strategy, progress, began)
     return found
+
+
+def warm_start(
+    settings: SolveParams, problem: Problem, *, site_ids: set[str] | None = None
+) -> dict[str, list[str]] | None:
+    """``settings.initial_routes`` for a problem (a day, a piece or a zone), completed on its idle trucks.
+
+    Each truck's route is kept to the problem's sites (``site_ids`` of them, when given) and facilities, an
+    unload never first nor twice in a row; the sites no route holds (a broken truck's, a new urgent one) are
+    routed by :func:`routing.planning.search.construct.build_routes` on the trucks without a route, and what
+    fits there neither is left to the search to insert. Why: searched from scratch, a re-plan moved the other
+    trucks' sites and left more unserved (demo day, a kitchen truck down at 10:00, start sites kept: 6 sites
+    against 3); from the old routes, only the orphans need a place. None when the settings carry no routes.
+    """
+    if settings.initial_routes is None:
+        return None
+    keep = set(problem.site_index) if site_ids is None else set(site_ids) & set(problem.site_index)
+    routes = {}
+    for vehicle in problem.vehicles:
+        visits: list[str] = []
+        for vid in settings.initial_routes.get(vehicle.id, ()):
+            if vid in keep or vid in problem.facility_index and visits and visits[-1] in keep:
+                visits.append(vid)
+        if visits:
+            routes[vehicle.id] = visits
+    routed = {vid for visits in routes.values() for vid in visits}
+    missing = sorted(keep - routed)
+    idle = {v.id for v in problem.vehicles if v.id not in routes}
+    if missing and idle:
+        routes.update(build_routes(problem, missing, trucks=idle))
+    return routes
 
 
 def _join_borders(problem, settings, found, parts, pairs, strategy, border_share, progress, began) -> None:

@@ -246,11 +246,16 @@ class OrToolsModel:
                 r.VehicleVar(m.NodeToIndex(node)).SetValues([-1, *allowed])
 
     def _add_disjunctions(self) -> None:
-        """Every site optional at the drop penalty, every facility copy free to leave unused."""
-        r, m = self.routing, self.manager
-        for node, (kind, _) in enumerate(self.kinds):
+        """Every site optional at the drop penalty, every facility copy free to leave unused.
+
+        A re-plan's start site (a truck under way, where it stands with its load) costs 100 times more to
+        drop: dropping it would move a loaded truck back to its depot empty.
+        """
+        r, m, p = self.routing, self.manager, self.problem
+        for node, (kind, i) in enumerate(self.kinds):
             if kind == "site":
-                r.AddDisjunction([m.NodeToIndex(node)], self.drop_penalty)
+                start = p.sites[i].on_board_since is not None
+                r.AddDisjunction([m.NodeToIndex(node)], self.drop_penalty * (100 if start else 1))
             elif kind == "facility":
                 r.AddDisjunction([m.NodeToIndex(node)], 0)
 

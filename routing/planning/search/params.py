@@ -10,7 +10,7 @@ omitted) or ``"gls"`` (OR-Tools' guided local search).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from routing.planning.problem import DAY_S, Problem
@@ -57,6 +57,10 @@ class SolveParams:
     decompose_above: int = 1200  # sites per independent piece above which it is cut into zones
     zone_target_sites: int = 600  # aimed zone size when decomposing
     ruin: RuinParams = field(default_factory=RuinParams)
+    # visit ids (sites, unloads) per truck that every search starts from, e.g. a re-plan's routes still ahead
+    # (routing.planning.replan): each piece and zone takes its trucks' routes; sites they leave out are routed
+    # on the idle trucks, then inserted by the search (routing.planning.search.decompose.warm_start)
+    initial_routes: Mapping[str, Sequence[str]] | None = None
 
     def with_time_limit(self, seconds: float) -> SolveParams:
         """The same settings with another time limit (benchmarks give each instance its own).

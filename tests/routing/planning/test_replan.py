@@ -12,11 +12,13 @@ from routing.planning.check import check_plan
 from routing.planning.pipeline import plan_day
 from routing.planning.plan import evaluate_routes
 from routing.planning.problem import problem_from_scenario
-from routing.planning.replan import START_PREFIX, replan_day, replan_scenario
+from routing.planning.replan import START_PREFIX, replan_day, replan_scenario, routes_ahead
 from routing.planning.replan_events import check_events, parse_events, replan_time
 from routing.planning.replan_state import truck_states
-from routing.planning.scenario import parse_scenario
+from routing.planning.scenario import clock_to_seconds, parse_scenario
+from routing.planning.search.decompose import warm_start
 from routing.planning.search.params import SolveParams
+from routing.planning.search.reasons import REASONS
 
 from .conftest import base_scenario, site
 
@@ -114,23 +116,6 @@ def test_cancelled_and_urgent_sites_and_the_change_sheets(day, guixi, places, tm
     assert {p.name for p in files["change_sheets"].iterdir()} == {f"changes_{row[0]}.csv" for row in result.changes}
 
 
-def initial_routes(rest, *, states, starts) -> dict[str, list[str]]:
-    """The replaced plan's visits still ahead per truck, from its start sites on (unloads left adjacent merged)."""
-    sites = {s.id for s in rest.sites}
-    facilities = {f.id for f in rest.facilities}
-    routes = {}
-    for vehicle in rest.vehicles:
-        visits = [*starts.get(vehicle.id, [])]
-        for vid in states[vehicle.id].ahead:
-            if vid in sites or vid in facilities and (not visits or visits[-1] not in facilities):
-                visits.append(vid)
-        while visits and visits[0] in facilities:
-            visits.pop(0)
-        if visits:
-            routes[vehicle.id] = visits
-    return routes
-
-
 def test_the_plan_from_the_replan_time_on_is_a_checker_clean_start_for_the_rest_of_the_day(day, guixi):
     """Start sites, shifts, loads and pickup times agree with the plan: its routes from then on pass the checker."""
     scenario, plan = day
@@ -139,13 +124,33 @@ def test_the_plan_from_the_replan_time_on_is_a_checker_clean_start_for_the_rest_
     events = parse_events({})
     states = truck_states(scenario=scenario, plan=plan, at_s=at_s, events=events)
     rest, day_, _ = replan_scenario(scenario, states=states, events=events, at_s=at_s, network=guixi)
-    routes = initial_routes(rest, states=states, starts=day_.starts)
+    routes = routes_ahead(rest, states=states, starts=day_.starts)
     problem, _ = problem_from_scenario(rest, network=guixi)
     assert check_plan(problem, evaluate_routes(problem, routes)).violations == []
     start = next(s for s in rest.sites if s.id == f"{START_PREFIX}{broken}")
     first = min(s.start for r in plan.routes if r.vehicle_id == broken for s in r.stops if s.kind == "site")
     assert start.on_board_since is not None and start.on_board_since >= _clock(first)  # held since its pickups
     assert {s for r in routes.values() for s in r if s in problem.site_index} == {s.id for s in rest.sites}
+
+
+def test_a_warm_start_keeps_the_other_trucks_routes_and_gives_the_orphans_to_an_idle_truck(day, guixi):
+    """The re-plan's searches start from the old routes still ahead: the broken truck's sites go to the truck that
+    waits at the depot, every other truck keeps its visits and their order."""
+    scenario, plan = day
+    broken, at = _busiest(plan)
+    at_s = replan_time(at, scenario=scenario)
+    events = parse_events({"breakdowns": [{"vehicle": broken, "at": at}]})
+    states = truck_states(scenario=scenario, plan=plan, at_s=at_s, events=events)
+    rest, day_, _ = replan_scenario(scenario, states=states, events=events, at_s=at_s, network=guixi)
+    ahead = routes_ahead(rest, states=states, starts=day_.starts)
+    problem, _ = problem_from_scenario(rest, network=guixi)
+    start = warm_start(SolveParams(initial_routes=ahead), problem)
+    assert {v: r for v, r in start.items() if v in ahead} == ahead  # the other trucks' routes as they were
+    idle = set(start) - set(ahead)
+    orphans = {s for s in states[broken].remaining}
+    assert idle and orphans and {s for v in idle for s in start[v] if s in problem.site_index} == orphans
+    assert check_plan(problem, evaluate_routes(problem, start)).violations == []
+    assert warm_start(SolveParams(), problem) is None
 
 
 def test_kept_in_order_counts_a_longest_common_subsequence():
@@ -213,23 +218,20 @@ def test_malformed_events_and_times_outside_the_day_are_refused(day, guixi):
 
 
 # --- Must show (issue 18): a truck breaks down at 10:00 on a demo-like day ------------------------------------
-@pytest.mark.xfail(
-    reason="search quality, not the re-plan's model: in 8 s the search sometimes leaves a few orphaned kitchen "
-    "sites unserved (0-4 of ~500 over runs; see the replan helper's report); the model is checker-clean",
-    strict=False,
-)
 def test_must_show_a_breakdown_at_ten_on_the_demo_day(shenzhen):
     """The ``make demo`` day (600 restaurants, 300 community points, seed 7, 1,560 sites) planned as the demo does,
-    then the truck with most sites left at 10:00 among types with a truck to spare breaks down. Every site the plan
-    still had to serve is served, at least 90 % of the other trucks' remaining sites stay on their truck, the
-    checker passes. (The time, ≤ 15 s, is measured in benchmarks/RESULTS.md, never asserted here.)"""
+    then the truck with most sites left at 10:00 among types with a truck to spare breaks down (a spare: a truck of
+    its type the plan leaves unused whose shift has begun by 10:00; the evening kitchen trucks start at 13:00, after
+    the 11:00 close of the sites a morning kitchen truck has left). Every site the plan still had to serve is served,
+    at least 90 % of the other trucks' remaining sites stay on their truck, the checker passes. (The time, ≤ 15 s,
+    is measured in benchmarks/RESULTS.md, never asserted here.)"""
     from routing.planning.generate import generate_scenario
 
     scenario = generate_scenario(shenzhen, restaurants=600, communities=300, seed=7)
     plan = plan_day(scenario, params=SolveParams(time_limit_s=40.0, workers=2), network=shenzhen).document
     used = {r.vehicle_id for r in plan.routes}
     kind = {v.id: v.type for v in scenario.vehicles}
-    spare = {kind[v.id] for v in scenario.vehicles if v.id not in used}
+    spare = {kind[v.id] for v in scenario.vehicles if v.id not in used and clock_to_seconds(v.shift_start) <= 10 * 3600}
 
     def left_at_ten(route) -> int:
         return sum(s.kind == "site" and s.start.hour >= 10 for s in route.stops)
@@ -250,7 +252,12 @@ def test_must_show_a_breakdown_at_ten_on_the_demo_day(shenzhen):
     finished = {sid for ids in link.finished.values() for sid in ids}
     remaining = {s.id for r in plan.routes for s in r.stops if s.kind == "site"} - finished
     served = {s.id for r in new.routes for s in r.stops if s.kind == "site"}
-    assert (
-        remaining <= served and set(link.starts) and all(sid in served for ids in link.starts.values() for sid in ids)
-    )
+    assert set(link.starts) and all(sid in served for ids in link.starts.values() for sid in ids)
     assert link.out_of_service == [broken] and link.kept_truck_share >= 0.9
+    unserved = {u.site_id: u.reason for u in new.unserved}
+    assert remaining <= served | set(unserved) and all(unserved[s] == REASONS["fleet"] for s in remaining - served)
+    if not remaining <= served:  # everything above must hold; this part is not reliable yet (issue 18)
+        pytest.xfail(
+            f"{len(remaining - served)} remaining site(s) unserved: the broken truck's sites close at 11:00 and the "
+            "one spare on shift plus the other trucks had room for all but these (a 30 s search finds no more)"
+        )
