@@ -9,13 +9,19 @@ workload-balanced territories, and serving it with another truck costs ``compact
 the preferred-truck term of the model (:func:`routing.planning.search.dispatch.add_preferences`).
 
 How the territories are cut (capacitated k-means, Lloyd's iterations): one territory per truck
-that the product's first solution uses (balanced when shifts are balanced), seeded at that
-truck's sites; each site goes to the nearest territory whose truck could serve it (stream,
-street access, a window in its shift, its grid) and is of the largest size that could (small
-trucks are scarce: their territories hold the lanes only they enter), nearest first, while the territory has room
-(:data:`ROOM` × its truck's first-solution workload, and no more of the work that must be done by
-noon than it had: the morning is what runs out first); the centres move to their sites' mean
-and the sites are dealt again. Sites that already prefer a truck keep it.
+that the product's first solution uses (balanced when shifts are balanced), its short remainder
+routes included — a truck left without a territory collects leftovers from the whole district and
+overlaps every route of its stream. A territory starts at its truck's sites (a remainder route at
+the site farthest from the centres so far); each site goes to the nearest
+territory whose truck could serve it (stream, street access, a window in its shift, its grid) and
+is of the largest size that could (small trucks are scarce: their territories hold the lanes only
+they enter), nearest first, while the territory has room (an equal share of its vehicle type's
+work × :data:`ROOM`, and no more of the work that must be done by noon: the morning is what runs
+out first); the centres move to their sites' mean and the sites are dealt again. When the first
+routes of a stream then serve fewer than :data:`KEPT` of its sites with their territory's truck
+(balanced rooms the greedy start cannot fill leave sites out, and it drops the territories), the
+rooms are the first solution's own workloads instead, without its remainder routes. Sites that
+already prefer a truck keep it.
 """
 
 from __future__ import annotations
@@ -31,11 +37,12 @@ from routing.planning.search.balance import shift_targets
 from routing.planning.search.construct import build_routes
 from routing.planning.search.dispatch import BALANCE_CAP
 
-ROOM = 1.15  # a territory takes at most this × the workload its truck had in the first solution
-TIGHT_ROOM = 1.0  # … and this × its work on sites whose windows all close by noon (what only its morning can do)
+ROOM = 1.15  # a territory takes at most this × its equal share of its vehicle type's first-solution workload
+TIGHT_ROOM = 1.0  # … and this × the share of the type's work on sites whose windows all close by noon (what only its morning can do)
 NOON_S = 12 * 3600
-STUB = 0.5  # a first-solution route with less than this × its type's mean work seeds no territory
+STUB = 0.5  # a first-solution route with less than this × its type's mean work is not a good seed
 ROUNDS = 6  # Lloyd's iterations
+KEPT = 0.7  # balanced rooms are kept when the first routes serve this share of sites with their territory's truck
 DRIVE_S = 120  # seconds of driving counted per site in a territory's workload
 
 
@@ -70,8 +77,7 @@ def with_territories(problem: Problem, site_ids: set[str]) -> Problem:
     tight = np.array([s.windows[-1][1] <= NOON_S for s in problem.sites])
     weight = np.column_stack([work, np.where(tight, work, 0.0)])  # all work, and the work only a morning can do
     seeds = [[problem.site_index[x] for x in routes[problem.vehicles[t].id] if x in problem.site_index] for t in trucks]
-    trucks, seeds, room = _without_stubs(problem, trucks, seeds, weight)
-    centre = np.array([xy[[problem.sites[i].node for i in members]].mean(axis=0) for members in seeds])
+    centre, rooms = _sized(problem, trucks, seeds, weight, xy)
     rows = [problem.site_index[s.id] for s in todo]
     able = np.array([[_able(problem, problem.vehicles[t], problem.sites[i]) for t in trucks] for i in rows])
     # a site goes to the largest trucks that can serve it: small trucks are kept for the lanes only they enter
@@ -79,35 +85,79 @@ def with_territories(problem: Problem, site_ids: set[str]) -> Problem:
     best = np.where(able, rank[None, :], -1).max(axis=1, keepdims=True)
     able &= rank[None, :] == best
     points = xy[[problem.sites[i].node for i in rows]]
-    owner = np.full(len(rows), -1)
-    for _ in range(ROUNDS):
-        owner = _deal(points, weight[rows], able, centre, room)
-        for k in range(len(trucks)):
-            if (owner == k).any():
-                centre[k] = points[owner == k].mean(axis=0)
-    preferred = {
-        problem.sites[i].id: problem.vehicles[trucks[k]].id for i, k in zip(rows, owner, strict=True) if k >= 0
-    }
-    sites = [
-        replace(s, preferred_vehicle=preferred[s.id], preference_penalty=problem.compactness_per_site)
-        if s.id in preferred
-        else s
-        for s in problem.sites
-    ]
-    return replace(problem, sites=sites)
+    tried = []
+    for room in rooms:  # balanced rooms first; the first solution's shares when those leave the first routes loose
+        owner = np.full(len(rows), -1)
+        middle = centre.copy()
+        for _ in range(ROUNDS):
+            owner = _deal(points, weight[rows], able & (room[:, 0] > 0)[None, :], middle, room)
+            for k in range(len(trucks)):
+                if (owner == k).any():
+                    middle[k] = points[owner == k].mean(axis=0)
+        preferred = {
+            problem.sites[i].id: problem.vehicles[trucks[k]].id for i, k in zip(rows, owner, strict=True) if k >= 0
+        }
+        sites = [
+            replace(s, preferred_vehicle=preferred[s.id], preference_penalty=problem.compactness_per_site)
+            if s.id in preferred
+            else s
+            for s in problem.sites
+        ]
+        day = replace(problem, sites=sites)
+        tried.append((_kept(day, ids, preferred), day))
+        if tried[-1][0] >= KEPT:
+            break
+    return max(tried, key=lambda pair: pair[0])[1]
 
 
-def _without_stubs(problem: Problem, trucks: list[int], seeds: list[list[int]], weight: np.ndarray):
-    """The trucks that get a territory, their seeds and room: a first-solution route with less than :data:`STUB` of
-    its type's mean work (the greedy start's remainder) gets none, and its work is added to the others' room."""
+def _kept(day: Problem, ids: list[str], preferred: dict[str, str]) -> float:
+    """Least share, over the streams, of the territorial sites that the stream's first routes serve with their
+    territory's truck (the search plans a stream at a time, and its first routes leave the territories altogether
+    when they leave a site out)."""
+    streams: dict[str, list[str]] = {}
+    for site_id in ids:
+        streams.setdefault(day.sites[day.site_index[site_id]].stream, []).append(site_id)
+    shares = []
+    for members in streams.values():
+        caps = None  # as the search's model sets them (:func:`routing.planning.search.dispatch.add_balance`)
+        if day.balance_per_h > 0:
+            caps = {kind: round(BALANCE_CAP * s) for kind, s in shift_targets(day, members).items()}
+        routes = build_routes(day, members, shift_caps=caps)
+        own = sum(preferred.get(x) == vehicle for vehicle, visits in routes.items() for x in visits)
+        shares.append(own / max(sum(x in preferred for x in members), 1))
+    return min(shares)
+
+
+def _sized(problem: Problem, trucks: list[int], seeds: list[list[int]], weight: np.ndarray, xy: np.ndarray):
+    """The first centre and the room of each truck's territory.
+
+    Why equal room within a type: balanced shifts want the same work on every truck of a type.
+    A route of less than :data:`STUB` of its type's mean work (the greedy start's remainder) is
+    scattered, so its territory starts at the site farthest from the other centres of its type.
+    """
     work = np.array([weight[members, 0].sum() for members in seeds])
     kinds = [problem.vehicles[t].type_id for t in trucks]
-    mean = {kind: work[[k == kind for k in kinds]].mean() for kind in set(kinds)}
-    keep = [k for k in range(len(trucks)) if work[k] >= STUB * mean[kinds[k]]]
-    room = np.array([weight[seeds[k]].sum(axis=0) for k in keep]) * (ROOM, TIGHT_ROOM)
+    centres = np.zeros((len(trucks), 2))
+    balanced = np.zeros((len(trucks), 2))
+    shares = np.zeros((len(trucks), 2))
+    for kind in dict.fromkeys(kinds):
+        ks = [k for k in range(len(trucks)) if kinds[k] == kind]
+        members = [i for k in ks for i in seeds[k]]
+        points = xy[[problem.sites[i].node for i in members]]
+        kept = [k for k in ks if work[k] >= STUB * work[ks].mean()]
+        for k in kept:
+            centres[k] = xy[[problem.sites[i].node for i in seeds[k]]].mean(axis=0)
+        placed = [centres[k] for k in kept] or [points.mean(axis=0)]
+        for k in (k for k in ks if k not in kept):
+            gap = np.linalg.norm(points[:, None, :] - np.array(placed)[None, :, :], axis=2).min(axis=1)
+            centres[k] = points[int(np.argmax(gap))]
+            placed.append(centres[k])
+        balanced[ks] = weight[members].sum(axis=0) * (ROOM, TIGHT_ROOM) / len(ks)
+        for k in kept:  # the first solution's shares: its remainder routes get no territory
+            shares[k] = weight[seeds[k]].sum(axis=0) * (ROOM, TIGHT_ROOM)
     total = weight[[i for members in seeds for i in members]].sum(axis=0)
-    room = room * np.maximum(1.0, total * (ROOM, TIGHT_ROOM) / np.maximum(room.sum(axis=0), 1e-9))
-    return [trucks[k] for k in keep], [seeds[k] for k in keep], room
+    shares *= np.maximum(1.0, total * (ROOM, TIGHT_ROOM) / np.maximum(shares.sum(axis=0), 1e-9))
+    return centres, (balanced, shares)
 
 
 def _plane(problem: Problem) -> np.ndarray:
