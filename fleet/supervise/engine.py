@@ -176,21 +176,10 @@ class SupervisionEngine:
         list of AlarmEvent
             Empty for a fix without a satellite position or a re-delivered one.
         """
-        if self.projector is None:
-            raise ValueError("SupervisionEngine.push needs a projector (the road network)")
         truck = self.trucks.setdefault(fix.device, _Truck())
-        load, ignition, no_fix = decode_status(
-            status=np.array([_num(fix.status)]),
-            load=np.array([_num(fix.load)]),
-            ignition=np.array([_num(fix.ignition)]),
-            lon=np.array([fix.lon]),
-            lat=np.array([fix.lat]),
-        )
-        if no_fix[0]:
-            truck.invalid += 1
+        row = self._row(truck, fix)
+        if row is None:
             return []
-        x, y = self.projector.to_xy(np.array([fix.lon]), np.array([fix.lat]))
-        row = (fix.t, fix.lon, fix.lat, float(x[0]), float(y[0]), _num(fix.speed_kmh), load[0], ignition[0])
         main = truck.window
         if fix.t < main.cut_at:  # older than the fixes kept: judged among the other late ones
             return self._judge(fix.device, truck.late, late=True) if truck.late.insert(row) else []
@@ -200,6 +189,50 @@ class SupervisionEngine:
         events = self._judge(fix.device, main, late=out_of_order)
         self._trim(fix.device, main)
         return events
+
+    def warm(self, device: str, fixes: list[Fix]) -> list[AlarmEvent]:
+        """Take a truck over from its stored positions: all inserted, the window judged once.
+
+        A worker taking a truck over (``fleet.supervise.streams``) has minutes of its history to
+        catch up on; pushing them one by one would judge the growing window once per fix.
+
+        Parameters
+        ----------
+        device
+            The truck's terminal.
+        fixes
+            Its stored positions, in any order.
+
+        Returns
+        -------
+        list of AlarmEvent
+            The alarms of that history, by their stable keys (the store already holds most of them).
+        """
+        truck = self.trucks.setdefault(device, _Truck())
+        rows = [row for fix in fixes if (row := self._row(truck, fix)) is not None]
+        inserted = [truck.window.insert(row) for row in sorted(rows) if row[0] >= truck.window.cut_at]
+        if not any(inserted):
+            return []
+        events = self._judge(device, truck.window, late=False)
+        self._trim(device, truck.window)
+        return events
+
+    def _row(self, truck: _Truck, fix: Fix) -> tuple | None:
+        """The window row of a fix (projected, status decoded), or None without a satellite position."""
+        if self.projector is None:
+            raise ValueError("SupervisionEngine.push needs a projector (the road network)")
+        load, ignition, no_fix = decode_status(
+            status=np.array([_num(fix.status)]),
+            load=np.array([_num(fix.load)]),
+            ignition=np.array([_num(fix.ignition)]),
+            lon=np.array([fix.lon]),
+            lat=np.array([fix.lat]),
+        )
+        if no_fix[0]:
+            truck.invalid += 1
+            return None
+        x, y = self.projector.to_xy(np.array([fix.lon]), np.array([fix.lat]))
+        return (fix.t, fix.lon, fix.lat, float(x[0]), float(y[0]), _num(fix.speed_kmh), load[0], ignition[0])
 
     def close(self) -> list[AlarmEvent]:
         """End every open alarm (the stream is over, or the replayed day is).

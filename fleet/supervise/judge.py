@@ -101,7 +101,7 @@ class LiveJudge:
         log.info("live rules: %d permits, %d zones loaded", len(documents), len(areas))
         return True
 
-    def judge(self, fixes: list[Fix], *, received_at: float | None) -> Applied:
+    def judge(self, fixes: list[Fix], *, received_at: float | None, history: list[Fix] | None = None) -> Applied:
         """Push the fixes through the engine and store the alarm events they raise.
 
         Parameters
@@ -110,6 +110,9 @@ class LiveJudge:
             Accepted positions, in any order (the engine orders each truck's by GPS time).
         received_at
             When they were accepted (epoch seconds), logged with each event.
+        history
+            A truck's stored positions before ``fixes``, for a truck this engine takes over
+            (``SupervisionEngine.warm``: judged once, not fix by fix).
 
         Returns
         -------
@@ -117,5 +120,6 @@ class LiveJudge:
             What the store did with the events.
         """
         self.refresh()
-        events = [event for fix in fixes for event in self.engine.push(fix)]
+        events = self.engine.warm(history[0].device, history) if history else []
+        events += [event for fix in fixes for event in self.engine.push(fix)]
         return apply_events(self._db, events, received_at=received_at) if events else Applied()

@@ -410,14 +410,14 @@ class StreamWorker:
             except (KeyError, ValueError, UnicodeDecodeError):  # not a fix this sink wrote: skipped, never retried
                 log.error("partition %d: entry %s is not a position, skipped: %r", p, entry_id, fields)
                 continue
-            fixes = [fix]
+            history = None
             if fix.device not in self.judge.engine.trucks:
                 self._devices.setdefault(p, set()).add(fix.device)
                 window_s = self.judge.engine.settings.live_window_s
-                fixes = warm_fixes(self.db, device=fix.device, before=fix.t, window_s=window_s) + fixes
+                history = warm_fixes(self.db, device=fix.device, before=fix.t, window_s=window_s)
                 self.stats.warmed_trucks += 1
             try:
-                applied = self.judge.judge(fixes, received_at=received_at)
+                applied = self.judge.judge([fix], received_at=received_at, history=history)
             except Exception:  # not stored: forget the truck, so the retry warms it and raises its events again
                 self.judge.engine.trucks.pop(fix.device, None)
                 raise
