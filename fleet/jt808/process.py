@@ -254,7 +254,13 @@ class GatewayProcess:
             return None
         if process.is_alive():
             os.kill(process.pid, signal.SIGTERM)
-        process.join(timeout_s)
+        # join returns as soon as the child's end of its sentinel pipe closes, which can come a moment before
+        # the child has exited (a thread still unwinding): wait out the whole timeout before killing it
+        deadline = time.monotonic() + timeout_s
+        while process.is_alive() and (left := deadline - time.monotonic()) > 0:
+            process.join(left)
+            if process.is_alive():
+                time.sleep(0.05)
         if process.is_alive():
             log.error("gateway process did not stop within %g s: killed", timeout_s)
             process.kill()
