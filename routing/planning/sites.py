@@ -5,7 +5,8 @@ CSV files are read in UTF-8 (a byte-order mark is fine), UTF-16 with a byte-orde
 Chinese (:data:`COLUMN_NAMES`: ``编号/id, 名称/name, 地址/address, 经度/lon, 纬度/lat, 品类/stream,
 重量(kg)/demand_kg`` …; a bilingual header such as ``经度 lon`` works too); every other column is kept
 as one of the site's ``attributes`` (carried into the scenario, the GeoJSON and the route sheets).
-``windows`` is ``06:00-10:00;19:00-21:00``; a stream may be written in Chinese (``厨余垃圾``).
+``windows`` is ``06:00-10:00;19:00-21:00``; ``vehicles`` (the only trucks that may serve the site, its
+grid's crews) is a list of truck ids such as ``ZX-01;ZX-02``, ``preferred_vehicle`` one truck id; a stream may be written in Chinese (``厨余垃圾``).
 GeoJSON: a FeatureCollection of Points with the same properties. Every bad row is reported with
 file, line (or feature number), id and field; good rows are not lost because of bad ones.
 ``parse_sites`` returns the good rows and the problems (the API keeps the good ones); ``read_sites``
@@ -42,6 +43,8 @@ COLUMN_NAMES: dict[str, tuple[str, ...]] = {
     "service_s": ("service_s", "作业时间(s)", "服务时间(s)", "作业时间", "服务时间"),
     "windows": ("windows", "时间窗", "收运时间", "收运时段"),
     "access": ("access", "通行", "通行等级", "车型限制"),
+    "vehicles": ("vehicles", "车辆", "指定车辆", "作业车辆"),
+    "preferred_vehicle": ("preferred_vehicle", "优先车辆", "首选车辆"),
 }
 """Accepted header names per site field (case, spaces and full-width brackets ignored); the README's table."""
 
@@ -152,6 +155,8 @@ def _site(raw: dict, problem) -> Site | None:
                 return None
         if key == "stream" and isinstance(value, str):
             value = STREAM_NAMES.get(value.strip(), value.strip())
+        if key == "vehicles" and isinstance(value, str):
+            value = [v for v in re.split(r"[;,，；、\s]+", value) if v]
         if key == "windows" and isinstance(value, str):
             parts = [w.strip().split("-") for w in value.split(";") if w.strip()]
             if any(len(p) != 2 for p in parts):

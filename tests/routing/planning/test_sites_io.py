@@ -184,3 +184,45 @@ def test_both_readmes_document_exactly_the_accepted_column_names():
         rows = re.findall(r"^\| `(\w+)` \| ([^|]+) \|", table, flags=re.MULTILINE)
         documented = {field: tuple(re.split(r"[,、]\s*", names.strip())) for field, names in rows}
         assert documented == COLUMN_NAMES, readme
+
+
+def test_allowed_and_preferred_truck_columns_reach_the_scenario_and_unknown_trucks_are_named(tmp_path, places):
+    import subprocess
+    import sys
+
+    from .conftest import base_scenario, site
+
+    trucks = [{"id": f"V{k}", "type": "T", "depot": "D", "shift_start": "06:00", "shift_end": "17:00"} for k in (1, 2)]
+    base = tmp_path / "day.json"
+    base.write_text(
+        json.dumps(base_scenario(places, sites=[site(places, 3)], vehicles=trucks), ensure_ascii=False),
+        encoding="utf-8",
+    )
+    p4, p5 = places[4], places[5]
+    csv_path = tmp_path / "sites.csv"
+    csv_path.write_text(
+        "编号,经度,纬度,品类,重量(kg),指定车辆,优先车辆\n"
+        f"S4,{p4.lon},{p4.lat},厨余,50,V1；V2,V2\n"
+        f"S5,{p5.lon},{p5.lat},厨余,50,V1,\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "new.json"
+    qingyun = [sys.executable, "-c", "from api.cli import main; main()"]
+    run = subprocess.run(
+        [*qingyun, "scenario", "import-sites", str(csv_path), "--into", str(base), "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    doc = {s["id"]: s for s in json.loads(out.read_text(encoding="utf-8"))["sites"]}
+    assert doc["S4"]["vehicles"] == ["V1", "V2"] and doc["S4"]["preferred_vehicle"] == "V2"
+    assert doc["S5"]["vehicles"] == ["V1"] and doc["S5"].get("preferred_vehicle") is None
+    csv_path.write_text(
+        f"id,lon,lat,stream,demand_kg,vehicles\nS6,{p4.lon},{p4.lat},kitchen,50,V1;V9\n", encoding="utf-8"
+    )
+    run = subprocess.run(
+        [*qingyun, "scenario", "import-sites", str(csv_path), "--into", str(base), "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 2 and "S6" in run.stderr and "V9" in run.stderr and "Traceback" not in run.stderr
