@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse, Response
 from sqlmodel import Session
 
@@ -36,6 +36,15 @@ def submit_plan(
     job = sweeping.submit_sweep_plan(session, request=request, settings=settings)
     queue.dispatch(job.id)
     return {"id": job.id, "status": "queued", "url": f"/sweeping/plans/{job.id}"}
+
+
+@plans.get("", summary="list sweeping plans, newest first (id, name, status, created)")
+def list_plans(
+    session: Session = Depends(db_session),
+    limit: int = Query(50, ge=1, le=1000),
+    offset: int = Query(0, ge=0, le=10**9),
+) -> dict:
+    return sweeping.list_sweep_plans(session, limit=limit, offset=offset)
 
 
 @plans.get("/{plan_id}", summary="status and, when done, the plan (plan.json: KPIs, vehicles, unserved kerbs)")

@@ -172,6 +172,43 @@ def sweep_job(session: Session, *, job_id: str, kind: str, finished: bool = Fals
     return job
 
 
+def list_sweep_plans(session: Session, *, limit: int, offset: int) -> dict:
+    """A page of sweeping plans, newest first: ``{"total": n, "items": [{id, name, status, created_at}, …]}``.
+
+    Why: the map page's sweeping layer offers the finished plans to pick from; the stored results
+    (GeoJSON, sheets) are large, so only the job's columns and its scenario's name are read.
+
+    Parameters
+    ----------
+    session
+        The request's session.
+    limit, offset
+        The page: at most ``limit`` plans, after skipping ``offset``.
+    """
+    from sqlmodel import func, select
+
+    from api.tables import local_iso
+
+    total = session.exec(select(func.count()).select_from(Job).where(Job.kind == PLAN_KIND)).one()
+    rows = session.exec(
+        select(Job.id, Job.status, Job.created_at, Job.params)
+        .where(Job.kind == PLAN_KIND)
+        .order_by(Job.created_at.desc(), Job.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    items = [
+        {
+            "id": job_id,
+            "name": str((params.get("scenario") or {}).get("name", "")),
+            "status": status,
+            "created_at": local_iso(created),
+        }
+        for job_id, status, created, params in rows
+    ]
+    return {"total": total, "items": items}
+
+
 def job_body(job: Job, *, result_key: str) -> dict:
     """Status, progress, error and attempts of a job; ``result_key`` holds its result once it succeeded."""
     body = job_status(job)

@@ -44,8 +44,32 @@ export function ll(lon, lat) {
   return [lat, lon];
 }
 
-const PANES = { roads: 250, zones: 300, routes: 410, track: 420, violations: 430, alarm: 440, stops: 610, trucks: 620 };
+const PANES = {
+  roads: 250, territories: 280, zones: 300, sweep: 405, routes: 410, track: 420, violations: 430, alarm: 440,
+  stops: 610, trucks: 620,
+};
 export const renderers = {};
+const legends = {};
+
+/** A legend box on the map (a Leaflet control with the element id ``id``), emptied; created on first use. */
+export function legend(id, { position = "bottomright", title = "" } = {}) {
+  if (!legends[id]) {
+    const control = L.control({ position });
+    control.onAdd = () => { const div = L.DomUtil.create("div", "legend"); div.id = id; L.DomEvent.disableScrollPropagation(div); L.DomEvent.disableClickPropagation(div); return div; };
+    control.addTo(state.map);
+    legends[id] = control;
+  }
+  const box = legends[id].getContainer();
+  box.replaceChildren();
+  box.hidden = false;
+  if (title) html("b", {}, box).textContent = title;
+  return box;
+}
+
+/** Hide a legend box (its layer is off). */
+export function hideLegend(id) {
+  if (legends[id]) { legends[id].getContainer().replaceChildren(); legends[id].getContainer().hidden = true; }
+}
 
 /** The map with one pane per layer family (so each is found by id) and the basemap, if one is set. */
 export function initMap(config) {

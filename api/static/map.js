@@ -3,6 +3,7 @@
 import { $, api, drawRoads, initMap, state } from "./core.js";
 import { startLive } from "./live.js";
 import { loadTrack, moveHead, showPlan, showViolations, togglePlay } from "./plans.js";
+import { sweepPlans } from "./sweeping.js";
 
 async function plans() {
   const wanted = new URLSearchParams(location.search).get("plan");
@@ -31,6 +32,7 @@ async function start() {
   initMap(await api("/map/config"));
   await drawRoads();
   await plans();
+  await sweepPlans();
   await showViolations();
   await startLive();
   document.body.dataset.ready = "1";

@@ -1,6 +1,7 @@
-// 清运 Qingyun map page, the dispatcher's and the auditor's layers: a plan's routes, numbered stops with
-// ETAs and KPIs; the audit's violations with their evidence; a truck's track played back on a slider.
-import { $, api, clockOf, html, ll, renderers, shown, state } from "./core.js";
+// 清运 Qingyun map page, the dispatcher's and the auditor's layers: a plan's routes coloured by territory (网格),
+// each territory's service area and a legend naming it with its trucks, numbered stops with ETAs and KPIs; the
+// audit's violations with their evidence; a truck's track played back on a slider.
+import { $, api, clockOf, hideLegend, html, legend, ll, renderers, shown, state } from "./core.js";
 
 const KPI_LABELS = [
   ["clearance_rate", "清运率 / clearance rate", v => (100 * v).toFixed(1) + " %"],
@@ -49,9 +50,44 @@ function kpiTable(plan) {
   }
 }
 
-/** One plan: every route in its colour, numbered stops with ETAs, the KPI table and the route list. */
+/** The plan's territories: from its service-area features, or (a plan stored before territories) one per route. */
+function territoriesOf(geo) {
+  const routes = geo.features.filter(f => f.properties.kind === "route").map(f => f.properties);
+  const areas = geo.features.filter(f => f.properties.kind === "territory").map(f => f.properties);
+  const listed = areas.map(a => ({ id: a.territory, label: a.label, colour: a.colour, grid: a.grid, vehicles: a.vehicles }));
+  for (const r of routes) {
+    const id = r.territory ?? r.vehicle_id;
+    if (!listed.some(t => t.id === id)) listed.push({ id, label: r.territory_label ?? id, colour: r.colour, grid: false, vehicles: [r.vehicle_id] });
+  }
+  return listed;
+}
+
+/** The territory legend: each territory's colour, its name (zh / en) and, for a grid, its trucks; a click shows
+ * that territory alone (its area, routes and stops), a second click all again. */
+function territoryLegend(territories, trucks) {
+  const box = legend("plan-legend", { title: `片区 / territories ${territories.length} · 车辆 / trucks ${trucks}` });
+  const list = html("ul", {}, box);
+  const owner = Object.fromEntries(territories.flatMap(t => t.vehicles.map(v => [v, t.id])));
+  for (const t of territories) {
+    const li = html("li", { "data-territory": t.id, title: "点击只看此片区 / click to show this territory alone" }, list);
+    html("span", { class: "swatch", style: `background:${t.colour}` }, li);
+    li.append(t.grid ? `${t.label}: ${t.vehicles.join(", ")}` : t.label);
+    li.addEventListener("click", () => {
+      const alone = !li.classList.contains("selected");
+      for (const other of list.children) other.classList.toggle("selected", alone && other === li);
+      for (const el of document.querySelectorAll("#territories path.territory, #routes path.route, #stops .leaflet-marker-icon")) {
+        const of = el.dataset.territory ?? owner[el.dataset.vehicle];
+        el.classList.toggle("dim", alone && of !== t.id);
+      }
+    });
+  }
+}
+
+/** One plan: every route in its territory's colour over the territory's service area, numbered stops with ETAs,
+ * the territory legend, the KPI table and the route list. */
 export async function showPlan(id) {
   clear("plan");
+  hideLegend("plan-legend");
   $("kpi").replaceChildren(); $("route-list").replaceChildren(); $("stop-table").replaceChildren();
   if (!id) return;
   const body = await api(`/plans/${id}`);
@@ -61,14 +97,25 @@ export async function showPlan(id) {
   kpiTable(plan);
   const group = L.layerGroup().addTo(state.map);
   layers.plan = group;
+  const colours = {};
+  const areas = geo.features.filter(f => f.properties.kind === "territory").length;
+  const fill = Math.min(.12, Math.max(.03, 1 / Math.max(areas, 1)));  // many overlapping areas stay readable
   for (const f of geo.features) {
     const p = f.properties;
-    if (p.kind === "route") {
+    if (p.kind === "territory") {
+      const area = L.polygon(f.geometry.coordinates.map(ring => ring.map(c => ll(c[0], c[1]))), {
+        renderer: renderers.territories, pane: "territories", className: "territory", color: p.colour,
+        weight: 1, opacity: .6, fillColor: p.colour, fillOpacity: fill, interactive: true,
+      }).bindTooltip(`${p.label} · ${p.vehicles.join(", ")} · ${p.area_km2} km²`).addTo(group);
+      area.getElement().dataset.territory = p.territory;
+    } else if (p.kind === "route") {
+      colours[p.vehicle_id] = p.colour;
       const line = L.polyline(f.geometry.coordinates.map(c => ll(c[0], c[1])), {
         renderer: renderers.routes, pane: "routes", color: p.colour, weight: 3, opacity: .85, className: "route",
       }).addTo(group);
       line.getElement().dataset.vehicle = p.vehicle_id;
-    } else {
+      line.getElement().dataset.territory = p.territory ?? p.vehicle_id;
+    } else if (f.geometry.type === "Point") {
       const [lon, lat] = f.geometry.coordinates;
       const site = p.kind === "site";
       const marker = badge(lon, lat, {
@@ -78,11 +125,12 @@ export async function showPlan(id) {
       marker.getElement().dataset.vehicle = p.vehicle_id;
     }
   }
+  territoryLegend(territoriesOf(geo), plan.routes.length);
   for (const route of plan.routes) {
     const li = html("li", { "data-vehicle": route.vehicle_id }, $("route-list"));
     const sites = route.stops.filter(s => s.kind === "site").length;
     const km = route.stops.reduce((a, s) => a + s.leg_distance_m, 0) / 1000;
-    html("span", { class: "swatch", style: `background:${route.colour}` }, li);
+    html("span", { class: "swatch", style: `background:${colours[route.vehicle_id] || route.colour}` }, li);
     li.append(`${route.vehicle_id} · ${sites} 点 / stops · ${km.toFixed(1)} km · ${hm(route.stops[0].departure)}–${hm(route.stops[route.stops.length - 1].arrival)}`);
     li.addEventListener("click", () => selectRoute(route, li));
   }

@@ -85,7 +85,11 @@ class PlanRoute(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     vehicle_id: str = Field(description="the scenario's vehicle id; matches the positions' ``device`` column")
-    colour: str | None = Field(None, description="the route's colour on the map and in routes.geojson")
+    colour: str | None = Field(
+        None,
+        description="the truck's own colour (route lists); the map and routes.geojson colour routes by territory "
+        "(their ``territory``), which is this colour when the plan has no grids",
+    )
     stops: list[PlanStop]
 
 

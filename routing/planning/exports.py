@@ -14,15 +14,25 @@ import csv
 import io
 import json
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from routing.network.mapdraw import add_scale_bar, drawable, label, use_cjk_font
-from routing.planning.document import PlanDocument, route_colour
+from routing.planning.document import PlanDocument
 from routing.planning.kpis import KPI_CSV_HEADER, dispatcher_measures, kpi_csv_rows
 from routing.planning.plan import Plan
 from routing.planning.problem import Problem
 from routing.planning.scenario import STREAM_LABELS_ZH
+from routing.planning.territory_map import (
+    Territories,
+    Territory,
+    draw_territories,
+    legend_text,
+    line_style,
+    route_territories,
+    territory_features,
+)
 from routing.planning.timed import Route, Stop
 from routing.planning.timeline import write_timeline_png
 
@@ -85,15 +95,17 @@ def _road_line(route: Route, legs: LegGeometry) -> list[list[float]]:
     return line
 
 
-def _route_feature(route: Route, problem: Problem, *, legs: LegGeometry, colour: str) -> dict:
-    """One truck's road path with its totals (the map's route list and a GIS attribute table)."""
+def _route_feature(route: Route, problem: Problem, *, legs: LegGeometry, territory: Territory) -> dict:
+    """One truck's road path with its territory and totals (the map's route list and a GIS attribute table)."""
     return {
         "type": "Feature",
         "geometry": {"type": "LineString", "coordinates": _road_line(route, legs)},
         "properties": {
             "kind": "route",
             "vehicle_id": route.vehicle_id,
-            "colour": colour,
+            "colour": territory.colour,
+            "territory": territory.id,
+            "territory_label": territory.label(),
             "distance_km": round(route.distance_m / 1000.0, 3),
             "duration_h": round((route.end - route.start) / 3600.0, 3),
             "stops": sum(1 for s in route.stops if s.kind == "site"),
@@ -134,8 +146,9 @@ def _stop_features(route: Route, problem: Problem, *, colour: str) -> list[dict]
     return features
 
 
-def plan_geojson(plan: Plan, problem: Problem, *, legs: LegGeometry) -> dict:
-    """Routes as road-following LineStrings and numbered stops as Points (WGS-84), one colour per truck.
+def plan_geojson(plan: Plan, problem: Problem, *, legs: LegGeometry, grids: Sequence | None = None) -> dict:
+    """Territories' service areas as Polygons, routes as road-following LineStrings and numbered stops as Points
+    (WGS-84), one colour per territory (:mod:`routing.planning.territory_map`).
 
     Parameters
     ----------
@@ -145,31 +158,38 @@ def plan_geojson(plan: Plan, problem: Problem, *, legs: LegGeometry) -> dict:
         Its problem (place names, windows, coordinates).
     legs : LegGeometry
         Road geometry of every leg.
+    grids : sequence of routing.planning.scenario.Grid, optional
+        The scenario's grids: a route's territory is its grid; without, its truck's own.
 
     Returns
     -------
     dict
-        A GeoJSON FeatureCollection named after the scenario.
+        A GeoJSON FeatureCollection named after the scenario: ``kind`` territory (first, drawn below), route,
+        and the stop kinds.
     """
-    features = []
-    for index, route in enumerate(plan.routes):
-        colour = route_colour(index)
-        features.append(_route_feature(route, problem, legs=legs, colour=colour))
-        features.extend(_stop_features(route, problem, colour=colour))
+    territories = route_territories(plan, problem, grids=grids)
+    features = territory_features(territories, problem, legs.network)
+    for route in plan.routes:
+        territory = territories.of[route.vehicle_id]
+        features.append(_route_feature(route, problem, legs=legs, territory=territory))
+        features.extend(_stop_features(route, problem, colour=territory.colour))
     return {"type": "FeatureCollection", "name": plan.scenario, "features": features}
 
 
-def write_geojson(plan: Plan, problem: Problem, legs: LegGeometry, path: Path) -> None:
+def write_geojson(
+    plan: Plan, problem: Problem, legs: LegGeometry, path: Path, *, grids: Sequence | None = None
+) -> None:
     """:func:`plan_geojson` as a file.
 
     Parameters
     ----------
-    plan, problem, legs
+    plan, problem, legs, grids
         As in :func:`plan_geojson`.
     path : Path
         The file to write (UTF-8).
     """
-    Path(path).write_text(json.dumps(plan_geojson(plan, problem, legs=legs), ensure_ascii=False), encoding="utf-8")
+    document = plan_geojson(plan, problem, legs=legs, grids=grids)
+    Path(path).write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
 
 
 def _place_names(problem: Problem) -> dict[tuple[str, str], str]:
@@ -309,34 +329,31 @@ def write_route_sheets(plan: Plan, problem: Problem, folder: Path) -> list[Path]
     return written
 
 
-LINE_STYLES = ("-", (0, (5, 2)), (0, (1, 1.5)), (0, (6, 2, 1, 2)))
-"""Line styles of the plan map: the n-th route has colour ``route_colour(n)`` and style ``n // 16``, so 64 differ."""
-
 LEGEND_ROWS = 30
-"""Trucks per legend column on the plan map."""
+"""Territories per legend column on the plan map."""
 
 
 def route_style(index: int) -> tuple[str, object]:
-    """Colour and line style of the plan's ``index``-th route on the PNG map (colour as on the web map and GeoJSON)."""
-    from routing.planning.document import ROUTE_COLOURS
+    """Colour and line style of the plan's ``index``-th territory on the PNG map (as on the web map and GeoJSON);
+    without grids every truck is a territory, so this is the ``index``-th route's."""
+    return line_style(index)
 
-    return route_colour(index), LINE_STYLES[(index // len(ROUTE_COLOURS)) % len(LINE_STYLES)]
 
-
-def _draw_routes(ax, plan: Plan, legs: LegGeometry, *, lines) -> list:
-    """Each route in its colour and style; returns the legend handles (truck id → colour and style)."""
+def _draw_routes(ax, plan: Plan, legs: LegGeometry, *, lines, territories: Territories, cjk: bool) -> list:
+    """Each route in its territory's colour and style; returns the legend handles, one per territory."""
     from matplotlib.collections import LineCollection
     from matplotlib.lines import Line2D
 
-    handles = []
-    for k, route in enumerate(plan.routes):
-        colour, style = route_style(k)
+    for route in plan.routes:
+        t = territories.of[route.vehicle_id]
         paths = [leg.geometry_xy for leg in legs.route_paths(route)]
         ax.add_collection(
-            LineCollection(lines(paths), colors=[colour], linestyles=[style], linewidths=1.4, alpha=0.9, zorder=2)
+            LineCollection(lines(paths), colors=[t.colour], linestyles=[t.style], linewidths=1.4, alpha=0.9, zorder=2)
         )
-        handles.append(Line2D([], [], color=colour, linestyle=style, linewidth=1.8, label=route.vehicle_id))
-    return handles
+    return [
+        Line2D([], [], color=t.colour, linestyle=t.style, linewidth=1.8, label=legend_text(t, cjk=cjk))
+        for t in territories.items
+    ]
 
 
 def _draw_places(ax, problem: Problem, legs: LegGeometry, *, cjk: bool) -> list:
@@ -365,8 +382,8 @@ def _draw_places(ax, problem: Problem, legs: LegGeometry, *, cjk: bool) -> list:
     return [(h, text) for h, text in zip(handles, labels) if h is not None]
 
 
-def _add_legends(fig, ax, *, trucks: list, places: list, cjk: bool) -> None:
-    """The place legend inside the map (lower right) and the truck legend beside it, in columns of 30."""
+def _add_legends(fig, ax, *, trucks: list, places: list, cjk: bool, vehicles: int) -> None:
+    """The place legend inside the map (lower right) and the territory legend beside it, in columns of 30."""
     inside = ax.legend(
         [h for h, _ in places], [t for _, t in places], loc="lower right", fontsize=8, framealpha=0.85, markerscale=0.8
     )
@@ -374,7 +391,10 @@ def _add_legends(fig, ax, *, trucks: list, places: list, cjk: bool) -> None:
     if trucks:
         fig.legend(
             handles=trucks,
-            title=label("车辆", "trucks", cjk=cjk) + f" ({len(trucks)})",
+            title=label("片区", "territories", cjk=cjk)
+            + f" ({len(trucks)}) · "
+            + label("车辆", "trucks", cjk=cjk)
+            + f" ({vehicles})",
             loc="upper left",
             bbox_to_anchor=(0.9, 0.88),
             ncol=-(-len(trucks) // LEGEND_ROWS),
@@ -385,12 +405,15 @@ def _add_legends(fig, ax, *, trucks: list, places: list, cjk: bool) -> None:
         )
 
 
-def write_map_png(plan: Plan, problem: Problem, legs: LegGeometry, path: Path, *, title: str = "") -> None:
-    """All routes over the road network (UTM metres) with a truck legend and a scale bar; depot, facilities, sites.
+def write_map_png(
+    plan: Plan, problem: Problem, legs: LegGeometry, path: Path, *, title: str = "", grids: Sequence | None = None
+) -> None:
+    """All routes over the road network (UTM metres), one colour per territory, each territory's service area
+    lightly filled, a territory legend with its trucks and a scale bar; depot, facilities, sites.
 
     Labels are Chinese with English beside when the machine has a CJK font, English otherwise
-    (:mod:`routing.network.mapdraw`). Each truck keeps its web-map colour; trucks beyond the 16
-    colours differ by line style.
+    (:mod:`routing.network.mapdraw`). Each territory keeps its web-map colour; territories beyond the
+    16 colours differ by line style.
 
     Parameters
     ----------
@@ -402,6 +425,8 @@ def write_map_png(plan: Plan, problem: Problem, legs: LegGeometry, path: Path, *
         The PNG file.
     title : str
         Map title; by default the scenario name with trucks, km and clearance rate.
+    grids : sequence of routing.planning.scenario.Grid, optional
+        The scenario's grids (territories; see :func:`routing.planning.territory_map.route_territories`).
     """
     import matplotlib
 
@@ -421,7 +446,9 @@ def write_map_png(plan: Plan, problem: Problem, legs: LegGeometry, path: Path, *
         return np.split(xy, np.flatnonzero(np.diff(index)) + 1) if len(xy) else []
 
     ax.add_collection(LineCollection(lines(network.edge_geometry), colors="#cccccc", linewidths=0.4, zorder=1))
-    trucks = _draw_routes(ax, plan, legs, lines=lines)
+    territories = route_territories(plan, problem, grids=grids)
+    draw_territories(ax, territories, problem, network=network, grids=grids)
+    trucks = _draw_routes(ax, plan, legs, lines=lines, territories=territories, cjk=cjk)
     ax.autoscale_view()
     places = _draw_places(ax, problem, legs, cjk=cjk)
     kpi = plan.kpi
@@ -434,7 +461,7 @@ def write_map_png(plan: Plan, problem: Problem, legs: LegGeometry, path: Path, *
     ax.set_aspect("equal")
     ax.set_axis_off()
     add_scale_bar(ax, metres_per_unit=1.0)  # the network is projected (UTM metres)
-    _add_legends(fig, ax, trucks=trucks, places=places, cjk=cjk)
+    _add_legends(fig, ax, trucks=trucks, places=places, cjk=cjk, vehicles=len(plan.routes))
     ax.text(
         0.5, 0.005, "© OpenStreetMap contributors (ODbL)", transform=ax.transAxes, fontsize=6, color="grey", ha="center"
     )
@@ -456,7 +483,8 @@ def plan_exports(outcome: PlanOutcome) -> tuple[dict, list[list[str]]]:
     -------
     tuple of (dict, list of list of str)
     """
-    geojson = plan_geojson(outcome.plan, outcome.problem, legs=LegGeometry(outcome.network, outcome.snapped))
+    legs = LegGeometry(outcome.network, outcome.snapped)
+    geojson = plan_geojson(outcome.plan, outcome.problem, legs=legs, grids=outcome.grids)
     return geojson, [SHEET_HEADER, *route_sheet_rows(outcome.plan, outcome.problem)]
 
 
@@ -502,9 +530,10 @@ def write_all(outcome: PlanOutcome, *, out: Path) -> dict[str, Path]:
     write_plan_json(outcome.document, files["plan"])
     measures = plan.measures or dispatcher_measures(problem, plan.routes)
     files["kpis"].write_text(sheet_csv([KPI_CSV_HEADER, *kpi_csv_rows(measures)]), encoding="utf-8", newline="")
-    write_geojson(plan, problem, legs, files["geojson"])
+    grids = outcome.grids
+    write_geojson(plan, problem, legs, files["geojson"], grids=grids)
     files["sheets"] = out / "route_sheets"
     write_route_sheets(plan, problem, files["sheets"])
-    write_map_png(plan, problem, legs, files["map"])
+    write_map_png(plan, problem, legs, files["map"], grids=grids)
     write_timeline_png(plan, problem, files["timeline"])
     return files

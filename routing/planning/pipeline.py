@@ -11,7 +11,7 @@ never returned. Exports (``plan.json``, GeoJSON, route sheets, map) are made fro
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from routing.errors import PlanCheckError
@@ -48,6 +48,7 @@ class PlanOutcome:
     snapped: list[SnappedPoint]
     timings: PlanTimings
     document: PlanDocument  # the plan.json document the checker certified
+    grids: list = field(default_factory=list)  # the scenario's grids: the map and GeoJSON colour by territory
 
 
 def solve_params(settings: PlanningSettings, *, time_limit_s: float | None = None) -> SolveParams:
@@ -158,4 +159,5 @@ def plan_day(
         snapped=snapped,
         timings=timings,
         document=document,
+        grids=list(scenario.grids or ()),
     )

@@ -50,29 +50,56 @@ def _lonlat(network, edges: list[int]) -> list[list[float]]:
     return [[round(float(a), 7), round(float(b), 7)] for a, b in zip(lon, lat)]
 
 
+def _features(vehicle, *, colour: str, network: object) -> list[dict]:
+    """One vehicle's lines: each served kerb its own feature (its edge, with its row's street, side and times),
+    each deadhead row one; the map page counts and draws them one by one."""
+    features = []
+    for row in vehicle.rows:
+        if not row.edges:
+            continue
+        props = row.model_dump(exclude={"edges", "kerbs"})
+        props.update(vehicle_id=vehicle.vehicle_id, vehicle_kind=vehicle.kind, colour=colour)
+        if row.action != "serve":
+            line = {"type": "LineString", "coordinates": _lonlat(network, row.edges)}
+            features.append({"type": "Feature", "geometry": line, "properties": {**props, "kind": "deadhead"}})
+            continue
+        for edge, kerb in zip(row.edges, row.kerbs, strict=True):
+            line = {"type": "LineString", "coordinates": _lonlat(network, [edge])}
+            km = round(float(network.edge_length_m[edge]) / 1000.0, 3)
+            kerb_props = {**props, "kind": "kerb", "kerb_id": kerb, "km": km}
+            features.append({"type": "Feature", "geometry": line, "properties": kerb_props})
+    return features
+
+
 def plan_geojson(plan: StreetPlan, network: object) -> dict:
-    """Every row with a line as a Feature: ``action`` serve (kerbs swept) or drive (deadhead), colour per sweeper."""
+    """The plan as GeoJSON (WGS-84): served kerbs and deadheading per vehicle, depot, stations and water points.
+
+    Parameters
+    ----------
+    plan : StreetPlan
+        The certified plan.
+    network : RoadNetwork
+        Its road network (edge geometry, projection).
+
+    Returns
+    -------
+    dict
+        A FeatureCollection: ``kind`` kerb (one per kerb served, ``action`` serve, a kerb served twice twice),
+        deadhead (one per driven row, ``action`` drive), each with ``vehicle_id``, ``vehicle_kind`` (sweeper |
+        washer) and the vehicle's ``colour``; then the depot, stations and water points as Points. The plan's
+        ``kpis`` and ``wash_kpis`` are in the collection's properties.
+    """
     features = []
     for v, vehicle in enumerate(plan.vehicles):
-        for row in vehicle.rows:
-            if not row.edges:
-                continue
-            props = row.model_dump(exclude={"edges"})
-            props.update(vehicle_id=vehicle.vehicle_id, colour=route_colour(v))
-            features.append(
-                {
-                    "type": "Feature",
-                    "geometry": {"type": "LineString", "coordinates": _lonlat(network, row.edges)},
-                    "properties": props,
-                }
-            )
+        features.extend(_features(vehicle, colour=route_colour(v), network=network))
     depot = {"type": "Point", "coordinates": list(plan.depot_lonlat)}
     features.append({"type": "Feature", "geometry": depot, "properties": {"kind": "depot", "node": plan.depot_node}})
     for place in plan.facilities:
         if place.kind != "depot":
             point = {"type": "Point", "coordinates": list(place.lonlat)}
             features.append({"type": "Feature", "geometry": point, "properties": place.model_dump(exclude={"lonlat"})})
-    return {"type": "FeatureCollection", "features": features}
+    kpis = {"kpis": plan.kpis.model_dump(), "wash_kpis": plan.wash_kpis.model_dump() if plan.wash_kpis else None}
+    return {"type": "FeatureCollection", "name": plan.name, "properties": kpis, "features": features}
 
 
 def write_plan_outputs(plan: StreetPlan, *, network: object, out: Path) -> list[Path]:
