@@ -64,6 +64,20 @@ class CliState:
 
         return engine_for(url)
 
+    def piece_runner(self):
+        """Where ``qingyun plan`` sends the pieces of a cut day: the Celery workers when ``QINGYUN_REDIS_URL``
+        is set (``api.jobs.queues.piece_runner``), else None (this machine's processes).
+
+        Returns
+        -------
+        routing.planning.search.remote.RedisPieces or None
+        """
+        if not self.settings.service.redis_url:
+            return None
+        from api.jobs.queues import piece_runner
+
+        return piece_runner(self.settings)
+
 
 @app.callback()
 def _root(ctx: typer.Context) -> None:

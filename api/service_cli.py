@@ -116,12 +116,23 @@ def serve(
 @service_app.command()
 def worker(
     ctx: typer.Context,
-    concurrency: int = typer.Option(1, help="jobs at a time in this process (each solve uses both cores)"),
+    concurrency: int = typer.Option(
+        1,
+        help=(
+            "jobs or search pieces at a time in this process: a job's solve uses QINGYUN_PLANNING_WORKERS cores, "
+            "a piece one; a machine that mostly serves pieces runs one per core"
+        ),
+    ),
 ) -> None:
-    """后台求解进程 / a Celery job worker over Redis (needs QINGYUN_REDIS_URL and the API's QINGYUN_DATABASE_URL).
+    """后台求解进程 / a Celery worker over Redis for jobs and search pieces (needs QINGYUN_REDIS_URL and the
+    API's QINGYUN_DATABASE_URL).
 
-    SIGTERM hands the running job back to the queue for another worker and ends its searches;
-    a worker killed outright has its job queued again by the others (see ``api.jobs.queues``).
+    It consumes two queues: the jobs (QINGYUN_CELERY_QUEUE) and the pieces of big days
+    (QINGYUN_CELERY_QUEUE + "-pieces"): a day cut into zones spreads over every worker, the job's own
+    process running pieces too. SIGTERM hands the running job back to the queue for another worker
+    and ends its searches (a running piece is sent to another worker); a worker killed outright has
+    its job queued again by the others, and its piece re-run elsewhere seconds later (see
+    ``api.jobs.queues`` and ``routing.planning.search.remote``).
     """
     import logging
 

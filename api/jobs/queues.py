@@ -10,16 +10,24 @@ The database is the source of truth. Every process that runs or sends jobs sweep
 queued again and sent (``api.jobs.recovery``); with Celery, queued jobs left unclaimed are sent
 again. Each job runs in a :class:`routing.planning.search.processes.SearchScope`: at shutdown
 the process hands its running jobs back (``api.jobs.engine.release``) and kills their searches.
+
+With Celery, a job's cut day also spreads over the workers: its pieces and zones go through
+Redis (:class:`routing.planning.search.remote.RedisPieces`, installed around every job by
+:func:`piece_runner`) as ``qingyun.search_piece`` tasks on the pieces queue (the jobs queue's
+name + ``-pieces``), which every ``qingyun worker`` consumes besides the jobs; the job's own
+process runs pieces too, so a lone worker never waits for itself.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import os
 import queue
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from sqlalchemy.engine import Engine
@@ -35,6 +43,7 @@ from routing.planning.search.processes import SearchScope, owned_by
 log = logging.getLogger(__name__)
 
 TASK_NAME = "qingyun.run_job"
+PIECE_TASK = "qingyun.search_piece"
 
 
 class JobQueue(Protocol):
@@ -58,7 +67,7 @@ class _Running:
         with self._lock:
             self._jobs[job_id] = (worker, scope)
         try:
-            with owned_by(scope):
+            with owned_by(scope), _pieces_spread(settings):
                 return run_job(engine, job_id, runners=RUNNERS, settings=settings, worker=worker)
         finally:
             with self._lock:
@@ -151,6 +160,104 @@ _WORKER_JOBS = _Running()
 """The jobs a ``qingyun worker`` process is running (its task and its shutdown hook share them)."""
 
 
+class _Pieces:
+    """The search pieces a ``qingyun worker`` process is running: stopped at shutdown (their callers re-send them)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._scopes: set[SearchScope] = set()
+
+    def serve(self, redis_url: str, run_key: str, label: str) -> str:
+        """Run one piece (``routing.planning.search.remote.serve_piece``) in a scope this process can stop."""
+        from routing.planning.search.remote import runner_name, serve_piece
+
+        scope = SearchScope()
+        with self._lock:
+            self._scopes.add(scope)
+        try:
+            return serve_piece(redis_url, run_key=run_key, label=label, who=runner_name("worker"), scope=scope)
+        finally:
+            with self._lock:
+                self._scopes.discard(scope)
+
+    def stop_all(self) -> None:
+        """Kill every running piece; each lets its claim go, so its caller sends it to another worker at once."""
+        with self._lock:
+            scopes = list(self._scopes)
+        for scope in scopes:
+            scope.cancel()
+
+
+_WORKER_PIECES = _Pieces()
+
+
+def pieces_queue(settings: Settings) -> str:
+    """The Celery queue of search pieces: the jobs queue's name + ``-pieces`` (a test's own queue has its own).
+
+    Parameters
+    ----------
+    settings
+        ``settings.service.celery_queue`` names the jobs queue.
+
+    Returns
+    -------
+    str
+    """
+    return f"{settings.service.celery_queue}-pieces"
+
+
+@functools.lru_cache(maxsize=8)
+def _piece_sender(redis_url: str, queue_name: str) -> Callable[[str, str], None]:
+    """Sends ``qingyun.search_piece`` messages (one Celery app per broker and queue, kept for the process)."""
+    import uuid
+
+    from celery import Celery
+
+    app = Celery("qingyun-pieces", broker=redis_url)
+    app.conf.update(broker_connection_retry_on_startup=True)
+
+    def send(run_key: str, label: str) -> None:
+        # the task id names the call and the piece, so the workers' lines about the message name them too
+        task_id = f"{run_key.rsplit(':', 1)[-1][:8]}.{label}.{uuid.uuid4().hex[:6]}"
+        app.send_task(PIECE_TASK, args=[run_key, label], queue=queue_name, task_id=task_id)
+
+    return send
+
+
+def piece_runner(settings: Settings, *, local_lanes: int | None = None):
+    """The runner that spreads a job's search pieces over the Celery workers (``settings.service.redis_url``).
+
+    Parameters
+    ----------
+    settings
+        The process's settings; ``service.redis_url`` must be set.
+    local_lanes
+        Pieces the calling process runs itself at once (None: as many as its search workers; 0: workers only).
+
+    Returns
+    -------
+    routing.planning.search.remote.RedisPieces
+    """
+    from routing.planning.search.remote import RedisPieces
+
+    url = settings.service.redis_url
+    if not url:
+        raise ValueError("piece_runner needs settings.service.redis_url (QINGYUN_REDIS_URL)")
+    return RedisPieces(url, send=_piece_sender(url, pieces_queue(settings)), local_lanes=local_lanes)
+
+
+@contextlib.contextmanager
+def _pieces_spread(settings: Settings) -> Iterator[None]:
+    """With Redis, the job's search pieces go to the workers; without, nothing changes (nothing heavy imported)."""
+    if not settings.service.redis_url:
+        yield
+        return
+    from routing.planning.search.workers import pieces_run_by
+
+    with pieces_run_by(piece_runner(settings)):
+        yield
+
+
 def celery_app(settings: Settings):
     """The Celery app shared by the API (sender) and ``qingyun worker`` (consumer).
 
@@ -169,7 +276,9 @@ def celery_app(settings: Settings):
     Returns
     -------
     celery.Celery
-        The app, with the one task ``qingyun.run_job``.
+        The app, with the tasks ``qingyun.run_job`` and ``qingyun.search_piece`` (a piece of a
+        job's cut day; a killed worker's piece is sent again by its caller once the piece's claim
+        expires, see ``routing.planning.search.remote``).
     """
     from celery import Celery
 
@@ -190,6 +299,10 @@ def celery_app(settings: Settings):
         from api.db import engine_for
 
         return _WORKER_JOBS.run(engine_for(service.database_url), job_id, settings=settings, kind="celery")
+
+    @app.task(name=PIECE_TASK, ignore_result=True)
+    def search_piece(run_key: str, label: str) -> str:
+        return _WORKER_PIECES.serve(service.redis_url, run_key, label)
 
     return app
 
@@ -241,7 +354,12 @@ def open_queue(engine: Engine, settings: Settings) -> JobQueue:
 
 
 def run_worker(settings: Settings, *, concurrency: int = 1) -> None:
-    """``qingyun worker``: consume jobs until stopped (one solve at a time per process by default).
+    """``qingyun worker``: consume jobs and search pieces until stopped (one at a time per process by default).
+
+    Both queues (``celery_queue`` and :func:`pieces_queue`): a job's pieces are run by the other
+    workers, and by the job's own process (so one worker alone still completes a cut day). A piece
+    is one search process, a job ``QINGYUN_PLANNING_WORKERS`` of them: a machine that mostly
+    serves pieces runs ``--concurrency`` = its cores.
 
     On SIGTERM or Ctrl-C the worker hands its running jobs back (sent again at once, for another
     worker), kills their searches and exits; killed outright, its searches die with it and the
@@ -252,10 +370,11 @@ def run_worker(settings: Settings, *, concurrency: int = 1) -> None:
     settings
         The process's settings; ``settings.service.redis_url`` must be set.
     concurrency
-        Jobs at a time in this process (each solve itself uses both cores).
+        Jobs or pieces at a time in this process (each solve itself uses both cores, a piece one).
     """
     from celery import signals
 
+    import routing.planning.search.remote  # noqa: F401 - the solver loaded once, not in the first piece's time
     from api.db import engine_for
 
     engine = engine_for(settings.service.database_url)
@@ -267,6 +386,7 @@ def run_worker(settings: Settings, *, concurrency: int = 1) -> None:
 
     def hand_back() -> None:
         sweeper.stopped.set()
+        _WORKER_PIECES.stop_all()  # their callers send them to another worker at once
         for job_id in _WORKER_JOBS.release_all(engine):
             send(job_id)
 
@@ -283,7 +403,7 @@ def run_worker(settings: Settings, *, concurrency: int = 1) -> None:
             "--loglevel=INFO",
             "--without-gossip",
             "--without-mingle",
-            f"--queues={settings.service.celery_queue}",
+            f"--queues={settings.service.celery_queue},{pieces_queue(settings)}",
             *pool,
             f"--hostname=qingyun-{os.getpid()}@{socket.gethostname()}",
         ]

@@ -77,16 +77,20 @@ def plan(
         return
     if scenario is None:
         raise typer.BadParameter("give a SCENARIO file, or --schema / --plan-schema")
+    from routing.planning.search.workers import pieces_run_by
+
     root = ctx.obj.settings  # resolved once by the CLI root
     overrides = {"workers": workers, "max_solutions": max_solutions}
-    run_plan(
-        _scenario_with(scenario, grids=grids, balance=balance),
-        scenario_dir=scenario.resolve().parent,
-        settings=root.planning.model_copy(update={k: v for k, v in overrides.items() if v is not None}),
-        network_settings=root.network,
-        time_limit_s=time_limit,
-        out=out,
-    )
+    # with QINGYUN_REDIS_URL a cut day's pieces go to the `qingyun worker` processes as well
+    with pieces_run_by(ctx.obj.piece_runner()):
+        run_plan(
+            _scenario_with(scenario, grids=grids, balance=balance),
+            scenario_dir=scenario.resolve().parent,
+            settings=root.planning.model_copy(update={k: v for k, v in overrides.items() if v is not None}),
+            network_settings=root.network,
+            time_limit_s=time_limit,
+            out=out,
+        )
 
 
 def _scenario_with(path: Path, *, grids: Path | None, balance: float | None) -> Scenario:

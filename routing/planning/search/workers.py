@@ -6,17 +6,26 @@ queue — progress, the result, or the error that stopped them — and the calle
 :class:`SearchResult` per task label. The processes belong to the caller
 (:mod:`routing.planning.search.processes`): they hold no inherited socket, die with it, and
 are killed when the call ends early (an error, Ctrl-C, or the job's scope cancelled).
+
+A caller may hand the pieces of a cut day to other machines instead: inside ``with
+pieces_run_by(runner)`` the calls that say ``remote=True`` go to that :class:`PieceRunner`
+(:class:`routing.planning.search.remote.RedisPieces` when ``QINGYUN_REDIS_URL`` is set; the
+service installs it around every job, so this library never learns of Celery or the service).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing as mp
 import os
 import queue
 import time
 import traceback
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Protocol
 
 from routing.planning.problem import Problem
 from routing.planning.search.params import Progress, ProgressCallback, SolveParams
@@ -71,6 +80,41 @@ class _Message:
     error: str | None = None  # the worker's traceback
 
 
+Tell = Callable[[str, float], None]  # (task label, cost): an improvement of that task
+
+
+class PieceRunner(Protocol):
+    """Runs one call's search tasks somewhere else than this process's children (other machines)."""
+
+    def run(self, tasks: list[SearchTask], settings: SolveParams, tell: Tell) -> dict[str, SearchResult]:
+        """Run every task; ``tell`` at improvements; task label → its result (raises as :func:`run_tasks`)."""
+        ...
+
+
+_runner: ContextVar[PieceRunner | None] = ContextVar("piece_runner", default=None)
+
+
+@contextlib.contextmanager
+def pieces_run_by(runner: PieceRunner | None) -> Iterator[PieceRunner | None]:
+    """Searches of ``run_tasks(..., remote=True)`` started in this block (this thread) go to ``runner``.
+
+    Parameters
+    ----------
+    runner
+        Where the pieces go; None keeps them in this process's children.
+    """
+    token = _runner.set(runner)
+    try:
+        yield runner
+    finally:
+        _runner.reset(token)
+
+
+def current_runner() -> PieceRunner | None:
+    """The piece runner installed by :func:`pieces_run_by` here, or None (pieces run in child processes)."""
+    return _runner.get()
+
+
 def _worker(task: SearchTask, settings: SolveParams, out, parent_pid: int) -> None:
     detach_child(parent_pid)
 
@@ -92,8 +136,12 @@ def run_tasks(
     *,
     began: float | None = None,
     others: float = 0.0,
+    remote: bool = False,
 ) -> dict[str, SearchResult]:
     """Run searches, ``settings.workers`` at a time (in this process when one worker or one task).
+
+    With ``remote`` and a piece runner installed (:func:`pieces_run_by`), several tasks go to that
+    runner instead (other machines); the result is the same in kind.
 
     Progress reports the best total: per piece the best of its searches, plus ``others``
     (the cost of pieces not searched in this call), timed from ``began``.
@@ -110,6 +158,8 @@ def run_tasks(
         ``time.monotonic()`` that progress times count from (default: now).
     others : float
         Cost added to every progress report.
+    remote : bool
+        The tasks are independent pieces worth sending to other machines (a cut day's zones).
 
     Returns
     -------
@@ -132,12 +182,20 @@ def run_tasks(
             progress(Progress(elapsed_s=time.monotonic() - began, best_cost=others + _combined(best), worker=label))
 
     current_scope().check()
+    runner = current_runner() if remote and len(tasks) > 1 else None
+    if runner is not None:
+        return runner.run(tasks, settings, tell)
     if settings.workers <= 1 or len(tasks) == 1:
         return {task.label: task.run(settings, lambda e, c, label=task.label: tell(label, c)) for task in tasks}
-    return _run_in_processes(tasks, settings, tell)
+    return run_in_processes(tasks, settings, tell)
 
 
-def _run_in_processes(tasks: list[SearchTask], settings: SolveParams, tell) -> dict[str, SearchResult]:
+def run_in_processes(tasks: list[SearchTask], settings: SolveParams, tell: Tell) -> dict[str, SearchResult]:
+    """Run each task in a child process of this one, ``settings.workers`` at a time, in the current scope.
+
+    Children are registered in :func:`current_scope` (its cancel kills them) and killed when the
+    call ends early. Raises as :func:`run_tasks`.
+    """
     # fork: workers inherit the problem without re-importing the caller's main module
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     scope = current_scope()
@@ -158,7 +216,7 @@ def _collect(ctx, out, pending, running, settings, tell, scope: SearchScope) -> 
     results: dict[str, SearchResult] = {}
     while pending or running:
         scope.check()
-        while pending and len(running) < settings.workers:
+        while pending and len(running) < max(1, settings.workers):
             task = pending.pop(0)
             proc = ctx.Process(target=_worker, args=(task, settings, out, os.getpid()), daemon=True)
             proc.start()
