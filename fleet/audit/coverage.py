@@ -162,6 +162,7 @@ def street_passes(
     sample_m: float,
     heading_tolerance_deg: float | None = None,
     order: np.ndarray | None = None,
+    road_ids: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[np.ndarray]:
     """How many separate passes drove past each check point of each target street: the one street-coverage rule.
 
@@ -185,6 +186,14 @@ def street_passes(
     order
         Position of each traversal in the driving order (default 0, 1, 2 …); traversals left out of
         ``driven`` (driven too fast, another vehicle) leave a hole, so the passes on either side stay two.
+    road_ids
+        (id per target, id per traversal): when given, along a target's middle only a traversal of
+        its own road passes it; within ``buffer_m`` of its two ends (the junctions, which a sweeper
+        brushes whichever way it turns) any traversal does. A sweeper's kerb is a directed edge that
+        the matcher has already told from its neighbours: the buffer alone would also credit a
+        skipped carriageway or a merging slip road 8 m beside the one swept, while a kerb of a few
+        metres inside a junction is swept between two fixes. None: any road within the buffer
+        passes (planned legs of trucks).
 
     Returns
     -------
@@ -203,6 +212,10 @@ def street_passes(
     counts = np.zeros(owner.size, dtype=np.int64)
     if len(driven):
         hit, pos = shapely.STRtree(driven).query(samples, predicate="dwithin", distance=buffer_m)
+        if road_ids is not None:
+            own = np.asarray(road_ids[0])[owner[hit]] == np.asarray(road_ids[1])[pos]
+            at_junction = (along[hit] <= buffer_m) | (along[hit] >= lengths[owner[hit]] - buffer_m)
+            hit, pos = hit[own | at_junction], pos[own | at_junction]
         if heading_tolerance_deg is not None and hit.size:
             mine = _tangents(lines[hit], along[hit])
             on = shapely.line_locate_point(driven[pos], samples[hit])

@@ -5,9 +5,10 @@ from the fixes on it (a work signal from the JT/T 808 status word or a positions
 an IO / additional item, chosen by ``work_signal``; without one the working-speed band), and the
 edges the matcher filled in between two fixes (a reporting gap) from the speed implied between them.
 The kerbs are then judged by :func:`fleet.audit.coverage.street_passes`, the street-coverage rule the
-collection-truck audit uses, with direction: a kerb counts only when driven its own way. The achieved
-mechanised-sweeping rate (机械化清扫率) is served kerb-km ÷ required kerb-km, each kerb weighted by
-its services per shift.
+collection-truck audit uses, with direction (a kerb counts only when driven its own way) and by road:
+along its middle a kerb is passed only by a traversal of its own edge, at its junction ends by any
+(a carriageway or slip road 8 m beside it is another kerb). The achieved mechanised-sweeping rate
+(机械化清扫率) is served kerb-km ÷ required kerb-km, each kerb weighted by its services per shift.
 """
 
 from __future__ import annotations
@@ -29,6 +30,15 @@ HEADING_KAPPA = 2.0
 """Weight of the reported heading when a sweeper's track is matched (von Mises κ): a fix put on the opposite
 carriageway of a dual carriageway scores 2κ = 4 lower, as much as a fix 42 m off its road (σ 15 m), so each
 kerb is credited on the side the sweeper really drove."""
+
+LEAVE_SCOPE_COST = 2.5
+"""Log-odds against a sweeper working off the streets in scope (about 12 : 1), charged by the matcher once where
+it starts to (brushes on, or a turn off them): a slip road 5–10 m beside a street in scope is otherwise a coin toss
+under 8 m noise, while fixes on the slip road for its length (10 m off the street) still outweigh it."""
+
+BACKTRACK_SIGMAS = 2.0
+"""A sweeper's fix may fall this many σ of two fixes' noise (σ√2) behind the last one on the same edge and be
+noise, not a loop round the block (σ of the matcher's settings: 2 × 15 × √2 ≈ 42 m)."""
 
 STATUS_LABELS = {
     "served": "已清扫 / swept",
@@ -126,23 +136,27 @@ def _align(path: list[int], fix_edge: np.ndarray) -> np.ndarray:
 
 
 def _split_stretch(
-    share: dict[int, float],
+    lo: float,
+    hi: float,
     *,
     dt: float,
     speeds: tuple[float, float],
     work: tuple[bool, bool],
     gap: bool,
     settings: SweepingSettings,
-) -> list[tuple[int, float, bool, bool]]:
-    """Metres of each path position between two fixes, as (position, metres, swept, too fast).
+) -> list[tuple[float, float, bool, bool]]:
+    """The path between two fixes (distances ``lo`` → ``hi``) as (from, to, swept, too fast) intervals.
 
     Where one fix works and the other does not, the vehicle is taken to keep each fix's speed and
-    switch once: the first ``v₁·t₁`` metres take the first fix's state, the rest the second's
-    (t₁ from the distance and the time between them). Across a reporting gap two working fixes
-    count only when the implied speed is in the working band; between fixes one interval apart the
-    path may be up to two kerb buffers longer (noise), never a matcher's jump across a block.
+    switch once, t₁ after the first fix (from the distance and the time between them, within the
+    interval). The swept part is the working fix's speed × its time, laid from the working fix, even
+    past the other fix: that one belongs to a run at road speed (80 m a fix, a median of few fixes),
+    and its position is the worse of the two; the working speed bounds what can have been swept.
+    Across a reporting gap two working fixes count only when the implied speed is in the working
+    band; between fixes one interval apart the path may be up to two kerb buffers longer (noise),
+    never a matcher's jump across a block.
     """
-    dist = sum(share.values())
+    dist = hi - lo
     kmh = dist / max(dt, 1.0) * 3.6
     fast_fix = [v > settings.working_max_kmh for v in speeds]
     if work[0] == work[1]:
@@ -151,45 +165,71 @@ def _split_stretch(
         slack = 0.0 if gap else 2.0 * settings.kerb_buffer_m
         ok = work[0] and dist <= max(dt, 1.0) * settings.working_max_kmh / 3.6 + slack
         fast = not ok and (any(fast_fix) or (gap and kmh > settings.working_max_kmh))
-        return [(p, m, ok, fast) for p, m in share.items()]
+        return [(lo, hi, ok, fast)]
     v0, v1 = speeds[0] / 3.6, speeds[1] / 3.6
-    t1 = (dist - v1 * dt) / (v0 - v1) if abs(v0 - v1) > 1e-6 else dt / 2
-    first = v0 * min(max(t1, 0.0), dt)
-    out, done = [], 0.0
-    for p, m in share.items():
-        head = min(max(first - done, 0.0), m)
-        if head > 0:
-            out.append((p, head, work[0], fast_fix[0]))
-        if m - head > 0:
-            out.append((p, m - head, work[1], fast_fix[1]))
-        done += m
-    return out
+    t1 = min(max((dist - v1 * dt) / (v0 - v1) if abs(v0 - v1) > 1e-6 else dt / 2, 0.0), dt)
+    if work[0]:
+        cut = lo + v0 * t1
+        return [(lo, cut, True, False), (cut, hi, False, fast_fix[1])]
+    cut = hi - v1 * (dt - t1)
+    return [(lo, cut, False, fast_fix[0]), (cut, hi, True, False)]
+
+
+def _shares(starts: np.ndarray, lo: float, hi: float) -> dict[int, float]:
+    """Metres of each path position (edges starting at ``starts``) between distances ``lo`` and ``hi``."""
+    if hi <= lo:
+        return {}
+    last_pos = len(starts) - 2
+    first = int(np.clip(np.searchsorted(starts, lo, side="right") - 1, 0, last_pos))
+    last = int(np.clip(np.searchsorted(starts, hi, side="left") - 1, first, last_pos))
+    share = {p: min(hi, starts[p + 1]) - max(lo, starts[p]) for p in range(first, last + 1)}
+    return {p: m for p, m in share.items() if m > 0}
 
 
 def _fix_distances(
-    track: Track, fixes: np.ndarray, *, path_start: np.ndarray, offset: np.ndarray, window: int
+    track: Track, fixes: np.ndarray, *, path_start: np.ndarray, offset: np.ndarray, window: int, breaks: np.ndarray
 ) -> np.ndarray:
     """Distance along the matched path of each matched fix, smoothed with the reported speeds.
 
     Matched offsets carry the GPS noise (metres either way on a 30 m street); the reported speeds
     integrate to a smooth distance that drifts. Their difference is smoothed by a running median
     and added back, which keeps the path's length and the speeds' shape; distances never go back.
+    The median never spans a break (``breaks``: True before a fix whose interval from the last one
+    starts a new run): where the brushes switch, the speed steps (road speed to working speed) and
+    the integral over that interval, which assumes a steady change, is off by up to half the step
+    times the interval (30 m at 30 → 8 km/h over 10 s); across a reporting gap the matched path may
+    differ from the one driven. Smoothed across either, that error moves the switch at a kerb end.
     """
     raw = path_start + offset
     v = track.speed_kmh[fixes] / 3.6
     integral = np.concatenate(([0.0], np.cumsum((v[1:] + v[:-1]) / 2.0 * np.diff(track.t[fixes]))))
-    drift = pd.Series(raw - integral).rolling(window, center=True, min_periods=1).median().to_numpy()
+    run = np.cumsum(breaks)
+    drift = (
+        pd.Series(raw - integral)
+        .groupby(run)
+        .transform(lambda d: d.rolling(window, center=True, min_periods=1).median())
+        .to_numpy()
+    )
     return np.maximum.accumulate(integral + drift)
 
 
 def traversal_work(
-    track: Track, *, matcher: MapMatcher, work: np.ndarray, positions: pd.DataFrame, settings: SweepingSettings
+    track: Track,
+    *,
+    matcher: MapMatcher,
+    work: np.ndarray,
+    positions: pd.DataFrame,
+    settings: SweepingSettings,
+    scope: np.ndarray | None = None,
 ) -> tuple[list[int], np.ndarray, np.ndarray]:
     """The matched path of one track and, per traversal, whether it was swept and whether it was driven too fast.
 
     The track is matched as a slow vehicle on dense streets: with the reported heading (so a kerb of a
     dual carriageway is not credited on the other carriageway), every fix a few metres on (not every
-    other one) and twice the candidate edges (slip roads crowd junctions). Each fix gets a distance
+    other one), twice the candidate edges (slip roads crowd junctions), a prior against turning off
+    the streets in ``scope`` (bool per edge) while working (:data:`LEAVE_SCOPE_COST`) and, across a
+    reporting silence between working fixes, the road distance expected from the working speed
+    rather than the straight line (sweeping round a corner is not the shortcut). Each fix gets a distance
     along the matched path (:func:`_fix_distances`); the path between two consecutive fixes is one
     stretch: swept when both fixes are working (across a reporting gap: either is, and the speed
     implied over the gap is in the working band), too fast when not swept and either fix or the
@@ -208,6 +248,11 @@ def traversal_work(
         heading_kappa=HEADING_KAPPA,
         min_move_m=matcher.settings.sigma_m / 2.0,
         max_candidates=2 * matcher.settings.max_candidates,
+        scope=scope,
+        working=work,
+        leave_scope_cost=LEAVE_SCOPE_COST,
+        silence_speed_kmh=np.where(work, track.speed_kmh, np.nan),
+        backtrack_m=BACKTRACK_SIGMAS * matcher.settings.sigma_m * math.sqrt(2.0),
     )
     path = matched.edges
     net = matcher.network
@@ -221,26 +266,31 @@ def traversal_work(
     geoms = net.edge_geometry[np.asarray(path)[where[fixes]]]  # type: ignore[attr-defined]
     along = shapely.line_locate_point(geoms, shapely.points(track.x[fixes], track.y[fixes]))
     offset = np.clip(along * lengths[where[fixes]] / np.maximum(shapely.length(geoms), 1e-9), 0, lengths[where[fixes]])
-    dist = _fix_distances(track, fixes, path_start=starts[where[fixes]], offset=offset, window=settings.smoothing_fixes)
     dt_all = np.diff(track.t[fixes])
     step = float(np.median(dt_all))
+    dist = _fix_distances(
+        track,
+        fixes,
+        path_start=starts[where[fixes]],
+        offset=offset,
+        window=settings.smoothing_fixes,
+        breaks=np.concatenate(([False], (work[fixes][1:] != work[fixes][:-1]) | (dt_all > 2.0 * step))),
+    )
     for n, (i, k) in enumerate(zip(fixes, fixes[1:])):
-        lo, hi = dist[n], dist[n + 1]
-        first = int(np.clip(np.searchsorted(starts, lo, side="right") - 1, 0, len(path) - 1))
-        last = int(np.clip(np.searchsorted(starts, hi, side="left") - 1, first, len(path) - 1))
-        share = {p: min(hi, starts[p + 1]) - max(lo, starts[p]) for p in range(first, last + 1)}
-        for p, metres, ok, fast in _split_stretch(
-            {p: m for p, m in share.items() if m > 0},
+        for lo, hi, ok, fast in _split_stretch(
+            dist[n],
+            dist[n + 1],
             dt=float(dt_all[n]),
             speeds=(float(track.speed_kmh[i]), float(track.speed_kmh[k])),
             work=(bool(work[i]), bool(work[k])),
             gap=dt_all[n] > 2.0 * step,
             settings=settings,
         ):
-            if ok:
-                work_m[p] += metres
-            elif fast:
-                fast_m[p] += metres
+            for p, metres in _shares(starts, lo, hi).items():
+                if ok:
+                    work_m[p] += metres
+                elif fast:
+                    fast_m[p] += metres
     working = (work_m >= 0.5 * lengths) & (work_m >= fast_m)
     return path, working, ~working & (fast_m > work_m)
 
@@ -251,8 +301,15 @@ def _passes(counts: np.ndarray, share: float) -> int:
     return int(ranked[max(math.ceil(share * len(ranked)) - 1, 0)]) if len(ranked) else 0
 
 
+def _road_ids(network: object, edges: list[int]) -> np.ndarray:
+    """One id per directed node pair: a kerb is driven by any edge between its two junctions in its direction."""
+    e = np.asarray(edges, dtype=np.int64)
+    n = len(network.node_ids)  # type: ignore[attr-defined]
+    return np.asarray(network.edge_u, dtype=np.int64)[e] * n + np.asarray(network.edge_v, dtype=np.int64)[e]  # type: ignore[attr-defined]
+
+
 def _kerb_results(
-    kerbs: list[Kerb], network: object, driven: dict[str, tuple[list, list]], settings: SweepingSettings
+    kerbs: list[Kerb], network: object, driven: dict[str, tuple[list, list, list]], settings: SweepingSettings
 ) -> list[KerbAudit]:
     by_edge: dict[int, list[Kerb]] = {}
     for kerb in kerbs:
@@ -260,7 +317,7 @@ def _kerb_results(
     edges = list(by_edge)
     targets = list(network.edge_geometry[edges])  # type: ignore[attr-defined]
     found = {}
-    for kind, (geoms, order) in driven.items():
+    for kind, (geoms, order, driven_edges) in driven.items():
         counts = street_passes(
             targets,
             driven=np.asarray(geoms, dtype=object),
@@ -268,6 +325,7 @@ def _kerb_results(
             sample_m=settings.kerb_sample_m,
             heading_tolerance_deg=settings.heading_tolerance_deg,
             order=np.asarray(order, dtype=np.int64),
+            road_ids=(_road_ids(network, edges), _road_ids(network, driven_edges)),
         )
         found[kind] = [_passes(c, settings.served_share) for c in counts]
     out = []
@@ -343,18 +401,23 @@ def sweep_audit(
     settings
         Work signal, working-speed band, buffer and the served share.
     """
-    driven: dict[str, tuple[list, list]] = {"work": ([], []), "fast": ([], [])}
+    driven: dict[str, tuple[list, list, list]] = {"work": ([], [], []), "fast": ([], [], [])}
+    scope = np.zeros(len(network.edge_length_m), dtype=bool)  # type: ignore[attr-defined]
+    scope[[k.edge for k in kerbs]] = True
     offset = 0
     for track in tracks:
         if len(track) < 2:
             continue
         work = fix_work(track, positions=positions, settings=settings)
-        path, working, fast = traversal_work(track, matcher=matcher, work=work, positions=positions, settings=settings)
+        path, working, fast = traversal_work(
+            track, matcher=matcher, work=work, positions=positions, settings=settings, scope=scope
+        )
         for k, e in enumerate(path):
             kind = "work" if working[k] else "fast" if fast[k] else None
             if kind:
                 driven[kind][0].append(network.edge_geometry[e])  # type: ignore[attr-defined]
                 driven[kind][1].append(offset + k)
+                driven[kind][2].append(e)
         offset += len(path) + 2  # two tracks never join into one pass
     results = _kerb_results(kerbs, network, driven, settings)
     required = sum(r.length_m * r.frequency for r in results) / 1000.0

@@ -112,9 +112,9 @@ def test_the_reported_heading_chooses_between_two_carriageways(shenzhen, matcher
 def test_a_jump_of_the_matched_path_is_never_swept():
     settings = SweepingSettings()
     args = {"dt": 10.0, "speeds": (8.0, 8.0), "work": (True, True), "gap": False, "settings": settings}
-    assert _split_stretch({0: 22.0}, **args) == [(0, 22.0, True, False)]
+    assert _split_stretch(0.0, 22.0, **args) == [(0.0, 22.0, True, False)]
     # 700 m in 10 s at a reported 8 km/h: the matcher joined two pieces across a block, nobody swept that
-    assert _split_stretch({0: 300.0, 1: 400.0}, **args) == [(0, 300.0, False, False), (1, 400.0, False, False)]
+    assert _split_stretch(0.0, 700.0, **args) == [(0.0, 700.0, False, False)]
 
 
 def test_with_the_brushes_off_nothing_counts(shenzhen, matcher, kerbs):
