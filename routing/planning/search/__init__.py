@@ -6,7 +6,8 @@ Imports point one way, from the shared types up to the driver:
   ``units`` (the model's integer units), ``result`` (:class:`SearchResult`,
   :class:`SearchStatistics`), ``reasons`` (why a site goes unserved) — shared by every part;
 - ``construct`` (first solutions), ``ruin`` (string removal, the OR-Tools ruin-and-recreate loop),
-  ``sisr`` (the compiled ruin-and-recreate loop);
+  ``trips`` (compiled routes with unloading trips) → ``insertion`` → ``sisr`` (the compiled
+  ruin-and-recreate loop) → ``arrays`` (the OR-Tools model as its arrays);
 - ``ortools_model`` (:class:`OrToolsModel`, the builder) → ``searcher`` (:class:`Searcher`, one
   search on it) → ``workers`` (:class:`SearchTask` run in processes);
 - ``pieces`` (independent pieces, zones, sub-problems), ``repack`` (a truck fewer on packed days)

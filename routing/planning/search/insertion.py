@@ -8,6 +8,10 @@ insertion's work no longer grows with the day (the granular neighbourhoods of To
 2003, as PyVRP's local search uses them). Only when no such position fits does it scan every
 position, so a site is never left out that a full scan would have placed.
 
+On days with trips (unloads, release dates, several windows per site, the break) the same
+candidates go to :func:`routing.planning.search.trips.cheapest_trips` instead, which checks a
+position by driving the route (the O(1) window test below does not hold there).
+
 Times follow the OR-Tools time dimension: ``travel[a, b]`` is the service time at ``a`` plus
 the drive to ``b``, and a truck may wait.
 """
@@ -18,6 +22,8 @@ from typing import NamedTuple
 
 import numpy as np
 from numba import njit
+
+from routing.planning.search.trips import cheapest_trips, insert_trips
 
 INF = np.iinfo(np.int64).max // 4
 BLINK = 0.01  # SISR's blink rate: a position is skipped with this probability
@@ -44,6 +50,20 @@ class DayArrays(NamedTuple):
     is_site: np.ndarray
     neighbours: np.ndarray
     kind: np.ndarray  # int64 [V]: the first truck identical to this one (same costs, limits, depot, shift, access)
+    # the trip model (routing.planning.search.trips), read only where ``trips`` is set
+    trips: bool  # routes hold unload markers and are checked by driving them (trips.simulate)
+    service: np.ndarray  # int64 [n]: service or unload time at the node
+    release: np.ndarray  # int64 [n]: the trip serving the site leaves its depot or facility no earlier
+    win_open: np.ndarray  # int64 [n, W]: service-start windows, ``win_count`` of them per node
+    win_close: np.ndarray  # int64 [n, W]
+    win_count: np.ndarray  # int64 [n]
+    facility_of: np.ndarray  # int64 [n]: for an unload marker node its facility (index into facility_nodes), else -1
+    facility_nodes: np.ndarray  # int64 [F]: the marker node of each facility (-1: no copies)
+    marker_limit: np.ndarray  # int64 [F]: markers of the facility in use at once at most (the model's copies)
+    need_unload: np.ndarray  # bool [V]: a route must end on a marker (comes home empty, closing unload not folded)
+    daily: np.ndarray  # int64 [V]: load of the first unit collected per shift at most
+    break_on: np.ndarray  # bool [V]: the meal break is due on the truck's shift
+    break_rule: np.ndarray  # int64 [3]: the break's earliest start, latest start and duration
 
 
 class RouteState(NamedTuple):
@@ -59,6 +79,10 @@ class RouteState(NamedTuple):
     position: np.ndarray  # int64 [n]: index of a routed node in its truck's row of ``nodes``
     unassigned: np.ndarray  # int64 [sites]: the unserved, ``unassigned_count[0]`` of them
     unassigned_count: np.ndarray  # int64 [1]
+    stops: np.ndarray  # int64 [V]: sites on the route (length less its markers)
+    markers: np.ndarray  # int64 [V, F]: unload markers per facility on the route
+    trip_load: np.ndarray  # int64 [V, width]: at a site, the first unit's load of its trip up to and with it
+    trip_total: np.ndarray  # int64 [V, width]: at a site, the first unit's load of its whole trip
 
 
 class Scratch(NamedTuple):
@@ -71,6 +95,9 @@ class Scratch(NamedTuple):
     stamp: np.ndarray  # int64 [1]: the current insertion's number
     candidate_v: np.ndarray  # int64 [sites + 2 V + 2 K]: trucks of the positions an insertion tries
     candidate_p: np.ndarray  # int64, as candidate_v: the positions
+    seq: np.ndarray  # int64 [width]: a candidate route being driven (trips)
+    units: np.ndarray  # int64 [units]: a trip's load while driving
+    marker_total: np.ndarray  # int64 [F]: markers in use per facility
 
 
 @njit(cache=True)
@@ -105,6 +132,7 @@ def refresh(v, state, day):
         total += day.cost[c, prev, node]
         prev = node
     state.route_cost[v] = total + day.fixed[v] if k > 0 else 0
+    state.stops[v] = k
     t = day.shift_end[v]
     state.latest[v, k + 1] = t
     nxt = depot[v]
@@ -197,6 +225,9 @@ def _cheapest(site, count, state, day, scratch):
 def recreate(order_count, order, granular, state, day, scratch):
     """Insert ``order[:order_count]`` one by one, each where it adds least among its granular positions
     (every position when none of those fits), skipping positions at the blink rate."""
+    if day.trips:
+        _recreate_trips(order_count, order, granular, state, day, scratch)
+        return
     for j in range(order_count):
         site = order[j]
         v, best_p = _cheapest(site, _granular_candidates(site, granular, state, day, scratch), state, day, scratch)
@@ -214,3 +245,20 @@ def recreate(order_count, order, granular, state, day, scratch):
         state.route_of[site] = v
         scratch.touched[v] = True
         refresh(v, state, day)
+
+
+@njit(cache=True)
+def _recreate_trips(order_count, order, granular, state, day, scratch):
+    """:func:`recreate` on a day with trips: a site goes in alone or with a new unload next to it."""
+    for j in range(order_count):
+        site = order[j]
+        count = _granular_candidates(site, granular, state, day, scratch)
+        v, p, marker, side = cheapest_trips(site, count, state, day, scratch)
+        if v < 0:
+            v, p, marker, side = cheapest_trips(site, _all_candidates(state, scratch), state, day, scratch)
+        if v < 0:
+            state.unassigned[state.unassigned_count[0]] = site
+            state.unassigned_count[0] += 1
+            continue
+        insert_trips(v, p, site, marker, side, state, day)
+        scratch.touched[v] = True

@@ -22,10 +22,10 @@ from typing import NamedTuple
 import numpy as np
 
 from routing.planning.problem import DAY_S, FacilitySpec, Problem, SiteSpec
-from routing.planning.search.dispatch import add_balance, add_hold, add_preferences, preference_costs
+from routing.planning.search.arrays import route_arrays
+from routing.planning.search.dispatch import add_balance, add_hold, add_preferences
 from routing.planning.search.params import SolveParams
 from routing.planning.search.reasons import unservable_sites
-from routing.planning.search.ruin import site_neighbours
 from routing.planning.search.sisr import RouteArrays
 from routing.planning.search.units import COST_SCALE, limit_units, load_units
 
@@ -280,59 +280,16 @@ class OrToolsModel:
     def route_arrays(self) -> RouteArrays | None:
         """The model as :mod:`routing.planning.search.sisr`'s arrays, or None where it has what sisr does not model.
 
-        sisr models windows, loads, stops, allowed and preferred trucks, arc and fixed costs; unloads (and
-        trucks that must come home empty), release dates, breaks, shift-length limits, time costs, daily
-        weight limits and multi-window sites keep the OR-Tools loop.
+        See :func:`routing.planning.search.arrays.route_arrays`: unloading trips, release dates, trucks that come
+        home empty, daily weight limits and multi-window sites are modelled; breaks, hold limits, shift-length
+        limits, time costs, balance and binding facility capacities keep the OR-Tools loop.
 
         Returns
         -------
         RouteArrays or None
             Arrays over this model's routing nodes, or None for a day sisr cannot model.
         """
-        p, s = self.problem, self.settings
-        if any(kind == "facility" for kind, _ in self.kinds) or p.break_rule is not None:
-            return None
-        if any(p.hold_limit(v) is not None for v in p.vehicles) or any(site.release_s for site in p.sites):
-            return None
-        if (
-            s.balance_coefficient > 0
-            or p.balance_per_h > 0
-            or any(v.ends_empty or v.max_shift_s is not None or v.cost_per_hour or v.max_daily_kg for v in p.vehicles)
-        ):
-            return None
-        sites = [(node, p.sites[i]) for node, (kind, i) in enumerate(self.kinds) if kind == "site"]
-        if any(len(site.windows) > 1 for _, site in sites):
-            return None
-        n = len(self.kinds)
-        open_ = np.zeros(n, dtype=np.int64)
-        close = np.full(n, DAY_S * 2, dtype=np.int64)
-        allowed = np.ones((n, len(p.vehicles)), dtype=np.bool_)
-        for node, site in sites:
-            open_[node], close[node] = site.windows[0]
-            allowed[node] = [Problem.serves(v, site) for v in p.vehicles]
-        site_nodes = [node for node, _ in sites]
-        classes = sorted(self.arc_costs)
-        preference = preference_costs(self)
-        return RouteArrays(
-            travel=self.time_matrix.astype(np.int64),
-            cost=np.stack([self.arc_costs[c] for c in classes]),
-            vehicle_class=np.array([classes.index(v.cost_per_km) for v in p.vehicles], dtype=np.int64),
-            fixed=np.array([int(round(v.fixed_cost * COST_SCALE)) for v in p.vehicles], dtype=np.int64),
-            open=open_,
-            close=close,
-            demand=np.stack([demand for _, demand, _ in self.load_plan], axis=1).astype(np.int64),
-            capacity=np.array([caps for _, _, caps in self.load_plan], dtype=np.int64).T,
-            max_stops=np.array([v.max_stops or 10**9 for v in p.vehicles], dtype=np.int64),
-            allowed=allowed,
-            preference=np.zeros((n, len(p.vehicles)), dtype=np.int64) if preference is None else preference,
-            depot=np.array([v.depot for v in p.vehicles], dtype=np.int64),
-            shift_start=np.array([v.shift_start for v in p.vehicles], dtype=np.int64),
-            shift_end=np.array([v.shift_end for v in p.vehicles], dtype=np.int64),
-            neighbours=site_neighbours(
-                p.distance_m, site_nodes, [int(self.matrix_node[i]) for i in site_nodes], rows=n
-            ),
-            penalty=int(self.drop_penalty),
-        )
+        return route_arrays(self)
 
 
 def add_release(model: OrToolsModel) -> None:

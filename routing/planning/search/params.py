@@ -131,13 +131,44 @@ def default_strategies(problem: Problem) -> tuple[str, ...]:
     in 37 s), where GLS still finds what a dozen ruins miss, so one core keeps GLS; zones of
     large days (which use the first strategy) keep it too.
 
+    Days with unloads or a break that the compiled search models (:func:`compiled_trips`) start with its
+    ruin on the first core: Yang's multi-trip sample (4 instances, 60 s, one worker) 1.47 % mean gap against
+    9.49 % with GLS, Kim 102–804 fewer miles on all five (benchmarks/RESULTS.md, issue 17). Days cut into
+    zones keep GLS there: Kim 1351 (60 s, one worker) took 9 trucks / 923.6 mi with it against 8 / 977.5.
+
     The first strategy returned is the one a single worker, and every piece of a cut day, uses.
     """
     earliest = min((v.shift_start for v in problem.vehicles), default=0)
     latest = max((v.shift_end for v in problem.vehicles), default=DAY_S)
     open_all_shift = all(any(a <= earliest and b >= latest for a, b in s.windows) for s in problem.sites)
     if problem.facilities or problem.break_rule is not None:
+        if compiled_trips(problem) and len(problem.sites) <= SolveParams.decompose_above:
+            return ("CONSTRUCT_URGENT+ruin", "CONSTRUCT_URGENT+gls")
         return ("CONSTRUCT_URGENT+gls", "CONSTRUCT_URGENT+ruin")
     if open_all_shift:
         return ("SAVINGS+ruin", "PARALLEL_CHEAPEST_INSERTION+ruin")
     return ("CONSTRUCT_URGENT+ruin", "PARALLEL_CHEAPEST_INSERTION+ruin")
+
+
+def compiled_trips(problem: Problem) -> bool:
+    """Whether the compiled search (:mod:`routing.planning.search.trips`) models the day, as far as the day alone tells.
+
+    It does not model hold limits, shift-length limits, costs per hour, shift balance or facility daily
+    capacities (:func:`routing.planning.search.arrays.unmodelled`, which decides exactly once the model is built).
+
+    Parameters
+    ----------
+    problem : Problem
+        The day.
+
+    Returns
+    -------
+    bool
+        False where the day has any of those.
+    """
+    return not (
+        problem.hold_s
+        or problem.balance_per_h > 0
+        or any(f.capacity_kg is not None for f in problem.facilities)
+        or any(v.max_shift_s is not None or v.cost_per_hour for v in problem.vehicles)
+    )

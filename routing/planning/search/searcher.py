@@ -2,14 +2,19 @@
 
 The first solution comes from given routes, from :mod:`routing.planning.search.construct`, or
 from an OR-Tools first-solution strategy. Ruin and recreate runs compiled
-(:mod:`routing.planning.search.sisr`) on days with windows, loads and stop limits only, and
-around OR-Tools' greedy descents (:mod:`routing.planning.search.ruin`) on days with unloads
-or a lunch break; ``"gls"`` leaves the improvement to OR-Tools' guided local search (see
-:func:`routing.planning.search.params.default_strategies`).
+(:mod:`routing.planning.search.sisr`, with unloading trips, release dates and the break in
+:mod:`routing.planning.search.trips`) on every day :func:`routing.planning.search.arrays.route_arrays`
+can express, and around OR-Tools' greedy descents (:mod:`routing.planning.search.ruin`) on the
+others (hold limits, shift-length limits, time costs, balance, binding facility capacities);
+``"gls"`` leaves the improvement to OR-Tools' guided local search (see
+:func:`routing.planning.search.params.default_strategies`). The compiled loop's best routes go
+back to OR-Tools (each unload marker a distinct facility copy) for a closing descent; a route the
+model cannot read back is logged as a feasibility mismatch.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import time
@@ -26,6 +31,7 @@ from routing.planning.search.ruin import SLOW_OPERATORS, StringRemoval, anneal, 
 from routing.planning.search.sisr import RouteArrays
 from routing.planning.search.units import COST_SCALE
 
+log = logging.getLogger(__name__)
 POLISH_SHARE = 0.05  # of a SISR search's time: the closing OR-Tools descent
 
 Report = Callable[[float, float], None]  # (seconds since the search began, best cost so far)
@@ -272,7 +278,7 @@ class Searcher:
         """The compiled SISR loop from ``start``, then an OR-Tools descent from its best routes."""
         r, m = self.model.routing, self.model.manager
         polish = POLISH_SHARE * max(0.0, deadline - time.monotonic())
-        routes = [[m.IndexToNode(i) for i in route] for route in routes_of(r, start)]
+        routes = [to_markers(arrays, [m.IndexToNode(i) for i in route]) for route in routes_of(r, start)]
         best, _, _ = sisr.improve(
             arrays,
             routes,
@@ -281,8 +287,18 @@ class Searcher:
             seed=seed,
             max_iterations=self.settings.max_solutions,
         )
-        initial = r.ReadAssignmentFromRoutes([[m.NodeToIndex(n) for n in route] for route in best], True)
+        nodes = to_copies(self.model.kinds, best)
+        initial = (
+            None
+            if nodes is None
+            else r.ReadAssignmentFromRoutes([[m.NodeToIndex(n) for n in route] for route in nodes], True)
+        )
         if initial is None:  # sisr and the model disagree on feasibility: keep what OR-Tools found
+            log.warning(
+                "compiled routes not readable by the OR-Tools model of %s (%s): kept its own solution",
+                self.model.problem.name,
+                "more unloads than facility copies" if nodes is None else "a route the model rejects",
+            )
             return start
         descent.time_limit.FromMilliseconds(max(1, int((deadline - time.monotonic()) * 1000)))
         found = r.SolveFromAssignmentWithParameters(initial, descent)
@@ -327,6 +343,67 @@ class Searcher:
         options = [f for f in p.facilities if Problem.unloads_at(v, f)]
         best = min(options, key=lambda f: closing_trip_s(p, here=here, facility=f, home=home))
         return best.id
+
+
+def to_markers(arrays: RouteArrays, route: list[int]) -> list[int]:
+    """A route of routing nodes with each facility copy replaced by its facility's marker node (sisr's rows).
+
+    Parameters
+    ----------
+    arrays : RouteArrays
+        The compiled model (its ``trips`` name the markers; without trips the route is returned as is).
+    route : list of int
+        Routing nodes.
+
+    Returns
+    -------
+    list of int
+        The route as the compiled search holds it (no unload right after the depot or another unload, so a route
+        never holds more markers than sites).
+    """
+    if arrays.trips is None:
+        return route
+    t = arrays.trips
+    out: list[int] = []
+    for n in route:
+        if t.facility_of[n] < 0:
+            out.append(n)
+        elif out and t.facility_of[out[-1]] < 0:  # an unload with nothing on board is a parked copy: left out
+            out.append(int(t.facility_nodes[t.facility_of[n]]))
+    return out
+
+
+def to_copies(kinds: list[tuple[str, int]], routes: list[list[int]]) -> list[list[int]] | None:
+    """Routes of the compiled search with each marker replaced by a distinct copy of its facility (None: too few).
+
+    Parameters
+    ----------
+    kinds : list of (str, int)
+        The model's routing nodes (``OrToolsModel.kinds``).
+    routes : list of list of int
+        Routes as :func:`routing.planning.search.sisr.improve` returns them.
+
+    Returns
+    -------
+    list of list of int or None
+        Routing nodes per truck, each used once; None when a facility is used more often than it has copies.
+    """
+    free: dict[int, list[int]] = {}
+    for node, (kind, fi) in enumerate(kinds):
+        if kind == "facility":
+            free.setdefault(fi, []).append(node)
+    out = []
+    for route in routes:
+        seq = []
+        for node in route:
+            kind, fi = kinds[node]
+            if kind == "facility":
+                if not free[fi]:
+                    return None
+                node = free[fi].pop(0)
+            seq.append(node)
+        out.append(seq)
+    return out
 
 
 def _first_solution_only(params):

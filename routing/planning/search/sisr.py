@@ -8,12 +8,14 @@ runs as numba-compiled code over plain arrays (~20 µs per ruin on Solomon's R1)
 solver hands the best routes back to OR-Tools for a closing descent, which also re-checks
 them against the full model.
 
-What it models (and so when the solver may use it, see ``OrToolsModel.route_arrays``): one
-service-start window per site, per-truck shifts, loads in one or more units against per-truck
-capacities, stops per truck, which trucks may serve a site, arc costs per truck class and a
-fixed cost per used truck, a cost per site served by another truck than its preferred one, a
-penalty per unserved site. No unloads, breaks, shift-length
-limits or time costs: days with those keep the OR-Tools loop.
+What it models (and so when the solver may use it, see ``OrToolsModel.route_arrays``): site windows,
+per-truck shifts, loads in one or more units against per-truck capacities, stops per truck, which
+trucks may serve a site, arc costs per truck class and a fixed cost per used truck, a cost per site
+served by another truck than its preferred one, a penalty per unserved site; and on days with
+trips (:mod:`routing.planning.search.trips`) unloads at a chosen facility, facility windows and
+unload times, trucks that come home empty, release dates, several windows per site, daily weight
+limits and the meal break. No hold limits, shift-length limits, time costs, balance or binding
+facility capacities: days with those keep the OR-Tools loop.
 
 Times follow the OR-Tools time dimension: ``travel[a, b]`` is the service time at ``a`` plus
 the drive to ``b``, and a truck may wait.
@@ -29,18 +31,20 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
-from routing.planning.search.insertion import DayArrays, RouteState, Scratch, recreate, refresh
+from routing.planning.search.insertion import INF, DayArrays, RouteState, Scratch, recreate, refresh
 from routing.planning.search.params import RuinParams
 from routing.planning.search.ruin import cooled_share, cut_strings, seed_compiled_rng
+from routing.planning.search.trips import evict_if_infeasible, feasible_route, tidy
 
-CHUNK = 200  # ruins per compiled call; the deadline and temperature are checked between calls
+CHUNK = 200  # ruins per compiled call at most; the deadline and temperature are checked between calls
+CHUNK_S = 0.2  # seconds a compiled call aims at (long routes with trips: 200 ruins took a minute on Kim 804)
 
 
 class RuinSizes(NamedTuple):
@@ -51,6 +55,24 @@ class RuinSizes(NamedTuple):
     max_string: int
     route_removal: float
     granular: int  # nearest sites next to which a removed site is tried (SISR's recreate, granular)
+
+
+@dataclass(frozen=True)
+class TripArrays:
+    """What a day with unloading trips adds (see :class:`routing.planning.search.insertion.DayArrays`)."""
+
+    service: np.ndarray  # int64 [n]
+    release: np.ndarray  # int64 [n]
+    win_open: np.ndarray  # int64 [n, W]
+    win_close: np.ndarray  # int64 [n, W]
+    win_count: np.ndarray  # int64 [n]
+    facility_of: np.ndarray  # int64 [n]: facility of a marker node, else -1
+    facility_nodes: np.ndarray  # int64 [F]: marker node per facility (-1: none)
+    marker_limit: np.ndarray  # int64 [F]
+    need_unload: np.ndarray  # bool [V]
+    daily: np.ndarray  # int64 [V]
+    break_on: np.ndarray  # bool [V]
+    break_rule: np.ndarray  # int64 [3]: earliest start, latest start, duration
 
 
 @dataclass(frozen=True)
@@ -73,6 +95,8 @@ class RouteArrays:
     shift_end: np.ndarray  # int64 [V]
     neighbours: np.ndarray  # int64 [n, K]: per site its nearest sites, itself first; -1 rows: not a site
     penalty: int  # per unserved site
+    # trips (routing.planning.search.trips): None where the day has no unloads, release dates or multi-window sites
+    trips: TripArrays | None = None
 
     @cached_property
     def is_site(self) -> np.ndarray:
@@ -108,8 +132,30 @@ class RouteArrays:
         return out
 
     @cached_property
+    def trip_arrays(self) -> TripArrays:
+        """The trip part, neutral (one window per node, no markers) on a day without trips."""
+        if self.trips is not None:
+            return self.trips
+        n, vehicles = len(self.open), len(self.depot)
+        return TripArrays(
+            service=np.zeros(n, dtype=np.int64),
+            release=np.zeros(n, dtype=np.int64),
+            win_open=self.open[:, None].copy(),
+            win_close=self.close[:, None].copy(),
+            win_count=np.ones(n, dtype=np.int64),
+            facility_of=np.full(n, -1, dtype=np.int64),
+            facility_nodes=np.full(1, -1, dtype=np.int64),
+            marker_limit=np.zeros(1, dtype=np.int64),
+            need_unload=np.zeros(vehicles, dtype=np.bool_),
+            daily=np.full(vehicles, INF, dtype=np.int64),
+            break_on=np.zeros(vehicles, dtype=np.bool_),
+            break_rule=np.zeros(3, dtype=np.int64),
+        )
+
+    @cached_property
     def day(self) -> DayArrays:
         """The bundle the compiled loop takes."""
+        t = self.trip_arrays
         return DayArrays(
             travel=self.travel,
             cost=self.cost,
@@ -129,18 +175,58 @@ class RouteArrays:
             is_site=self.is_site,
             neighbours=self.neighbours,
             kind=self.kind,
+            trips=self.trips is not None,
+            service=t.service,
+            release=t.release,
+            win_open=t.win_open,
+            win_close=t.win_close,
+            win_count=t.win_count,
+            facility_of=t.facility_of,
+            facility_nodes=t.facility_nodes,
+            marker_limit=t.marker_limit,
+            need_unload=t.need_unload,
+            daily=t.daily,
+            break_on=t.break_on,
+            break_rule=t.break_rule,
         )
+
+
+def _width(arrays: RouteArrays) -> int:
+    """Room per route row: every site, and on a day with trips a marker before each and the closing one."""
+    return (2 * len(arrays.sites) + 3) if arrays.trips is not None else len(arrays.sites) + 2
+
+
+def make_scratch(arrays: RouteArrays) -> Scratch:
+    """Work arrays for the compiled loop on ``arrays``."""
+    vehicles = len(arrays.depot)
+    limit = int(arrays.trip_arrays.marker_limit.sum())
+    candidates = 2 * len(arrays.sites) + limit + 2 * vehicles + 2 * arrays.neighbours.shape[1]
+    return Scratch(
+        touched=np.zeros(vehicles, dtype=np.bool_),
+        removed=np.zeros(len(arrays.sites), dtype=np.int64),
+        mark=np.zeros(vehicles, dtype=np.int64),
+        fits=np.zeros(vehicles, dtype=np.bool_),
+        stamp=np.zeros(1, dtype=np.int64),
+        candidate_v=np.zeros(candidates, dtype=np.int64),
+        candidate_p=np.zeros(candidates, dtype=np.int64),
+        seq=np.zeros(_width(arrays) + 2, dtype=np.int64),
+        units=np.zeros(arrays.demand.shape[1], dtype=np.int64),
+        marker_total=np.zeros(len(arrays.trip_arrays.facility_nodes), dtype=np.int64),
+    )
 
 
 def start_state(arrays: RouteArrays, routes: list[list[int]]) -> RouteState:
     """The state of ``routes`` (nodes per truck), schedules and costs computed.
+
+    On a day with trips, a route the trip model finds infeasible starts unassigned (its sites are
+    inserted by the first ruins), and markers the routes do not need are dropped.
 
     Parameters
     ----------
     arrays : RouteArrays
         The model.
     routes : list of list of int
-        Nodes per truck; sites on no route start unassigned.
+        Nodes per truck (markers: a facility's marker node); sites on no route start unassigned.
 
     Returns
     -------
@@ -149,7 +235,7 @@ def start_state(arrays: RouteArrays, routes: list[list[int]]) -> RouteState:
     """
     n = arrays.travel.shape[0]
     vehicles = arrays.depot.shape[0]
-    width = len(arrays.sites) + 2
+    width = _width(arrays)
     state = RouteState(
         nodes=np.zeros((vehicles, width), dtype=np.int64),
         length=np.zeros(vehicles, dtype=np.int64),
@@ -161,16 +247,30 @@ def start_state(arrays: RouteArrays, routes: list[list[int]]) -> RouteState:
         position=np.zeros(n, dtype=np.int64),
         unassigned=np.zeros(len(arrays.sites), dtype=np.int64),
         unassigned_count=np.zeros(1, dtype=np.int64),
+        stops=np.zeros(vehicles, dtype=np.int64),
+        markers=np.zeros((vehicles, len(arrays.trip_arrays.facility_nodes)), dtype=np.int64),
+        trip_load=np.zeros((vehicles, width), dtype=np.int64),
+        trip_total=np.zeros((vehicles, width), dtype=np.int64),
     )
+    scratch = make_scratch(arrays)
     for v, route in enumerate(routes):
         state.nodes[v, : len(route)] = route
         state.length[v] = len(route)
-        state.route_of[route] = v
+        if arrays.trips is not None:
+            tidy(v, state, arrays.day, scratch)
+            if not feasible_route(v, state, arrays.day, scratch):
+                state.length[v] = 0
+        for node in state.nodes[v, : state.length[v]]:
+            if arrays.is_site[node]:
+                state.route_of[node] = v
     missing = [int(s) for s in arrays.sites if state.route_of[s] < 0]
     state.unassigned[: len(missing)] = missing
     state.unassigned_count[0] = len(missing)
     for v in range(vehicles):
-        refresh(v, state, arrays.day)
+        if arrays.trips is not None:
+            tidy(v, state, arrays.day, scratch)
+        else:
+            refresh(v, state, arrays.day)
     return state
 
 
@@ -197,7 +297,7 @@ def improve(
 ) -> tuple[list[list[int]], int, int]:
     """SISR from ``routes`` until ``deadline`` (or ``max_iterations`` ruins).
 
-    The temperature starts at ``settings.compiled_start_temperature`` × the routes' cost per site and cools
+    The temperature starts at ``settings.compiled_start_temperature`` × the routes' cost per site (fixed truck costs left out) and cools
     geometrically to 1/100 of that by the deadline (SISR's T0 = 100 → Tf = 1).
 
     Parameters
@@ -226,21 +326,13 @@ def improve(
     best_cost = current_cost = _cost(current, arrays.penalty)
     work = _copy(current)
     sites = max(1, len(arrays.sites))
-    t_start = settings.compiled_start_temperature * max(1, int(current.route_cost.sum())) / sites
+    # the scale is what the routes drive (fixed truck costs left out: Kim's would make it 80× too hot)
+    driven = int(current.route_cost.sum()) - int(arrays.fixed[current.stops > 0].sum())
+    t_start = settings.compiled_start_temperature * max(1, driven) / sites
     t_end = t_start / 100.0
     began = time.monotonic()
     made = 0
-    vehicles = len(arrays.depot)
-    candidates = len(arrays.sites) + 2 * vehicles + 2 * arrays.neighbours.shape[1]
-    scratch = Scratch(
-        touched=np.zeros(vehicles, dtype=np.bool_),
-        removed=np.zeros(len(arrays.sites), dtype=np.int64),
-        mark=np.zeros(vehicles, dtype=np.int64),
-        fits=np.zeros(vehicles, dtype=np.bool_),
-        stamp=np.zeros(1, dtype=np.int64),
-        candidate_v=np.zeros(candidates, dtype=np.int64),
-        candidate_p=np.zeros(candidates, dtype=np.int64),
-    )
+    scratch = make_scratch(arrays)
     ruin = RuinSizes(
         penalty=arrays.penalty,
         average_removed=settings.average_removed,
@@ -248,18 +340,22 @@ def improve(
         route_removal=settings.route_removal,
         granular=settings.insert_neighbours,
     )
+    chunk = CHUNK if max_iterations is not None else 4  # grows to what takes CHUNK_S (a fixed work: fixed chunks)
     while True:
         now = time.monotonic()
         if now >= deadline or (max_iterations is not None and made >= max_iterations):
             break
         fraction = cooled_share(began=began, deadline=deadline, done=made, planned=max_iterations)
         temperature = t_start * (t_end / t_start) ** fraction
-        count = CHUNK if max_iterations is None else min(CHUNK, max_iterations - made)
+        count = chunk if max_iterations is None else min(chunk, max_iterations - made)
         current_cost, found = _search(
             count, temperature, current_cost, best_cost, arrays.day, ruin, current, work, best, scratch
         )
         best_cost = min(best_cost, found)
         made += count
+        if max_iterations is None:
+            took = time.monotonic() - now
+            chunk = max(1, min(CHUNK, chunk * 2 if took < CHUNK_S / 2 else chunk // 2 if took > CHUNK_S else chunk))
     return _routes(best), best_cost, made
 
 
@@ -273,6 +369,10 @@ def _copy_route(v, src, dst):
     dst.earliest[v, : k + 2] = src.earliest[v, : k + 2]
     dst.latest[v, : k + 2] = src.latest[v, : k + 2]
     dst.route_cost[v] = src.route_cost[v]
+    dst.stops[v] = src.stops[v]
+    dst.markers[v, :] = src.markers[v, :]
+    dst.trip_load[v, :k] = src.trip_load[v, :k]
+    dst.trip_total[v, :k] = src.trip_total[v, :k]
     for i in range(k):
         dst.position[src.nodes[v, i]] = src.position[src.nodes[v, i]]
 
@@ -328,7 +428,11 @@ def _ruin_and_recreate(day, ruin, work, scratch):
     )
     for v in range(vehicles):
         if touched[v]:
-            refresh(v, work, day)
+            if day.trips:
+                tidy(v, work, day, scratch)
+                n_removed = evict_if_infeasible(v, work, day, scratch, n_removed)
+            else:
+                refresh(v, work, day)
     # the previously unserved get another chance with the removed ones
     waiting = work.unassigned_count[0]
     for i in range(waiting):
@@ -373,7 +477,7 @@ def _search(count, temperature, current_cost, best_cost, day, ruin, current, wor
 
 
 def compile_now() -> None:
-    """Compile (and cache on disk) the loop by running it on a three-site day.
+    """Compile (and cache on disk) the loop by running it on a three-site day, and on a two-site day with trips.
 
     numba compiles on first use, which takes ~15 s on the reference machine — time a
     10-second search cannot spare — so ``make install`` runs this once
@@ -405,6 +509,21 @@ def compile_now() -> None:
     settings = RuinParams()
     improve(arrays, [[1, 2], [3]], deadline=time.monotonic() + 60, settings=settings, seed=1, max_iterations=CHUNK)
     StringRemoval(neighbours=neighbours, settings=settings, seed=1)([[1, 2], [3]])
+    # the same day with trips (node 3 a facility), so the trip model is compiled too
+    trip_neighbours = np.array([[-1, -1], [1, 2], [2, 1], [-1, -1]], dtype=np.int64)
+    neutral = arrays.trip_arrays
+    trips = replace(
+        neutral,
+        facility_of=np.array([-1, -1, -1, 0], dtype=np.int64),
+        facility_nodes=np.array([3], dtype=np.int64),
+        marker_limit=np.array([2], dtype=np.int64),
+        break_on=np.ones(vehicles, dtype=np.bool_),
+        break_rule=np.array([20, 500, 10], dtype=np.int64),
+    )
+    with_trips = replace(arrays, neighbours=trip_neighbours, trips=trips)
+    improve(
+        with_trips, [[1, 3, 2], []], deadline=time.monotonic() + 60, settings=settings, seed=1, max_iterations=CHUNK
+    )
 
 
 if __name__ == "__main__":
