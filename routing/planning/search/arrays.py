@@ -35,15 +35,20 @@ class OrToolsModel(Protocol):
     load_plan: list
     drop_penalty: int
     final_unload: dict[tuple[str, int], int] | None
+    balance_targets: dict[str, int]
 
 
-def unmodelled(model: OrToolsModel) -> str | None:
+def unmodelled(model: OrToolsModel, *, time_costs: bool = False) -> str | None:
     """What of the day the compiled search does not model (the first found), or None when it models it all.
 
     Parameters
     ----------
     model : OrToolsModel
         The built model.
+    time_costs : bool
+        Model costs per hour and balance too (:func:`routing.planning.search.schedule.time_cost`): exact against
+        the plan evaluator, but one schedule replay per tried position is too slow for a city's day (Shenzhen,
+        1,560 sites, 30 s: 0–96 ruins per stream), so off by default.
 
     Returns
     -------
@@ -51,13 +56,13 @@ def unmodelled(model: OrToolsModel) -> str | None:
         A short English reason, for the log.
     """
     p, s = model.problem, model.settings
-    if any(p.hold_limit(v) is not None for v in p.vehicles):
-        return "hold limits"
-    if s.balance_coefficient > 0 or p.balance_per_h > 0:
+    if any(len(v.streams) > 1 and p.hold_limit(v) is not None for v in p.vehicles):
+        return "a hold limit on a truck of several streams"  # the checker holds each stream on its own
+    if s.balance_coefficient > 0:
+        return "a global span cost"  # the longest route's shift, not a cost per route
+    if not time_costs and p.balance_per_h > 0:
         return "shift balance"
-    if any(v.max_shift_s is not None for v in p.vehicles):
-        return "a shift-length limit"
-    if any(v.cost_per_hour for v in p.vehicles):
+    if not time_costs and any(v.cost_per_hour for v in p.vehicles):
         return "a cost per hour"
     if any(capacity_binds(model, fi) for fi in range(len(p.facilities))):
         return "a facility's daily capacity"
@@ -88,21 +93,23 @@ def capacity_binds(model: OrToolsModel, fi: int) -> bool:
     return could > f.capacity_kg
 
 
-def route_arrays(model: OrToolsModel) -> RouteArrays | None:
+def route_arrays(model: OrToolsModel, *, time_costs: bool = False) -> RouteArrays | None:
     """The model as arrays over its routing nodes, or None for a day with what the compiled search does not model.
 
     Parameters
     ----------
     model : OrToolsModel
         The built model.
+    time_costs : bool
+        Model costs per hour and balance too (see :func:`unmodelled`).
 
     Returns
     -------
     RouteArrays or None
         With :class:`TripArrays` where the day has unloads, release dates, trucks that come home empty, daily
-        weight limits or sites with several windows.
+        weight limits, sites with several windows, hold limits, shift-length limits, costs per hour or balance.
     """
-    reason = unmodelled(model)
+    reason = unmodelled(model, time_costs=time_costs)
     if reason is not None:
         log.info("compiled search not used for %s: %s", model.problem.name, reason)
         return None
@@ -148,7 +155,9 @@ def _has_trips(model: OrToolsModel) -> bool:
     return (
         any(kind == "facility" for kind, _ in model.kinds)
         or any(p.sites[i].release_s or len(p.sites[i].windows) > 1 for kind, i in model.kinds if kind == "site")
-        or any(v.ends_empty or v.max_daily_kg for v in p.vehicles)
+        or any(v.ends_empty or v.max_daily_kg or v.max_shift_s is not None for v in p.vehicles)
+        or any(p.hold_limit(v) is not None or v.cost_per_hour for v in p.vehicles)
+        or p.balance_per_h > 0
         or p.break_rule is not None
     )
 
@@ -189,6 +198,8 @@ def trip_arrays(model: OrToolsModel) -> TripArrays:
                 facility_nodes[fi] = node
     folded = model.final_unload is not None
     rule = p.break_rule
+    targets = model.balance_targets  # as dispatch.add_balance prices them
+    balance = int(round(p.balance_per_h * COST_SCALE / 3600.0)) if targets else 0
     return TripArrays(
         service=_service(model),
         release=np.array([p.sites[i].release_s if kind == "site" else 0 for kind, i in model.kinds], dtype=np.int64),
@@ -206,6 +217,19 @@ def trip_arrays(model: OrToolsModel) -> TripArrays:
         break_rule=np.array(
             [0, 0, 0] if rule is None else [rule.earliest_start_s, rule.latest_start_s, rule.duration_s], dtype=np.int64
         ),
+        hold=np.array([-1 if (h := p.hold_limit(v)) is None else int(h) for v in p.vehicles], dtype=np.int64),
+        max_shift=np.array([-1 if v.max_shift_s is None else int(v.max_shift_s) for v in p.vehicles], dtype=np.int64),
+        closing=_closing(model, facility_nodes),
+        span_cost=np.array([int(round(v.cost_per_hour * COST_SCALE / 3600.0)) for v in p.vehicles], dtype=np.int64),
+        balance_cost=np.array([balance if v.type_id in targets else 0 for v in p.vehicles], dtype=np.int64),
+        balance_target=np.array([targets.get(v.type_id, 0) for v in p.vehicles], dtype=np.int64),
+        since=np.array(
+            [
+                -1 if kind != "site" or p.sites[i].on_board_since is None else int(p.sites[i].on_board_since)
+                for kind, i in model.kinds
+            ],
+            dtype=np.int64,
+        ),
     )
 
 
@@ -219,3 +243,16 @@ def _service(model: OrToolsModel) -> np.ndarray:
         ],
         dtype=np.int64,
     )
+
+
+def _closing(model: OrToolsModel, facility_nodes: np.ndarray) -> np.ndarray:
+    """Per routing node and depot, the marker of the closing unload folded into the site's arc home (-1: none)."""
+    p = model.problem
+    out = np.full((len(model.kinds), len(p.depots)), -1, dtype=np.int64)
+    if model.final_unload is None:
+        return out
+    for node, (kind, i) in enumerate(model.kinds):
+        if kind == "site":
+            for d in range(len(p.depots)):
+                out[node, d] = facility_nodes[model.final_unload[(p.sites[i].id, d)]]
+    return out

@@ -30,6 +30,7 @@ class ModelParts(Protocol):
     time_matrix: np.ndarray
     final_unload: dict[tuple[str, int], int] | None
     shift_caps: dict[str, int] | None
+    balance_targets: dict[str, int]
 
 
 BALANCE_CAP = 1.1  # × the type's mean shift: what a truck of a balanced first solution works at most
@@ -136,6 +137,7 @@ def add_balance(model: ModelParts) -> None:
     if per_s <= 0:
         return
     targets = shift_targets(p, sorted(model.site_ids))
+    model.balance_targets = targets  # read by the compiled search's arrays (routing.planning.search.arrays)
     model.shift_caps = {kind: round(BALANCE_CAP * seconds) for kind, seconds in targets.items()}
     for vi, v in enumerate(p.vehicles):
         if v.type_id in targets:

@@ -64,6 +64,13 @@ class DayArrays(NamedTuple):
     daily: np.ndarray  # int64 [V]: load of the first unit collected per shift at most
     break_on: np.ndarray  # bool [V]: the meal break is due on the truck's shift
     break_rule: np.ndarray  # int64 [3]: the break's earliest start, latest start and duration
+    hold: np.ndarray  # int64 [V]: longest time a load may be on board, first pickup to unload (-1: no limit)
+    max_shift: np.ndarray  # int64 [V]: longest shift, depot departure to return (-1: no limit)
+    since: np.ndarray  # int64 [n]: a re-plan's start site: its load on board since then (-1: not such a site)
+    closing: np.ndarray  # int64 [n, depots]: marker of the unload folded into a site's arc home (-1: none)
+    span_cost: np.ndarray  # int64 [V]: cost units per second of shift (cost per hour)
+    balance_cost: np.ndarray  # int64 [V]: cost units per second of shift beyond balance_target
+    balance_target: np.ndarray  # int64 [V]: the type's balanced shift, seconds
 
 
 class RouteState(NamedTuple):
@@ -98,6 +105,7 @@ class Scratch(NamedTuple):
     seq: np.ndarray  # int64 [width]: a candidate route being driven (trips)
     units: np.ndarray  # int64 [units]: a trip's load while driving
     marker_total: np.ndarray  # int64 [F]: markers in use per facility
+    paid: np.ndarray  # int64 [V]: shift cost of the route as it stands (valid where mark is current)
 
 
 @njit(cache=True)

@@ -139,6 +139,7 @@ class OrToolsModel:
         time_dim = r.GetDimensionOrDie("time")
         self.time_dim = time_dim
         self.shift_caps: dict[str, int] | None = None  # per type: longest shift of a first solution (balance)
+        self.balance_targets: dict[str, int] = {}  # per type: its mean shift in a first solution (balance)
         self.finalised_starts = False  # whether start cumuls are the latest feasible (worth reporting)
         for vi, v in enumerate(p.vehicles):
             time_dim.CumulVar(r.Start(vi)).SetRange(v.shift_start, v.shift_end)
@@ -281,8 +282,9 @@ class OrToolsModel:
         """The model as :mod:`routing.planning.search.sisr`'s arrays, or None where it has what sisr does not model.
 
         See :func:`routing.planning.search.arrays.route_arrays`: unloading trips, release dates, trucks that come
-        home empty, daily weight limits and multi-window sites are modelled; breaks, hold limits, shift-length
-        limits, time costs, balance and binding facility capacities keep the OR-Tools loop.
+        home empty, daily weight limits, multi-window sites, the break, hold limits (trucks of one stream) and
+        shift-length limits are modelled; time costs, balance and binding facility capacities keep the OR-Tools
+        loop.
 
         Returns
         -------

@@ -279,7 +279,7 @@ class Searcher:
         r, m = self.model.routing, self.model.manager
         polish = POLISH_SHARE * max(0.0, deadline - time.monotonic())
         routes = [to_markers(arrays, [m.IndexToNode(i) for i in route]) for route in routes_of(r, start)]
-        best, _, _ = sisr.improve(
+        best, cost, made = sisr.improve(
             arrays,
             routes,
             deadline=deadline - polish,
@@ -287,11 +287,10 @@ class Searcher:
             seed=seed,
             max_iterations=self.settings.max_solutions,
         )
+        log.info("compiled search on %s: %d ruins, cost %d", self.model.problem.name, made, cost)
         nodes = to_copies(self.model.kinds, best)
         initial = (
-            None
-            if nodes is None
-            else r.ReadAssignmentFromRoutes([[m.NodeToIndex(n) for n in route] for route in nodes], True)
+            None if nodes is None else read_routes(self.model, [[m.NodeToIndex(n) for n in route] for route in nodes])
         )
         if initial is None:  # sisr and the model disagree on feasibility: keep what OR-Tools found
             log.warning(
@@ -343,6 +342,45 @@ class Searcher:
         options = [f for f in p.facilities if Problem.unloads_at(v, f)]
         best = min(options, key=lambda f: closing_trip_s(p, here=here, facility=f, home=home))
         return best.id
+
+
+def read_routes(model: OrToolsModel, routes: list[list[int]]):
+    """An assignment of ``routes`` (routing indices per truck) restored by the closed model, or None.
+
+    Why not ``ReadAssignmentFromRoutes``: after a search from an assignment the model's own assignment keeps the
+    last solution's cumuls, vehicles and activities, and restoring other routes over them fails (a 6-site day:
+    two routes the fresh model reads were rejected after the first solution). Here they are free again.
+
+    Parameters
+    ----------
+    model : OrToolsModel
+        The built model, closed.
+    routes : list of list of int
+        Routing indices per truck.
+
+    Returns
+    -------
+    Assignment or None
+        The restored assignment; None where the model rejects the routes.
+    """
+    r = model.routing
+    fresh = r.solver().Assignment()
+    if not r.RoutesToAssignment(routes, True, True, fresh):
+        return None
+    variables = [r.VehicleVar(i) for i in range(r.Size())] + [r.ActiveVar(i) for i in range(r.Size())]
+    for name in r.GetAllDimensionNames():
+        dim = r.GetDimensionOrDie(name)
+        variables += [dim.CumulVar(i) for i in range(r.Size() + r.vehicles())]
+    for var in variables:
+        fresh.Add(var)
+        fresh.SetRange(var, var.Min(), var.Max())
+    for interval in [b for b in getattr(model, "breaks", []) if b is not None]:
+        fresh.Add(interval)
+        fresh.SetStartRange(interval, interval.StartMin(), interval.StartMax())
+        fresh.SetDurationRange(interval, interval.DurationMin(), interval.DurationMax())
+        fresh.SetEndRange(interval, interval.EndMin(), interval.EndMax())
+        fresh.SetPerformedRange(interval, interval.MustBePerformed(), interval.MayBePerformed())
+    return r.RestoreAssignment(fresh)
 
 
 def to_markers(arrays: RouteArrays, route: list[int]) -> list[int]:

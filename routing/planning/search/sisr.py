@@ -73,6 +73,24 @@ class TripArrays:
     daily: np.ndarray  # int64 [V]
     break_on: np.ndarray  # bool [V]
     break_rule: np.ndarray  # int64 [3]: earliest start, latest start, duration
+    hold: np.ndarray | None = None  # int64 [V]: hold limit, first pickup to unload (-1 or None: none)
+    max_shift: np.ndarray | None = None  # int64 [V]: longest shift (-1 or None: none)
+    since: np.ndarray | None = None  # int64 [n]: a re-plan's start site's load on board since (-1 or None: none)
+    closing: np.ndarray | None = None  # int64 [n, depots]: folded closing unload's marker (-1 or None: none)
+    span_cost: np.ndarray | None = None  # int64 [V]: cost units per second of shift (None: 0)
+    balance_cost: np.ndarray | None = None  # int64 [V]: per second beyond balance_target (None: 0)
+    balance_target: np.ndarray | None = None  # int64 [V]: seconds (None: 0)
+
+    def __post_init__(self) -> None:
+        vehicles, n = len(self.need_unload), len(self.service)
+        for name, size in (("hold", vehicles), ("max_shift", vehicles), ("since", n)):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, np.full(size, -1, dtype=np.int64))
+        for name in ("span_cost", "balance_cost", "balance_target"):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, np.zeros(vehicles, dtype=np.int64))
+        if self.closing is None:
+            object.__setattr__(self, "closing", np.full((n, 1), -1, dtype=np.int64))
 
 
 @dataclass(frozen=True)
@@ -126,6 +144,11 @@ class RouteArrays:
                     self.depot[v],
                     self.shift_start[v],
                     self.shift_end[v],
+                    self.trip_arrays.hold[v],
+                    self.trip_arrays.max_shift[v],
+                    self.trip_arrays.span_cost[v],
+                    self.trip_arrays.balance_cost[v],
+                    self.trip_arrays.balance_target[v],
                 )
             )
             out[v] = first.setdefault(key, v)
@@ -188,6 +211,13 @@ class RouteArrays:
             daily=t.daily,
             break_on=t.break_on,
             break_rule=t.break_rule,
+            hold=t.hold,
+            max_shift=t.max_shift,
+            since=t.since,
+            closing=t.closing,
+            span_cost=t.span_cost,
+            balance_cost=t.balance_cost,
+            balance_target=t.balance_target,
         )
 
 
@@ -212,6 +242,7 @@ def make_scratch(arrays: RouteArrays) -> Scratch:
         seq=np.zeros(_width(arrays) + 2, dtype=np.int64),
         units=np.zeros(arrays.demand.shape[1], dtype=np.int64),
         marker_total=np.zeros(len(arrays.trip_arrays.facility_nodes), dtype=np.int64),
+        paid=np.zeros(vehicles, dtype=np.int64),
     )
 
 

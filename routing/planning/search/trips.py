@@ -25,6 +25,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from routing.planning.search.schedule import feasible_schedule, time_cost
+
 BIG = np.iinfo(np.int64).max // 4
 BLINK = 0.01  # as routing.planning.search.insertion: a position is skipped with this probability
 
@@ -54,7 +56,7 @@ def _leg(v, prev, node, tn, tb, release, end, day):
     The break goes where the plan evaluator puts it (``routing.planning.plan.take_break``): at ``node`` on arrival
     when it can start there in its window, else at ``prev`` before driving.
     """
-    drive = day.travel[prev, node] - day.service[prev]
+    drive = 0 if prev == node else day.travel[prev, node] - day.service[prev]  # a doubled marker: no drive
     nn, nb = -1, -1
     if tb >= 0:
         nb = _arrive(node, max(tb + day.service[prev], release) + drive, end, day)
@@ -123,10 +125,11 @@ def simulate(v, seq, m, day, load):
     if stops > 0 and day.need_unload[v] and day.facility_of[seq[m - 1]] < 0:
         return False
     tn, tb = _leg(v, prev, day.depot[v], tn, tb, 0, day.shift_end[v], day)
-    if tb >= 0:
-        return True
     # without the break only where it is not due: the route ends before its latest start (it starts at the shift's)
-    return tn >= 0 and not (day.break_on[v] and tn > day.break_rule[1])
+    if tb < 0 and not (tn >= 0 and not (day.break_on[v] and tn > day.break_rule[1])):
+        return False
+    # a hold or shift-length limit: the schedule the plan evaluator writes must keep it (the earliest one need not)
+    return (day.hold[v] < 0 and day.max_shift[v] < 0) or feasible_schedule(v, seq, m, day) >= 0
 
 
 @njit(cache=True)
@@ -177,7 +180,7 @@ def refresh_trips(v, state, day):
         state.latest[v, p + 1] = t
         nxt = node
     state.stops[v] = stops
-    state.route_cost[v] = total + day.fixed[v] if stops > 0 else 0
+    state.route_cost[v] = total + day.fixed[v] + time_cost(v, state.nodes[v], k, day) if stops > 0 else 0
     if stops == 0:
         state.length[v] = 0
         state.markers[v, :] = 0
@@ -301,11 +304,22 @@ def _marker_totals(state, day, scratch):
 
 
 @njit(cache=True)
+def _shift_delta(v, m, paid, day, scratch):
+    """What the candidate route just driven (``scratch.seq[:m]``) adds to truck v's shift cost (``paid`` now).
+
+    Why after the drive: the arc-cost delta prices a position first (a lower bound where a visit more never
+    shortens the shift), the shift cost needs the schedule."""
+    if day.span_cost[v] == 0 and day.balance_cost[v] == 0:
+        return 0
+    return time_cost(v, scratch.seq, m, day) - paid
+
+
+@njit(cache=True)
 def cheapest_trips(site, count, state, day, scratch):
     """(truck, position, marker, side) among the ``count`` candidates where ``site`` adds least and the route stays
     feasible: alone, or with a new unload before or after it (marker -1: none); (-1, -1, -1, 0) when none fits."""
     nodes, length, cost, depot = state.nodes, state.length, day.cost, day.depot
-    mark, fits = scratch.mark, scratch.fits
+    mark, fits, paid = scratch.mark, scratch.fits, scratch.paid
     _marker_totals(state, day, scratch)
     scratch.stamp[0] += 1
     stamp = scratch.stamp[0]
@@ -319,6 +333,7 @@ def cheapest_trips(site, count, state, day, scratch):
                 and state.stops[v] + 1 <= day.max_stops[v]
                 and state.load[v, 0] + day.demand[site, 0] <= day.daily[v]
             )
+            paid[v] = time_cost(v, nodes[v], length[v], day) if fits[v] else 0  # the route's shift cost now
         if not fits[v]:
             continue
         k = length[v]
@@ -335,7 +350,9 @@ def cheapest_trips(site, count, state, day, scratch):
             and _may_fit(v, p, site, -1, 0, state, day)
             and _try(v, p, site, -1, 0, state, day, scratch)
         ):
-            best_delta, best_v, best_p, best_f, best_side = delta, v, p, -1, 0
+            delta += _shift_delta(v, k + 1, paid[v], day, scratch)
+            if delta < best_delta:
+                best_delta, best_v, best_p, best_f, best_side = delta, v, p, -1, 0
         for fi in range(day.facility_nodes.shape[0]):
             f = day.facility_nodes[fi]
             if f < 0 or not day.allowed[f, v] or scratch.marker_total[fi] >= day.marker_limit[fi]:
@@ -349,7 +366,9 @@ def cheapest_trips(site, count, state, day, scratch):
                     and _may_fit(v, p, site, f, 1, state, day)
                     and _try(v, p, site, f, 1, state, day, scratch)
                 ):
-                    best_delta, best_v, best_p, best_f, best_side = delta, v, p, f, 1
+                    delta += _shift_delta(v, k + 2, paid[v], day, scratch)
+                    if delta < best_delta:
+                        best_delta, best_v, best_p, best_f, best_side = delta, v, p, f, 1
             # before the site: the site starts a new trip
             if p > 0 and day.facility_of[prev] < 0:
                 delta = base + cost[c, prev, f] + cost[c, f, site] + cost[c, site, nxt]
@@ -359,7 +378,9 @@ def cheapest_trips(site, count, state, day, scratch):
                     and _may_fit(v, p, site, f, -1, state, day)
                     and _try(v, p, site, f, -1, state, day, scratch)
                 ):
-                    best_delta, best_v, best_p, best_f, best_side = delta, v, p, f, -1
+                    delta += _shift_delta(v, k + 2, paid[v], day, scratch)
+                    if delta < best_delta:
+                        best_delta, best_v, best_p, best_f, best_side = delta, v, p, f, -1
     return best_v, best_p, best_f, best_side
 
 

@@ -12,9 +12,12 @@ from routing.planning.check import check_plan
 from routing.planning.plan import evaluate_routes
 from routing.planning.problem import BreakSpec, DepotSpec, FacilitySpec, Problem, SiteSpec, VehicleSpec
 from routing.planning.search import sisr
+from routing.planning.search.arrays import route_arrays
 from routing.planning.search.ortools_model import OrToolsModel
 from routing.planning.search.params import RuinParams, SolveParams
-from routing.planning.search.searcher import Searcher, to_copies, to_markers
+from routing.planning.search.ruin import routes_of
+from routing.planning.search.schedule import time_cost
+from routing.planning.search.searcher import Searcher, read_routes, to_copies, to_markers
 from routing.planning.search.trips import simulate
 
 SCALE = 10  # every time a multiple of 10 s: the checker's 1 s tolerance never decides a verdict
@@ -174,9 +177,157 @@ def test_searcher_runs_the_compiled_loop_and_ortools_reads_its_routes_back(lunch
     assert report.violations == []
 
 
-def test_days_with_a_hold_limit_or_shift_limit_keep_the_ortools_loop():
-    problem = multitrip_day(seed=1)
-    held = replace(problem, hold_s={"w": 3600})
-    assert OrToolsModel(held, SolveParams()).route_arrays() is None
-    limited = replace(problem, vehicles=[replace(v, max_shift_s=4000) for v in problem.vehicles])
-    assert OrToolsModel(limited, SolveParams()).route_arrays() is None
+def limited_day(problem: Problem, rule: str, seed: int) -> Problem:
+    """``problem`` with a hold limit on its stream (and one site's load on board since before the day), a longest
+    shift, or both: limits that bind on a good share of random routes."""
+    rng = np.random.default_rng(seed)
+    if rule in ("hold", "both"):
+        sites = list(problem.sites)
+        k = int(rng.integers(len(sites)))
+        sites[k] = replace(sites[k], on_board_since=int(rng.integers(0, 40)) * SCALE)
+        problem = replace(problem, sites=sites, hold_s={"w": int(rng.integers(80, 160)) * SCALE})
+    if rule in ("shift", "both"):
+        limit = int(rng.integers(60, 200)) * SCALE
+        problem = replace(problem, vehicles=[replace(v, max_shift_s=limit) for v in problem.vehicles])
+    return problem
+
+
+@pytest.mark.parametrize("rule", ["hold", "shift", "both"])
+@pytest.mark.parametrize(("ends_empty", "lunch"), [(False, False), (True, False), (False, True), (True, True)])
+def test_simulate_agrees_with_the_checker_under_hold_and_shift_limits(rule, ends_empty, lunch):
+    """Each limit both ways: routes it rejects that would pass without it, routes it keeps, all as the checker."""
+    verdicts = {True: 0, False: 0}
+    decided = 0  # routes feasible but for the limit
+    for seed in range(6):
+        problem = limited_day(multitrip_day(seed=seed, ends_empty=ends_empty, lunch=lunch), rule, seed)
+        model = OrToolsModel(problem, SolveParams())
+        arrays = model.route_arrays()
+        assert arrays is not None and arrays.trips is not None
+        day = arrays.day
+        free = day._replace(hold=np.full_like(day.hold, -1), max_shift=np.full_like(day.max_shift, -1))
+        markers = [int(f) for f in arrays.trips.facility_nodes]
+        rng = np.random.default_rng(200 + seed)
+        for _ in range(60):
+            chosen = list(rng.permutation(arrays.sites)[: int(rng.integers(1, 7))])
+            for _ in range(int(rng.integers(0, 3))):
+                chosen.insert(int(rng.integers(0, len(chosen) + 1)), markers[int(rng.integers(2))])
+            seq = np.array([*chosen, 0, 0], dtype=np.int64)
+            units = np.zeros(day.demand.shape[1], dtype=np.int64)
+            ours = simulate(0, seq, len(chosen), day, units)
+            report = checked(problem, {"V0": visit_ids(model, chosen)})
+            route_violations = [v for v in report.violations if "neither served" not in v]
+            assert ours == (not route_violations), (seed, chosen, route_violations)
+            verdicts[ours] += 1
+            decided += not ours and simulate(0, seq, len(chosen), free, units)
+    assert verdicts[True] > 20 and verdicts[False] > 20
+    assert decided > 5  # the limit itself rejected routes
+
+
+@pytest.mark.parametrize("rule", ["hold", "both"])
+def test_compiled_search_keeps_hold_and_shift_limits(rule):
+    problem = limited_day(multitrip_day(seed=42, sites=20, ends_empty=True, trucks=3, lunch=True), rule, 5)
+    model = OrToolsModel(problem, SolveParams())
+    arrays = model.route_arrays()
+    assert arrays is not None and arrays.trips is not None
+    routes, _, made = sisr.improve(
+        arrays,
+        [[] for _ in problem.vehicles],
+        deadline=time.monotonic() + 3600,
+        settings=RuinParams(),
+        seed=3,
+        max_iterations=400,
+    )
+    assert made == 400
+    ids = {v.id: visit_ids(model, route) for v, route in zip(problem.vehicles, routes) if route}
+    assert len({s for route in ids.values() for s in route if s.startswith("S")}) >= 10
+    assert checked(problem, ids).violations == []
+
+
+def test_searcher_reads_back_compiled_routes_under_a_hold_limit(caplog):
+    problem = limited_day(multitrip_day(seed=7, sites=16, trucks=3, lunch=True), "both", 7)
+    model = OrToolsModel(problem, SolveParams(max_solutions=300))
+    assert model.route_arrays() is not None
+    result = Searcher(model).solve(strategy="CONSTRUCT_URGENT+ruin", time_limit_s=30)
+    assert not [r for r in caplog.records if "not readable" in r.getMessage()]
+    report = check_plan(problem, evaluate_routes(problem, result.routes, start_times=result.start_times))
+    assert report.violations == []
+
+
+def test_days_with_what_the_engine_does_not_model_keep_the_ortools_loop():
+    problem = replace(multitrip_day(seed=1), hold_s={"w": 3600})
+    assert OrToolsModel(problem, SolveParams()).route_arrays() is not None  # a hold limit: modelled
+    two = replace(problem, vehicles=[replace(v, streams=frozenset({"w", "x"})) for v in problem.vehicles])
+    assert OrToolsModel(two, SolveParams()).route_arrays() is None  # the checker holds each stream on its own
+    assert OrToolsModel(problem, SolveParams(balance_coefficient=1.0)).route_arrays() is None  # a global span cost
+    paid = replace(problem, vehicles=[replace(v, cost_per_hour=30.0) for v in problem.vehicles])
+    assert OrToolsModel(paid, SolveParams()).route_arrays() is None  # time costs: off by default
+
+
+@pytest.mark.parametrize("rule", ["none", "hold", "both"])
+@pytest.mark.parametrize("lunch", [False, True])
+def test_shift_cost_is_the_one_the_plan_evaluator_writes(rule, lunch):
+    """Cost per hour and balance on the compiled routes' shifts equal those of the plan's own schedule."""
+    compared = balanced = 0
+    for seed in range(4):
+        base = limited_day(multitrip_day(seed=seed, ends_empty=True, lunch=lunch), rule, seed)
+        problem = replace(
+            base,
+            vehicles=[replace(v, cost_per_hour=36.0, type_id="t") for v in base.vehicles],
+            balance_per_h=72.0,
+        )
+        model = OrToolsModel(problem, SolveParams())
+        assert model.route_arrays() is None  # time costs are off by default (too slow at city scale)
+        arrays = route_arrays(model, time_costs=True)
+        assert arrays is not None and arrays.trips is not None
+        # (no target where the first solution used no truck of the type: then no balance, as in OR-Tools)
+        day, target, per_s = arrays.day, model.balance_targets.get("t", 0), 2000 if model.balance_targets else 0
+        assert day.span_cost[0] == 1000 and day.balance_cost[0] == per_s  # cost units per second, as OR-Tools'
+        balanced += per_s > 0
+        markers = [int(f) for f in arrays.trips.facility_nodes]
+        rng = np.random.default_rng(300 + seed)
+        for _ in range(80):
+            chosen = list(rng.permutation(arrays.sites)[: int(rng.integers(1, 7))])
+            if rng.random() < 0.5:
+                chosen.insert(int(rng.integers(1, len(chosen) + 1)), markers[int(rng.integers(2))])
+            seq = np.array([*chosen, 0, 0], dtype=np.int64)
+            if not simulate(0, seq, len(chosen), day, np.zeros(day.demand.shape[1], dtype=np.int64)):
+                continue
+            plan = evaluate_routes(problem, {"V0": visit_ids(model, chosen)})
+            span = plan.routes[0].end - plan.routes[0].start
+            assert time_cost(0, seq, len(chosen), day) == 1000 * span + per_s * max(0, span - target)
+            compared += 1
+    assert compared > 20 and balanced >= 1
+
+
+def test_compiled_routes_are_read_back_after_a_search_from_other_routes():
+    """After OR-Tools searched from one set of routes, other feasible routes are still restored (its own
+    ``ReadAssignmentFromRoutes`` kept the last solution's values and rejected them)."""
+    day = multitrip_day(seed=3, sites=8)
+    # (releases: see add_release); a preferred truck gives the model a dimension with a span cost, whose values the
+    # model's assignment kept
+    sites = [replace(s, release_s=0, preferred_vehicle="V0", preference_penalty=5.0) for s in day.sites]
+    problem = replace(day, sites=sites)
+    model = OrToolsModel(problem, SolveParams())
+    arrays = model.route_arrays()
+    r, m = model.routing, model.manager
+    searcher = Searcher(model)
+    params = searcher.search_parameters("CONSTRUCT_URGENT+ruin", 5.0)
+    params.solution_limit = 1
+    r.CloseModelWithParameters(params)
+    routes, _, _ = sisr.improve(
+        arrays,
+        [[] for _ in problem.vehicles],
+        deadline=time.monotonic() + 60,
+        settings=RuinParams(),
+        seed=1,
+        max_iterations=200,
+    )
+    copies = to_copies(model.kinds, routes)
+    assert copies is not None and sum(bool(route) for route in copies) == 1  # one truck serves them all
+    route = [m.NodeToIndex(n) for n in next(route for route in copies if route)]
+    first = r.ReadAssignmentFromRoutes([route, []], True)  # the first truck takes it
+    assert first is not None
+    assert r.SolveFromAssignmentWithParameters(first, params) is not None
+    restored = read_routes(model, [[], route])  # the same route on the other (identical) truck
+    assert restored is not None
+    assert routes_of(r, restored) == [[], route]
