@@ -29,7 +29,6 @@ from routing.planning.territory_map import (
     Territory,
     draw_territories,
     legend_text,
-    line_style,
     route_territories,
     territory_features,
 )
@@ -331,12 +330,6 @@ def write_route_sheets(plan: Plan, problem: Problem, folder: Path) -> list[Path]
 
 LEGEND_ROWS = 30
 """Territories per legend column on the plan map."""
-
-
-def route_style(index: int) -> tuple[str, object]:
-    """Colour and line style of the plan's ``index``-th territory on the PNG map (as on the web map and GeoJSON);
-    without grids every truck is a territory, so this is the ``index``-th route's."""
-    return line_style(index)
 
 
 def _draw_routes(ax, plan: Plan, legs: LegGeometry, *, lines, territories: Territories, cjk: bool) -> list:

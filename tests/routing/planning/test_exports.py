@@ -45,8 +45,9 @@ def test_plan_geojson_has_a_route_per_truck_and_its_sites_numbered_at_the_plan_s
 
 
 def test_plan_out_replaces_an_earlier_plans_route_sheets_and_keeps_the_users_files(tmp_path, guixi, places):
-    from routing.planning.exports import SHEET_HEADER, route_style, sheet_csv, write_all
+    from routing.planning.exports import SHEET_HEADER, sheet_csv, write_all
     from routing.planning.pipeline import plan_day
+    from routing.planning.territory_map import line_style
 
     out = tmp_path / "out"
     sheets = out / "route_sheets"
@@ -75,7 +76,7 @@ def test_plan_out_replaces_an_earlier_plans_route_sheets_and_keeps_the_users_fil
     assert files["map"].stat().st_size > 10_000
     write_all(outcome, out=out)  # again: the same files, nothing doubled
     assert {p.name for p in sheets.glob("route_*.csv")} == written | {"route_notes.csv"}
-    assert len({route_style(k) for k in range(33)}) == 33  # 33 trucks: no two drawn alike on the map
+    assert len({line_style(k) for k in range(33)}) == 33  # 33 trucks: no two drawn alike on the map
 
 
 def test_map_falls_back_to_english_labels_without_a_chinese_font(tmp_path, guixi, places, monkeypatch):
