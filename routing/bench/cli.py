@@ -246,3 +246,54 @@ def carp(
     _console().print(table)
     if out is not None:
         typer.echo(f"结果 / results → {out}")
+
+
+@bench_app.command("ownday", context_settings=_MANY)
+def ownday(
+    ctx: typer.Context,
+    scenarios: list[Path] = typer.Option(
+        ..., "--scenario", help="scenario JSON files (several allowed after the flag)"
+    ),
+    time_limit: float = typer.Option(
+        60.0, "--time-limit", min=0.1, help="seconds per day and solver, split over pieces"
+    ),
+    out: Path | None = OutOption,
+    seed: int = typer.Option(1, "--seed", min=0, help="PyVRP's seed"),
+    penalty: str = typer.Option(
+        "scaled", "--pyvrp-penalty", help="PyVRP's penalty bounds: scaled (to the cost unit) or default (its own)"
+    ),
+) -> None:
+    """Our own days against PyVRP: each day relaxed to what PyVRP 0.14 models, both judged by the product's checker."""
+    import logging
+
+    from routing.bench.ownday import ownday_table, run_ownday, write_ownday_rows
+    from routing.bench.ownday_pyvrp import PENALTIES
+
+    unknown = [arg for arg in ctx.args if arg.startswith("-")]
+    if unknown:
+        raise typer.BadParameter(f"unknown option(s) {' '.join(unknown)}")
+    if penalty not in PENALTIES:
+        raise typer.BadParameter(f"--pyvrp-penalty {penalty!r}: 应为 / expected one of {', '.join(PENALTIES)}")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("routing.planning.search.arrays").setLevel(logging.INFO)  # why the compiled search is not used
+    networks: dict = {}
+    rows = []
+    for path in [*scenarios, *(Path(arg) for arg in ctx.args)]:
+        rows += run_ownday(
+            path,
+            time_limit_s=time_limit,
+            seed=seed,
+            penalty=penalty,
+            networks=networks,
+            on_row=lambda r: typer.echo(
+                f"{r.scenario:<12} {r.piece:<12} {r.solver:<8} {r.cost:>12,.2f} 元  {r.trucks:>3} trucks  "
+                f"{r.violations} violations  {r.wall_s:6.1f} s  {r.strategy}"
+            ),
+        )
+    if out is not None:
+        write_ownday_rows(out, rows)
+    _console().print(
+        ownday_table(rows, title=f"自有场景 vs PyVRP / own days vs PyVRP (relaxed), {time_limit:g} s per day")
+    )
+    if out is not None:
+        typer.echo(f"结果 / results → {out}")
