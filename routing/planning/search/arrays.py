@@ -38,17 +38,16 @@ class OrToolsModel(Protocol):
     balance_targets: dict[str, int]
 
 
-def unmodelled(model: OrToolsModel, *, time_costs: bool = False) -> str | None:
+def unmodelled(model: OrToolsModel) -> str | None:
     """What of the day the compiled search does not model (the first found), or None when it models it all.
+
+    Costs per hour and balance are modelled: each insertion prices the shift the plan evaluator writes
+    (:func:`routing.planning.search.schedule.shift_span`), bounded first (:mod:`routing.planning.search.trip_insert`).
 
     Parameters
     ----------
     model : OrToolsModel
         The built model.
-    time_costs : bool
-        Model costs per hour and balance too (:func:`routing.planning.search.schedule.time_cost`): exact against
-        the plan evaluator, but one schedule replay per tried position is too slow for a city's day (Shenzhen,
-        1,560 sites, 30 s: 0–96 ruins per stream), so off by default.
 
     Returns
     -------
@@ -60,10 +59,6 @@ def unmodelled(model: OrToolsModel, *, time_costs: bool = False) -> str | None:
         return "a hold limit on a truck of several streams"  # the checker holds each stream on its own
     if s.balance_coefficient > 0:
         return "a global span cost"  # the longest route's shift, not a cost per route
-    if not time_costs and p.balance_per_h > 0:
-        return "shift balance"
-    if not time_costs and any(v.cost_per_hour for v in p.vehicles):
-        return "a cost per hour"
     if any(capacity_binds(model, fi) for fi in range(len(p.facilities))):
         return "a facility's daily capacity"
     return None
@@ -93,15 +88,13 @@ def capacity_binds(model: OrToolsModel, fi: int) -> bool:
     return could > f.capacity_kg
 
 
-def route_arrays(model: OrToolsModel, *, time_costs: bool = False) -> RouteArrays | None:
+def route_arrays(model: OrToolsModel) -> RouteArrays | None:
     """The model as arrays over its routing nodes, or None for a day with what the compiled search does not model.
 
     Parameters
     ----------
     model : OrToolsModel
         The built model.
-    time_costs : bool
-        Model costs per hour and balance too (see :func:`unmodelled`).
 
     Returns
     -------
@@ -109,7 +102,7 @@ def route_arrays(model: OrToolsModel, *, time_costs: bool = False) -> RouteArray
         With :class:`TripArrays` where the day has unloads, release dates, trucks that come home empty, daily
         weight limits, sites with several windows, hold limits, shift-length limits, costs per hour or balance.
     """
-    reason = unmodelled(model, time_costs=time_costs)
+    reason = unmodelled(model)
     if reason is not None:
         log.info("compiled search not used for %s: %s", model.problem.name, reason)
         return None
@@ -136,7 +129,8 @@ def route_arrays(model: OrToolsModel, *, time_costs: bool = False) -> RouteArray
         open=open_,
         close=close,
         demand=np.stack([demand for _, demand, _ in model.load_plan], axis=1).astype(np.int64),
-        capacity=np.array([caps for _, _, caps in model.load_plan], dtype=np.int64).T,
+        # C order, as compile_now's: an F-ordered array is another type, and the whole loop compiled again
+        capacity=np.ascontiguousarray(np.array([caps for _, _, caps in model.load_plan], dtype=np.int64).T),
         max_stops=np.array([v.max_stops or 10**9 for v in p.vehicles], dtype=np.int64),
         allowed=allowed,
         preference=np.zeros((n, len(p.vehicles)), dtype=np.int64) if preference is None else preference,

@@ -9,7 +9,7 @@ insertion's work no longer grows with the day (the granular neighbourhoods of To
 position, so a site is never left out that a full scan would have placed.
 
 On days with trips (unloads, release dates, several windows per site, the break) the same
-candidates go to :func:`routing.planning.search.trips.cheapest_trips` instead, which checks a
+candidates go to :func:`routing.planning.search.trip_insert.cheapest_trips` instead, which checks a
 position by driving the route (the O(1) window test below does not hold there).
 
 Times follow the OR-Tools time dimension: ``travel[a, b]`` is the service time at ``a`` plus
@@ -23,7 +23,8 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from routing.planning.search.trips import cheapest_trips, insert_trips
+from routing.planning.search.trip_insert import cheapest_trips
+from routing.planning.search.trips import insert_trips
 
 INF = np.iinfo(np.int64).max // 4
 BLINK = 0.01  # SISR's blink rate: a position is skipped with this probability
@@ -51,7 +52,7 @@ class DayArrays(NamedTuple):
     neighbours: np.ndarray
     kind: np.ndarray  # int64 [V]: the first truck identical to this one (same costs, limits, depot, shift, access)
     # the trip model (routing.planning.search.trips), read only where ``trips`` is set
-    trips: bool  # routes hold unload markers and are checked by driving them (trips.simulate)
+    trips: bool  # routes hold unload markers and are checked by driving them (trips.check_route)
     service: np.ndarray  # int64 [n]: service or unload time at the node
     release: np.ndarray  # int64 [n]: the trip serving the site leaves its depot or facility no earlier
     win_open: np.ndarray  # int64 [n, W]: service-start windows, ``win_count`` of them per node

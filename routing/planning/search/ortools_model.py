@@ -282,9 +282,9 @@ class OrToolsModel:
         """The model as :mod:`routing.planning.search.sisr`'s arrays, or None where it has what sisr does not model.
 
         See :func:`routing.planning.search.arrays.route_arrays`: unloading trips, release dates, trucks that come
-        home empty, daily weight limits, multi-window sites, the break, hold limits (trucks of one stream) and
-        shift-length limits are modelled; time costs, balance and binding facility capacities keep the OR-Tools
-        loop.
+        home empty, daily weight limits, multi-window sites, the break, hold limits (trucks of one stream),
+        shift-length limits, costs per hour and balance are modelled; binding facility capacities keep the
+        OR-Tools loop.
 
         Returns
         -------

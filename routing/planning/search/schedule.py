@@ -1,16 +1,25 @@
-"""The plan evaluator's schedule of one route, compiled: hold limits and shift-length limits as the checker sees them.
+"""The plan evaluator's schedule of one route, compiled: hold limits, shift-length limits and shift costs as the
+checker and the plan see them.
 
 Why: a truck with a hold limit (kitchen waste on board ≤ 4 h) or a longest shift is feasible only if the
 schedule that :func:`routing.planning.plan.time_route` writes — and the checker (:mod:`routing.planning.check`)
-certifies — keeps it; the earliest schedule that :func:`routing.planning.search.trips.simulate` drives is not
-that schedule (the evaluator starts late to cut waiting, and delays a trip's first pickup so its load is on board
-for less time). :func:`feasible_schedule` replays ``time_route`` step by step on the compiled arrays: its start
-candidates, its break legs, its waits for release dates and windows, and its loop moving a held load's first
-pickup later (``_timed``). A route is feasible here exactly when the evaluator finds a schedule without
-violations, so the compiled search never holds a route the plan would break, and never rejects one it keeps.
+certifies — keeps it, and a truck paid per hour or balanced costs what that schedule's shift costs; the earliest
+schedule that :func:`routing.planning.search.trips.simulate` drives is not that schedule (the evaluator starts
+late to cut waiting, and delays a trip's first pickup so its load is on board for less time). :func:`shift_span`
+replays ``time_route`` on the compiled arrays: its start candidates, its break legs, its waits for release dates
+and windows, and its loop moving a held load's first pickup later (``_timed``). A route is feasible here exactly
+when the evaluator finds a schedule without violations, so the compiled search never holds a route the plan
+would break, and never rejects one it keeps.
+
+Why it is fast: the evaluator tries the break on every leg until one times the route cleanly, a replay per
+leg (O(route²)). Here one pass forward (the route without the break) and one backward (the latest arrival at
+each visit that keeps the rest clean) tell in O(1) per leg whether the break there leaves a window, the shift
+or the longest shift broken; only a leg that passes is replayed (several only where a hold limit rejects it),
+so a schedule costs a few passes over the route. And the functions take the few arrays they read, never
+``DayArrays``: a compiled call copies and counts every array of a bundle it is given (~0.4 µs for its 40).
 
 Trucks with a hold limit or a shift-length limit come here for feasibility (``DayArrays.hold``,
-``DayArrays.max_shift``), trucks paid per hour or balanced for their shift's cost (:func:`time_cost`);
+``DayArrays.max_shift``), trucks paid per hour or balanced for their shift's cost (:func:`shift_cost`);
 days where a held truck carries several streams (the checker holds each stream on its own) keep the OR-Tools
 loop (:func:`routing.planning.search.arrays.unmodelled`). A closing unload folded into the last arc
 (``DayArrays.closing``) is replayed as the visit the plan writes.
@@ -19,68 +28,148 @@ Times follow the OR-Tools time dimension: ``travel[a, b]`` is the service at ``a
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
+BIG = np.iinfo(np.int64).max // 4
+WORK_ROWS = 6  # rows of a schedule's work array (see shift_span); each at least two longer than the route
+
+
+class Places(NamedTuple):
+    """The node arrays a schedule reads (of :class:`routing.planning.search.insertion.DayArrays`)."""
+
+    travel: np.ndarray
+    service: np.ndarray
+    facility_of: np.ndarray
+    release: np.ndarray
+    win_open: np.ndarray
+    win_close: np.ndarray
+    win_count: np.ndarray
+    since: np.ndarray
+
+
+class Truck(NamedTuple):
+    """One truck's numbers a schedule reads, and the break rule (earliest start, latest start, duration)."""
+
+    depot: int
+    shift_start: int
+    shift_end: int
+    max_shift: int  # -1: none
+    hold: int  # -1: none
+    break_on: int  # 1: the break is due on the shift
+    earliest: int
+    latest: int
+    duration: int
+
 
 @njit(cache=True)
-def _service_start(node, t, day):
+def places(day):
+    """The node arrays of ``day`` a schedule reads."""
+    return Places(
+        day.travel, day.service, day.facility_of, day.release, day.win_open, day.win_close, day.win_count, day.since
+    )
+
+
+@njit(cache=True)
+def truck(v, day):
+    """Truck v's numbers of ``day`` a schedule reads."""
+    rule = day.break_rule
+    return Truck(
+        day.depot[v],
+        day.shift_start[v],
+        day.shift_end[v],
+        day.max_shift[v],
+        day.hold[v],
+        1 if day.break_on[v] else 0,
+        rule[0],
+        rule[1],
+        rule[2],
+    )
+
+
+@njit(cache=True, inline="always")
+def _service_start(node, t, win_open, win_close, win_count):
     """(start, seconds late, close of the window it starts in; 0 when after every window) as the evaluator's."""
-    for w in range(day.win_count[node]):
-        if t <= day.win_close[node, w]:
-            return max(t, day.win_open[node, w]), 0, day.win_close[node, w]
-    return t, t - day.win_close[node, day.win_count[node] - 1], 0
+    for w in range(win_count[node]):
+        if t <= win_close[node, w]:
+            return max(t, win_open[node, w]), 0, win_close[node, w]
+    return t, t - win_close[node, win_count[node] - 1], 0
 
 
-@njit(cache=True)
-def _trip_release(seq, m, k, day):
+@njit(cache=True, inline="always")
+def _latest_arrival(node, bound, win_open, win_close, win_count):
+    """The latest arrival at ``node`` whose service starts inside a window and no later than ``bound`` (-BIG: none).
+
+    Why a bound is enough: the evaluator's service start (the first window closing at or after the arrival) and
+    its lateness never decrease with the arrival, so the arrivals that keep both are all those up to one time.
+    An arrival in (latest close of the earlier windows, close of window w] starts in w, at max(arrival, open).
+    """
+    best, earlier = -BIG, -BIG
+    for w in range(win_count[node]):
+        top = min(win_close[node, w], bound)
+        if win_open[node, w] <= bound and top > earlier:
+            best = max(best, top)
+        earlier = max(earlier, win_close[node, w])
+    return best
+
+
+@njit(cache=True, inline="always")
+def _trip_release(seq, m, k, facility_of, release):
     """The latest release of the trip that site ``seq[k]`` begins."""
     latest = 0
-    while k < m and day.facility_of[seq[k]] < 0:
-        latest = max(latest, day.release[seq[k]])
+    while k < m and facility_of[seq[k]] < 0:
+        latest = max(latest, release[seq[k]])
         k += 1
     return latest
 
 
+@njit(cache=True, inline="always")
+def _trip_start(seq, k, m, facility_of):
+    """Whether visit k is a site that begins a trip (the first after the depot or an unload)."""
+    return k < m and facility_of[seq[k]] < 0 and (k == 0 or facility_of[seq[k - 1]] >= 0)
+
+
 @njit(cache=True)
-def _replay(v, seq, m, day, begin, leg, not_before, starts, closes):
+def _replay(seq, m, pl, tr, begin, leg, not_before, starts, closes):
     """``plan._simulate``: the route from ``begin`` with the break on leg ``leg`` (-1: none).
 
     Returns (violation seconds, return time, waiting in all, the first entry's wait); fills each visit's service
     start (``starts``) and the close of the window it starts in (``closes``).
     """
-    earliest, latest, duration = day.break_rule[0], day.break_rule[1], day.break_rule[2]
-    t, here, bad, waiting, first_wait, entries = begin, day.depot[v], 0, 0, 0, 0
+    travel, service, facility_of = pl.travel, pl.service, pl.facility_of
+    t, here, bad, waiting, first_wait, entries = begin, tr.depot, 0, 0, 0, 0
     for k in range(m + 1):
-        node = day.depot[v] if k == m else seq[k]
-        if k < m and day.facility_of[node] < 0 and (k == 0 or day.facility_of[seq[k - 1]] >= 0):
-            release = _trip_release(seq, m, k, day)
+        node = tr.depot if k == m else seq[k]
+        if _trip_start(seq, k, m, facility_of):
+            release = _trip_release(seq, m, k, facility_of, pl.release)
             if release > t:  # the trip leaves its depot or facility once its loads are released
                 waiting += release - t
                 first_wait = release - t if entries == 0 else first_wait
                 entries += 1
                 t = release
-        drive = 0 if here == node else day.travel[here, node] - day.service[here]
+        drive = 0 if here == node else travel[here, node] - service[here]
         if k == leg:  # plan._Timing.take_break: there after the drive when it can start in its window, else here
-            first = max(t + drive, earliest) <= latest
+            first = max(t + drive, tr.earliest) <= tr.latest
             if first:
                 t += drive
-            start = max(t, earliest)
-            bad += max(0, start - latest)
+            start = max(t, tr.earliest)
+            bad += max(0, start - tr.latest)
             if start > t:
                 waiting += start - t
                 entries += 1
             entries += 1
-            t = start + duration
+            t = start + tr.duration
             if not first:
                 t += drive
         else:
             t += drive
         here = node
         if k == m:
-            bad += max(0, t - day.shift_end[v])
+            bad += max(0, t - tr.shift_end)
             break
-        start, late, close = _service_start(node, max(t, not_before[k]), day)
+        start, late, close = _service_start(node, max(t, not_before[k]), pl.win_open, pl.win_close, pl.win_count)
         bad += late
         if start > t:
             waiting += start - t
@@ -88,24 +177,24 @@ def _replay(v, seq, m, day, begin, leg, not_before, starts, closes):
             entries += 1
         entries += 1
         starts[k], closes[k] = start, close
-        t = start + day.service[node]
-    if day.max_shift[v] >= 0:
-        bad += max(0, t - begin - day.max_shift[v])
+        t = start + service[node]
+    if tr.max_shift >= 0:
+        bad += max(0, t - begin - tr.max_shift)
     return bad, t, waiting, first_wait
 
 
 @njit(cache=True)
-def _hold_excess(v, seq, m, day, starts, closes, end):
+def _hold_excess(seq, m, pl, hold, starts, closes, end):
     """``plan._hold_excess``: seconds beyond the truck's hold over its trips, and the first late load's first pickup
     (visit position, pickup time, close of its window; position -1: every load in time)."""
-    hold = day.hold[v]
     excess, at, since, close = 0, -1, 0, 0
     if hold < 0:
         return excess, at, since, close
     first, pickup = -1, 0
     for k in range(m + 1):
-        if k < m and day.facility_of[seq[k]] < 0:
-            picked = starts[k] if day.since[seq[k]] < 0 else min(starts[k], day.since[seq[k]])
+        if k < m and pl.facility_of[seq[k]] < 0:
+            on_board = pl.since[seq[k]]
+            picked = starts[k] if on_board < 0 else min(starts[k], on_board)
             if first < 0 or picked < pickup:
                 first, pickup = k, picked
             continue
@@ -120,20 +209,20 @@ def _hold_excess(v, seq, m, day, starts, closes, end):
 
 
 @njit(cache=True)
-def _timed(v, seq, m, day, begin, leg, work):
+def _timed(seq, m, pl, tr, begin, leg, work):
     """``plan._timed``: the replay, then a load held too long gets its first pickup later while that shortens the
     holds and breaks nothing. Returns (violation seconds with the holds' excess, return, waiting, first wait)."""
     not_before, starts, closes = work[0], work[1], work[2]
     not_before[: m + 1] = 0
-    bad, end, waiting, first_wait = _replay(v, seq, m, day, begin, leg, not_before, starts, closes)
-    excess, at, since, close = _hold_excess(v, seq, m, day, starts, closes, end)
+    bad, end, waiting, first_wait = _replay(seq, m, pl, tr, begin, leg, not_before, starts, closes)
+    excess, at, since, close = _hold_excess(seq, m, pl, tr.hold, starts, closes, end)
     for _ in range(m):
         if at < 0 or close <= since:
             break
         kept = not_before[at]
         not_before[at] = min(close, since + excess)
-        new = _replay(v, seq, m, day, begin, leg, not_before, starts, closes)
-        new_excess, new_at, new_since, new_close = _hold_excess(v, seq, m, day, starts, closes, new[1])
+        new = _replay(seq, m, pl, tr, begin, leg, not_before, starts, closes)
+        new_excess, new_at, new_since, new_close = _hold_excess(seq, m, pl, tr.hold, starts, closes, new[1])
         if new[0] > bad or new_excess >= excess:
             not_before[at] = kept
             break
@@ -143,48 +232,140 @@ def _timed(v, seq, m, day, begin, leg, work):
 
 
 @njit(cache=True)
-def feasible_schedule(v, seq, m, day):
-    """The shift (return less start) of the schedule ``plan.time_route`` writes for truck v's route ``seq[:m]``
-    (sites and unload markers), or -1 where it finds none without a violation.
+def _ready_times(seq, m, pl, tr, begin, ready):
+    """The route from ``begin`` without the break: ``ready[k]``, when the truck could leave for visit k (the depot
+    at k = m) after its release wait. Returns the last leg the break may go on: the first late visit (m: none)."""
+    travel, service, facility_of = pl.travel, pl.service, pl.facility_of
+    t, here = begin, tr.depot
+    for k in range(m + 1):
+        if _trip_start(seq, k, m, facility_of):
+            t = max(t, _trip_release(seq, m, k, facility_of, pl.release))
+        ready[k] = t
+        if k == m:
+            break
+        node = seq[k]
+        t += 0 if here == node else travel[here, node] - service[here]
+        start, late, _ = _service_start(node, t, pl.win_open, pl.win_close, pl.win_count)
+        if late > 0:  # a break on a later leg leaves this visit late
+            return k
+        t = start + service[node]
+        here = node
+    return m
 
-    It takes the first start candidate (later by all the waiting, by the first wait, the shift start) and, where
-    the break is due, the first break leg that time the route cleanly, with the holds' first pickups moved later as
-    it moves them. Loads, streams and stop limits are :func:`routing.planning.search.trips.simulate`'s.
+
+@njit(cache=True)
+def _latest_arrivals(seq, m, pl, tr, begin, latest):
+    """``latest[k]``: the latest arrival at visit k (the depot at k = m) from which the rest of the route, without
+    a break, is served in its windows and home in the shift and its longest length (-BIG: never)."""
+    travel, service, facility_of = pl.travel, pl.service, pl.facility_of
+    home = tr.shift_end if tr.max_shift < 0 else min(tr.shift_end, begin + tr.max_shift)
+    latest[m] = home
+    for k in range(m - 1, -1, -1):
+        node = seq[k]
+        nxt = tr.depot if k + 1 == m else seq[k + 1]
+        leave = latest[k + 1] - (0 if node == nxt else travel[node, nxt] - service[node])
+        if _trip_start(seq, k + 1, m, facility_of) and _trip_release(seq, m, k + 1, facility_of, pl.release) > leave:
+            leave = -BIG
+        latest[k] = _latest_arrival(node, leave - service[node], pl.win_open, pl.win_close, pl.win_count)
+    return latest
+
+
+@njit(cache=True)
+def _break_leg_span(seq, m, pl, tr, begin, work):
+    """The shift from ``begin`` with the break on the first leg that times the route cleanly (-1: none), as the
+    evaluator's loop over every leg finds it.
+
+    A leg is replayed only when the route without the break reaches it cleanly, the break starts by its latest
+    start and the visit after it is reached by its latest clean arrival (:func:`_latest_arrivals`): every other
+    leg leaves a visit late, the break late or the shift too long in its first replay, and the evaluator's hold
+    loop only moves visits later, which never mends those. Without a hold limit a leg that passes is clean.
     """
-    if m > 0 and day.facility_of[seq[m - 1]] < 0 and day.closing[seq[m - 1], day.depot[v]] >= 0:
-        # the closing unload folded into the last arc: the evaluator times it as a visit of its own
-        unfolded = np.empty(m + 1, dtype=np.int64)
-        unfolded[:m] = seq[:m]
-        unfolded[m] = day.closing[seq[m - 1], day.depot[v]]
-        seq, m = unfolded, m + 1
-    work = np.zeros((3, m + 1), dtype=np.int64)
-    first = day.shift_start[v]
-    _, _, waiting, first_wait = _timed(v, seq, m, day, first, -1, work)
-    count = 3 if waiting > 0 else 1
-    candidates = (first + waiting, first + first_wait, first)
-    for c in range(count):
-        begin = candidates[3 - count + c]
-        bad, end, _, _ = _timed(v, seq, m, day, begin, -1, work)
-        due = day.break_on[v] and end > day.break_rule[1] and begin < day.break_rule[0] + day.break_rule[2]
-        if not due:
-            if bad == 0:
-                return end - begin
+    ready, latest = work[3], work[4]
+    last = _ready_times(seq, m, pl, tr, begin, ready)
+    _latest_arrivals(seq, m, pl, tr, begin, latest)
+    for k in range(last + 1):
+        here = tr.depot if k == 0 else seq[k - 1]
+        node = tr.depot if k == m else seq[k]
+        drive = 0 if here == node else pl.travel[here, node] - pl.service[here]
+        t = ready[k]
+        if max(t + drive, tr.earliest) <= tr.latest:  # the break where the truck arrives
+            arrive = max(t + drive, tr.earliest) + tr.duration
+        elif max(t, tr.earliest) <= tr.latest:  # before driving
+            arrive = max(t, tr.earliest) + tr.duration + drive
+        else:  # the break starts late here, and on every later leg
+            break
+        if arrive > latest[k]:
             continue
-        for leg in range(m + 1):
-            bad, end, _, _ = _timed(v, seq, m, day, begin, leg, work)
-            if bad == 0:
-                return end - begin
+        bad, end, _, _ = _timed(seq, m, pl, tr, begin, k, work)
+        if bad == 0:
+            return end - begin
     return -1
 
 
 @njit(cache=True)
+def shift_span(v, seq, m, day, work):
+    """The shift (return less start) of the schedule ``plan.time_route`` writes for truck v's route ``seq[:m]``
+    (sites and unload markers), or -1 where it finds none without a violation.
+
+    It takes the first start candidate (later by all the waiting, by the first wait, the shift start) and, where
+    the break is due, the first break leg that times the route cleanly, with the holds' first pickups moved later
+    as it moves them. Loads, streams and stop limits are :func:`routing.planning.search.trips.simulate`'s.
+    ``work``: int64 [WORK_ROWS, ≥ m + 2] scratch.
+    """
+    pl, tr = places(day), truck(v, day)
+    if m > 0 and day.facility_of[seq[m - 1]] < 0 and day.closing[seq[m - 1], tr.depot] >= 0:
+        # the closing unload folded into the last arc: the evaluator times it as a visit of its own
+        unfolded = work[5]
+        unfolded[:m] = seq[:m]
+        unfolded[m] = day.closing[seq[m - 1], tr.depot]
+        seq, m = unfolded, m + 1
+    first = tr.shift_start
+    _, _, waiting, first_wait = _timed(seq, m, pl, tr, first, -1, work)
+    count = 3 if waiting > 0 else 1
+    candidates = (first + waiting, first + first_wait, first)
+    for c in range(3 - count, 3):
+        begin = candidates[c]
+        if c > 3 - count and begin == candidates[c - 1]:  # the same start times the same schedule
+            continue
+        bad, end, _, _ = _timed(seq, m, pl, tr, begin, -1, work)
+        due = tr.break_on and end > tr.latest and begin < tr.earliest + tr.duration
+        if not due:
+            if bad == 0:
+                return end - begin
+            continue
+        span = _break_leg_span(seq, m, pl, tr, begin, work)
+        if span >= 0:
+            return span
+    return -1
+
+
+@njit(cache=True)
+def feasible_schedule(v, seq, m, day):
+    """:func:`shift_span` with its own work array (for callers outside the search's loops)."""
+    return shift_span(v, seq, m, day, np.empty((WORK_ROWS, m + 3), dtype=np.int64))
+
+
+@njit(cache=True, inline="always")
+def priced(span, per_second, beyond, target):
+    """Cost units of a shift of ``span`` seconds: ``per_second`` of it (``span_cost``, OR-Tools' span cost) and
+    ``beyond`` per second over the type's balance ``target`` (``balance_cost``, the soft span bound of
+    ``dispatch.add_balance``). Never decreasing with the span: a lower bound of a span prices a lower bound."""
+    return per_second * span + beyond * max(0, span - target)
+
+
+@njit(cache=True)
+def shift_cost(v, span, day):
+    """Cost units of truck v's shift of ``span`` seconds (:func:`priced`)."""
+    return priced(span, day.span_cost[v], day.balance_cost[v], day.balance_target[v])
+
+
+@njit(cache=True)
 def time_cost(v, seq, m, day):
-    """Cost units of truck v's shift on route ``seq[:m]``: per second of it (``span_cost``, OR-Tools' span cost) and
-    per second beyond its type's balance target (``balance_cost``, the soft span bound of ``dispatch.add_balance``),
-    on the shift the plan evaluator writes. 0 for an infeasible route (it is never kept)."""
+    """Cost units of truck v's shift on route ``seq[:m]`` (:func:`shift_cost`) on the shift the plan evaluator
+    writes. 0 for an infeasible route (it is never kept)."""
     if m == 0 or (day.span_cost[v] == 0 and day.balance_cost[v] == 0):
         return 0
     span = feasible_schedule(v, seq, m, day)
     if span < 0:
         return 0
-    return day.span_cost[v] * span + day.balance_cost[v] * max(0, span - day.balance_target[v])
+    return shift_cost(v, span, day)

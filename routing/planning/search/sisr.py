@@ -14,8 +14,8 @@ trucks may serve a site, arc costs per truck class and a fixed cost per used tru
 served by another truck than its preferred one, a penalty per unserved site; and on days with
 trips (:mod:`routing.planning.search.trips`) unloads at a chosen facility, facility windows and
 unload times, trucks that come home empty, release dates, several windows per site, daily weight
-limits and the meal break. No hold limits, shift-length limits, time costs, balance or binding
-facility capacities: days with those keep the OR-Tools loop.
+limits, the meal break, hold limits, shift-length limits, costs per hour and balance (the shift the plan
+evaluator writes, :mod:`routing.planning.search.schedule`). Binding facility capacities keep the OR-Tools loop.
 
 Times follow the OR-Tools time dimension: ``travel[a, b]`` is the service time at ``a`` plus
 the drive to ``b``, and a truck may wait.

@@ -1,4 +1,4 @@
-"""Compiled routes with unloading trips: exact schedules, cheapest insertion with unload markers, tidy trips.
+"""Compiled routes with unloading trips: exact feasibility, the routes' state, tidy trips.
 
 Why: days with unloads (multi-trip days, trucks that must come home empty), release dates or sites with
 several windows used to leave the compiled ruin-and-recreate (:mod:`routing.planning.search.sisr`) for
@@ -6,15 +6,15 @@ the loop around OR-Tools descents, ~100 times fewer ruins. Here a route row hold
 markers* (the first routing node of a facility's copies, see ``RouteArrays.facility_nodes``); a
 marker ends a trip and empties the truck.
 
-Feasibility is exact and simple: :func:`simulate` drives the whole candidate route from its depot
-(O(route length)), so an insertion first prices each position by its cost delta (O(1)) and drives
-the route only for a position that beats the best one so far. What it checks, as the checker does
-(:mod:`routing.planning.check`): per-trip loads in every unit, service and unload starts inside one
-of the site's or facility's windows (waiting allowed, earliest start taken: with no shift-length
-limit or time cost the earliest schedule is the best), a trip leaves its depot or facility no
-earlier than the latest release of its sites (the truck waits there after unloading), stops and
-weight per shift, the return inside the shift, and a truck that must come home empty ends on a
-marker (unless the model folds the closing unload into the last arc, ``final_unloads``).
+Feasibility is exact: :func:`check_route` drives the whole candidate route from its depot (O(route
+length)); the insertion (:mod:`routing.planning.search.trip_insert`) bounds each position first and drives
+only the promising ones. What it checks, as the checker does (:mod:`routing.planning.check`): per-trip
+loads in every unit, service and unload starts inside one of the site's or facility's windows (waiting
+allowed), a trip leaves its depot or facility no earlier than the latest release of its sites (the truck
+waits there after unloading), stops and weight per shift, the return inside the shift, and a truck that
+must come home empty ends on a marker (unless the model folds the closing unload into the last arc,
+``final_unloads``); for a truck with a hold or shift-length limit, a cost per hour or balance, the schedule
+the plan evaluator writes (:mod:`routing.planning.search.schedule`), whose shift it also returns.
 
 Times follow the OR-Tools time dimension: ``travel[a, b]`` is the service (or unload) at ``a``
 plus the drive to ``b``.
@@ -25,111 +25,132 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from routing.planning.search.schedule import feasible_schedule, time_cost
-
-BIG = np.iinfo(np.int64).max // 4
-BLINK = 0.01  # as routing.planning.search.insertion: a position is skipped with this probability
+from routing.planning.search.schedule import WORK_ROWS, shift_span, time_cost
 
 
 @njit(cache=True)
-def _fit_window(node, t, day):
-    """The earliest service start at or after ``t`` inside one of ``node``'s windows; -1: all closed."""
-    for w in range(day.win_count[node]):
-        if t <= day.win_close[node, w]:
-            return max(t, day.win_open[node, w])
-    return -1
+def _drive(v, seq, m, day, load):
+    """Whether truck v can drive ``seq[:m]`` from its depot and back home in the earliest schedule: loads per trip,
+    stops and weight per shift, windows, releases, the return in the shift and the break (see :func:`check_route`).
 
-
-@njit(cache=True)
-def _arrive(node, t, end, day):
-    """Service start at ``node`` for a truck ready there at ``t``; the route's end (``end``): its arrival. -1: late."""
-    if end >= 0:
-        return t if t <= end else -1
-    return _fit_window(node, t, day)
-
-
-@njit(cache=True)
-def _leg(v, prev, node, tn, tb, release, end, day):
-    """Earliest service starts at ``node`` from those at ``prev``: without the break (tn) and with it taken (tb);
-    -1 where impossible. ``release``: the trip leaves ``prev`` no earlier; ``end``: node is the depot at the end.
-
-    The break goes where the plan evaluator puts it (``routing.planning.plan.take_break``): at ``node`` on arrival
-    when it can start there in its window, else at ``prev`` before driving.
+    Two schedules run side by side, the break not yet taken (tn) and taken (tb): exact, an earlier service
+    start never hurts. The break goes where the plan evaluator puts it (``routing.planning.plan.take_break``):
+    at the next visit on arrival when it can start there in its window, else before driving. Window tests are
+    written out rather than called: a compiled helper given arrays, even inlined, made a visit cost ~300 ns
+    instead of ~10 (reference counts on every call).
     """
-    drive = 0 if prev == node else day.travel[prev, node] - day.service[prev]  # a doubled marker: no drive
-    nn, nb = -1, -1
-    if tb >= 0:
-        nb = _arrive(node, max(tb + day.service[prev], release) + drive, end, day)
-    if tn >= 0:
-        leave = max(tn + day.service[prev], release)
-        nn = _arrive(node, leave + drive, end, day)
-        if day.break_on[v]:
-            earliest, latest, duration = day.break_rule[0], day.break_rule[1], day.break_rule[2]
-            begin = max(leave + drive, earliest)
-            if begin > latest:  # not on arrival: before leaving prev
-                begin = max(leave, earliest) + drive
-                if begin - drive > latest:
-                    begin = -1
-            if begin >= 0:
-                c = _arrive(node, begin + duration, end, day)
-                if c >= 0 and (nb < 0 or c < nb):
-                    nb = c
-    return nn, nb
+    travel, service, facility_of, allowed = day.travel, day.service, day.facility_of, day.allowed
+    win_open, win_close, win_count = day.win_open, day.win_close, day.win_count
+    release_of, demand, capacity = day.release, day.demand, day.capacity
+    earliest, latest, duration = day.break_rule[0], day.break_rule[1], day.break_rule[2]
+    breaks, depot, shift_end = day.break_on[v], day.depot[v], day.shift_end[v]
+    units = demand.shape[1]
+    tn, tb, prev = day.shift_start[v], -1, depot
+    stops, collected = 0, 0
+    for k in range(m + 1):
+        node = depot if k == m else seq[k]
+        release = 0
+        if k < m and facility_of[node] < 0 and (k == 0 or facility_of[seq[k - 1]] >= 0):
+            load[:] = 0  # a trip begins: its loads, and it leaves once its sites are released
+            j = k
+            while j < m and facility_of[seq[j]] < 0:
+                s = seq[j]
+                release = max(release, release_of[s])
+                for u in range(units):
+                    load[u] += demand[s, u]
+                    if load[u] > capacity[v, u]:
+                        return False
+                stops += 1
+                collected += demand[s, 0]
+                j += 1
+        elif k < m and facility_of[node] >= 0 and not allowed[node, v]:
+            return False
+        drive = 0 if prev == node else travel[prev, node] - service[prev]  # a doubled marker: no drive
+        # arrivals with the break taken before (a0), without it (a1), taken on this leg (a2); -1: none
+        a0 = max(tb + service[prev], release) + drive if tb >= 0 else -1
+        a1, a2 = -1, -1
+        if tn >= 0:
+            leave = max(tn + service[prev], release)
+            a1 = leave + drive
+            if breaks:
+                begin = max(leave + drive, earliest)
+                if begin > latest:  # not on arrival: before leaving prev
+                    begin = max(leave, earliest) + drive
+                    if begin - drive > latest:
+                        begin = -1
+                a2 = begin + duration if begin >= 0 else -1
+        if k == m:  # home within the shift
+            a0, a1, a2 = (
+                (a0 if a0 <= shift_end else -1),
+                (a1 if a1 <= shift_end else -1),
+                (a2 if a2 <= shift_end else -1),
+            )
+        else:  # service starts: the earliest in the first window still open on arrival
+            s0, s1, s2 = -1, -1, -1
+            for w in range(win_count[node]):
+                close, opening = win_close[node, w], win_open[node, w]
+                if s0 < 0 and 0 <= a0 <= close:
+                    s0 = max(a0, opening)
+                if s1 < 0 and 0 <= a1 <= close:
+                    s1 = max(a1, opening)
+                if s2 < 0 and 0 <= a2 <= close:
+                    s2 = max(a2, opening)
+            a0, a1, a2 = s0, s1, s2
+        tn, tb, prev = a1, (a0 if a2 < 0 or 0 <= a0 < a2 else a2), node
+        if k < m and tn < 0 and tb < 0:
+            return False
+    if stops > day.max_stops[v] or collected > day.daily[v]:
+        return False
+    if stops > 0 and day.need_unload[v] and facility_of[seq[m - 1]] < 0:
+        return False
+    # without the break only where it is not due: the route ends before its latest start (it starts at the shift's)
+    return tb >= 0 or (tn >= 0 and not (breaks and tn > latest))
+
+
+@njit(cache=True)
+def timed(v, day):
+    """Whether truck v's routes need the plan evaluator's schedule: a hold or shift-length limit (feasibility),
+    or a cost per hour or balance (the shift's cost)."""
+    return day.hold[v] >= 0 or day.max_shift[v] >= 0 or day.span_cost[v] != 0 or day.balance_cost[v] != 0
+
+
+@njit(cache=True)
+def check_route(v, seq, m, day, load, work):
+    """The shift of truck v on ``seq[:m]`` (sites and markers) where the route is feasible, -1 where not.
+
+    Feasible: :func:`_drive`'s earliest schedule keeps loads, windows, releases, stops, the shift and the break,
+    and, for a truck with a hold or shift-length limit or a cost per hour or balance, the schedule the plan
+    evaluator writes has no violation (:func:`routing.planning.search.schedule.shift_span`; the earliest schedule
+    need not keep a hold or a longest shift). The shift is that schedule's (0 for other trucks: not needed).
+    ``load``: one entry per load unit; ``work``: :data:`WORK_ROWS` rows of at least m + 3.
+    """
+    if not _drive(v, seq, m, day, load):
+        return -1
+    if not timed(v, day):
+        return 0
+    return shift_span(v, seq, m, day, work)
 
 
 @njit(cache=True)
 def simulate(v, seq, m, day, load):
-    """Whether truck v can drive ``seq[:m]`` (sites and markers) from its depot and back home.
+    """Whether truck v can drive ``seq[:m]`` (sites and markers) from its depot and back home
+    (:func:`check_route`). ``load`` is a scratch array of one entry per load unit."""
+    return check_route(v, seq, m, day, load, np.empty((WORK_ROWS, m + 3), dtype=np.int64)) >= 0
 
-    Two schedules run side by side, the break not yet taken and taken (exact: an earlier service start never
-    hurts). ``load`` is a scratch array of one entry per load unit.
-    """
-    units = day.demand.shape[1]
-    tn = day.shift_start[v]
-    tb = -1
+
+@njit(cache=True)
+def arc_total(v, state, day):
+    """Truck v's route's arc costs and preference costs: its cost less the fixed cost and the shift's."""
+    c = day.vehicle_class[v]
+    total = 0
     prev = day.depot[v]
-    stops = 0
-    collected = 0
-    i = 0
-    while i < m:
-        # the trip: sites up to the next marker; its loads and its latest release first
-        j = i
-        release = 0
-        load[:] = 0
-        while j < m and day.facility_of[seq[j]] < 0:
-            s = seq[j]
-            release = max(release, day.release[s])
-            for u in range(units):
-                load[u] += day.demand[s, u]
-                if load[u] > day.capacity[v, u]:
-                    return False
-            stops += 1
-            collected += day.demand[s, 0]
-            j += 1
-        for q in range(i, j):  # the trip leaves its depot or facility once its loads are released
-            tn, tb = _leg(v, prev, seq[q], tn, tb, release if q == i else 0, -1, day)
-            if tn < 0 and tb < 0:
-                return False
-            prev = seq[q]
-        if j < m:
-            f = seq[j]
-            if not day.allowed[f, v]:
-                return False
-            tn, tb = _leg(v, prev, f, tn, tb, 0, -1, day)
-            if tn < 0 and tb < 0:
-                return False
-            prev = f
-        i = j + 1
-    if stops > day.max_stops[v] or collected > day.daily[v]:
-        return False
-    if stops > 0 and day.need_unload[v] and day.facility_of[seq[m - 1]] < 0:
-        return False
-    tn, tb = _leg(v, prev, day.depot[v], tn, tb, 0, day.shift_end[v], day)
-    # without the break only where it is not due: the route ends before its latest start (it starts at the shift's)
-    if tb < 0 and not (tn >= 0 and not (day.break_on[v] and tn > day.break_rule[1])):
-        return False
-    # a hold or shift-length limit: the schedule the plan evaluator writes must keep it (the earliest one need not)
-    return (day.hold[v] < 0 and day.max_shift[v] < 0) or feasible_schedule(v, seq, m, day) >= 0
+    for p in range(state.length[v]):
+        node = state.nodes[v, p]
+        total += day.cost[c, prev, node]
+        if day.facility_of[node] < 0:
+            total += day.preference[node, v]
+        prev = node
+    return total + day.cost[c, prev, day.depot[v]]
 
 
 @njit(cache=True)
@@ -138,10 +159,8 @@ def refresh_trips(v, state, day):
     an insertion prunes with: trip loads (first unit) and earliest / latest service starts (no break, no release:
     lower and upper bounds of any feasible schedule)."""
     k = state.length[v]
-    c = day.vehicle_class[v]
     state.load[v, :] = 0
     state.markers[v, :] = 0
-    total = 0
     stops = 0
     prev = day.depot[v]
     t = day.shift_start[v]
@@ -150,7 +169,6 @@ def refresh_trips(v, state, day):
     first = 0
     for p in range(k):
         node = state.nodes[v, p]
-        total += day.cost[c, prev, node]
         t = max(t + day.travel[prev, node], day.win_open[node, 0])
         state.earliest[v, p + 1] = t
         fi = day.facility_of[node]
@@ -163,14 +181,12 @@ def refresh_trips(v, state, day):
         else:
             state.load[v, :] += day.demand[node, :]
             state.position[node] = p
-            total += day.preference[node, v]
             stops += 1
             trip += day.demand[node, 0]
             state.trip_load[v, p] = trip
         prev = node
     for q in range(first, k):
         state.trip_total[v, q] = trip
-    total += day.cost[c, prev, day.depot[v]]
     t = day.shift_end[v]
     state.latest[v, k + 1] = t
     nxt = day.depot[v]
@@ -180,53 +196,13 @@ def refresh_trips(v, state, day):
         state.latest[v, p + 1] = t
         nxt = node
     state.stops[v] = stops
-    state.route_cost[v] = total + day.fixed[v] + time_cost(v, state.nodes[v], k, day) if stops > 0 else 0
+    state.route_cost[v] = (
+        arc_total(v, state, day) + day.fixed[v] + time_cost(v, state.nodes[v], k, day) if stops > 0 else 0
+    )
     if stops == 0:
         state.length[v] = 0
         state.markers[v, :] = 0
         state.route_cost[v] = 0
-
-
-@njit(cache=True)
-def _reach(t, node, day):
-    """The service start at ``node`` of a truck ready at ``t``, as a lower bound (first window's opening); -1:
-    after its last window closes."""
-    if t > day.win_close[node, day.win_count[node] - 1]:
-        return -1
-    return max(t, day.win_open[node, 0])
-
-
-@njit(cache=True)
-def _may_fit(v, p, site, marker, side, state, day):
-    """Necessary conditions for :func:`_try` in O(1): the first unit's trip loads and the bounds on service starts
-    (earliest before, latest after). False: the insertion is certainly infeasible."""
-    k = state.length[v]
-    prev = day.depot[v] if p == 0 else state.nodes[v, p - 1]
-    nxt = day.depot[v] if p == k else state.nodes[v, p]
-    prev_site = p > 0 and day.facility_of[prev] < 0
-    next_site = p < k and day.facility_of[nxt] < 0
-    before = state.trip_load[v, p - 1] if prev_site else 0  # the trip's load up to the insertion point
-    whole = state.trip_total[v, p - 1] if prev_site else (state.trip_total[v, p] if next_site else 0)
-    load = day.demand[site, 0] + (whole if side == 0 else before if side > 0 else whole - before)
-    if load > day.capacity[v, 0]:
-        return False
-    t = state.earliest[v, p]
-    here = prev
-    if side < 0:
-        t = _reach(t + day.travel[here, marker], marker, day)
-        if t < 0:
-            return False
-        here = marker
-    t = _reach(t + day.travel[here, site], site, day)
-    if t < 0:
-        return False
-    here = site
-    if side > 0:
-        t = _reach(t + day.travel[here, marker], marker, day)
-        if t < 0:
-            return False
-        here = marker
-    return t + day.travel[here, nxt] <= state.latest[v, p + 1]
 
 
 @njit(cache=True)
@@ -268,120 +244,6 @@ def tidy(v, state, day, scratch):
                     state.length[v] = m
         p -= 1
     refresh_trips(v, state, day)
-
-
-@njit(cache=True)
-def _try(v, p, site, marker, side, state, day, scratch):
-    """Whether ``site`` (with ``marker`` before (side -1) or after (side 1) it, or alone: side 0) fits truck v
-    at position p."""
-    seq = scratch.seq
-    m = 0
-    for q in range(p):
-        seq[m] = state.nodes[v, q]
-        m += 1
-    if side < 0:
-        seq[m] = marker
-        m += 1
-    seq[m] = site
-    m += 1
-    if side > 0:
-        seq[m] = marker
-        m += 1
-    for q in range(p, state.length[v]):
-        seq[m] = state.nodes[v, q]
-        m += 1
-    return simulate(v, seq, m, day, scratch.units)
-
-
-@njit(cache=True)
-def _marker_totals(state, day, scratch):
-    """Markers in use per facility over all routes (a facility has as many as the OR-Tools model's copies)."""
-    for fi in range(day.facility_nodes.shape[0]):
-        total = 0
-        for v in range(state.length.shape[0]):
-            total += state.markers[v, fi]
-        scratch.marker_total[fi] = total
-
-
-@njit(cache=True)
-def _shift_delta(v, m, paid, day, scratch):
-    """What the candidate route just driven (``scratch.seq[:m]``) adds to truck v's shift cost (``paid`` now).
-
-    Why after the drive: the arc-cost delta prices a position first (a lower bound where a visit more never
-    shortens the shift), the shift cost needs the schedule."""
-    if day.span_cost[v] == 0 and day.balance_cost[v] == 0:
-        return 0
-    return time_cost(v, scratch.seq, m, day) - paid
-
-
-@njit(cache=True)
-def cheapest_trips(site, count, state, day, scratch):
-    """(truck, position, marker, side) among the ``count`` candidates where ``site`` adds least and the route stays
-    feasible: alone, or with a new unload before or after it (marker -1: none); (-1, -1, -1, 0) when none fits."""
-    nodes, length, cost, depot = state.nodes, state.length, day.cost, day.depot
-    mark, fits, paid = scratch.mark, scratch.fits, scratch.paid
-    _marker_totals(state, day, scratch)
-    scratch.stamp[0] += 1
-    stamp = scratch.stamp[0]
-    best_delta, best_v, best_p, best_f, best_side = BIG, -1, -1, -1, 0
-    for i in range(count):
-        v, p = scratch.candidate_v[i], scratch.candidate_p[i]
-        if mark[v] != stamp:
-            mark[v] = stamp
-            fits[v] = (
-                day.allowed[site, v]
-                and state.stops[v] + 1 <= day.max_stops[v]
-                and state.load[v, 0] + day.demand[site, 0] <= day.daily[v]
-            )
-            paid[v] = time_cost(v, nodes[v], length[v], day) if fits[v] else 0  # the route's shift cost now
-        if not fits[v]:
-            continue
-        k = length[v]
-        prev = depot[v] if p == 0 else nodes[v, p - 1]
-        nxt = depot[v] if p == k else nodes[v, p]
-        c = day.vehicle_class[v]
-        base = day.preference[site, v] - cost[c, prev, nxt]
-        if state.stops[v] == 0:
-            base += day.fixed[v]
-        delta = base + cost[c, prev, site] + cost[c, site, nxt]
-        if (
-            delta < best_delta
-            and np.random.random() >= BLINK
-            and _may_fit(v, p, site, -1, 0, state, day)
-            and _try(v, p, site, -1, 0, state, day, scratch)
-        ):
-            delta += _shift_delta(v, k + 1, paid[v], day, scratch)
-            if delta < best_delta:
-                best_delta, best_v, best_p, best_f, best_side = delta, v, p, -1, 0
-        for fi in range(day.facility_nodes.shape[0]):
-            f = day.facility_nodes[fi]
-            if f < 0 or not day.allowed[f, v] or scratch.marker_total[fi] >= day.marker_limit[fi]:
-                continue
-            # after the site: splits the trip (or closes the route of a truck that must come home empty)
-            if day.facility_of[nxt] < 0 and (p < k or day.need_unload[v]):
-                delta = base + cost[c, prev, site] + cost[c, site, f] + cost[c, f, nxt]
-                if (
-                    delta < best_delta
-                    and np.random.random() >= BLINK
-                    and _may_fit(v, p, site, f, 1, state, day)
-                    and _try(v, p, site, f, 1, state, day, scratch)
-                ):
-                    delta += _shift_delta(v, k + 2, paid[v], day, scratch)
-                    if delta < best_delta:
-                        best_delta, best_v, best_p, best_f, best_side = delta, v, p, f, 1
-            # before the site: the site starts a new trip
-            if p > 0 and day.facility_of[prev] < 0:
-                delta = base + cost[c, prev, f] + cost[c, f, site] + cost[c, site, nxt]
-                if (
-                    delta < best_delta
-                    and np.random.random() >= BLINK
-                    and _may_fit(v, p, site, f, -1, state, day)
-                    and _try(v, p, site, f, -1, state, day, scratch)
-                ):
-                    delta += _shift_delta(v, k + 2, paid[v], day, scratch)
-                    if delta < best_delta:
-                        best_delta, best_v, best_p, best_f, best_side = delta, v, p, f, -1
-    return best_v, best_p, best_f, best_side
 
 
 @njit(cache=True)

@@ -84,14 +84,15 @@ def test_sisr_improves_on_its_start_to_near_the_optimum():
     assert distance(many) <= 461.1 * 1.02  # RC101.25's published optimum
 
 
-def test_days_with_unloads_a_lunch_break_and_hold_limits_use_the_compiled_loop_and_costs_per_hour_keep_or_tools():
+def test_days_with_unloads_a_lunch_break_hold_limits_and_costs_per_hour_use_the_compiled_loop():
     day = kim_problem(read_kim(shared_file("waste_kim2006/102_stop.txt")))
     arrays = OrToolsModel(day, SolveParams()).route_arrays()
     assert arrays is not None and arrays.trips is not None and arrays.trips.break_on.all()
     held = OrToolsModel(replace(day, hold_s={site.stream: 3600 for site in day.sites}), SolveParams()).route_arrays()
     assert held is not None and (held.trips.hold == 3600).all()
     paid = replace(day, vehicles=[replace(v, cost_per_hour=50.0) for v in day.vehicles])
-    assert OrToolsModel(paid, SolveParams()).route_arrays() is None
+    priced = OrToolsModel(paid, SolveParams()).route_arrays()
+    assert priced is not None and (priced.trips.span_cost > 0).all()
     windows = OrToolsModel(restricted_r101(), SolveParams())
     arrays = windows.route_arrays()
     assert arrays is not None and arrays.allowed.dtype == np.bool_ and not arrays.allowed.all()

@@ -12,7 +12,6 @@ from routing.planning.check import check_plan
 from routing.planning.plan import evaluate_routes
 from routing.planning.problem import BreakSpec, DepotSpec, FacilitySpec, Problem, SiteSpec, VehicleSpec
 from routing.planning.search import sisr
-from routing.planning.search.arrays import route_arrays
 from routing.planning.search.ortools_model import OrToolsModel
 from routing.planning.search.params import RuinParams, SolveParams
 from routing.planning.search.ruin import routes_of
@@ -259,8 +258,11 @@ def test_days_with_what_the_engine_does_not_model_keep_the_ortools_loop():
     two = replace(problem, vehicles=[replace(v, streams=frozenset({"w", "x"})) for v in problem.vehicles])
     assert OrToolsModel(two, SolveParams()).route_arrays() is None  # the checker holds each stream on its own
     assert OrToolsModel(problem, SolveParams(balance_coefficient=1.0)).route_arrays() is None  # a global span cost
-    paid = replace(problem, vehicles=[replace(v, cost_per_hour=30.0) for v in problem.vehicles])
-    assert OrToolsModel(paid, SolveParams()).route_arrays() is None  # time costs: off by default
+    paid = replace(problem, vehicles=[replace(v, cost_per_hour=30.0) for v in problem.vehicles], balance_per_h=60.0)
+    arrays = OrToolsModel(paid, SolveParams()).route_arrays()  # costs per hour and balance: modelled
+    assert arrays is not None and (arrays.trips.span_cost == 833).all()  # cost units per second
+    capped = replace(problem, facilities=[replace(f, capacity_kg=1.0) for f in problem.facilities])
+    assert OrToolsModel(capped, SolveParams()).route_arrays() is None  # a facility's daily capacity
 
 
 @pytest.mark.parametrize("rule", ["none", "hold", "both"])
@@ -276,8 +278,7 @@ def test_shift_cost_is_the_one_the_plan_evaluator_writes(rule, lunch):
             balance_per_h=72.0,
         )
         model = OrToolsModel(problem, SolveParams())
-        assert model.route_arrays() is None  # time costs are off by default (too slow at city scale)
-        arrays = route_arrays(model, time_costs=True)
+        arrays = model.route_arrays()
         assert arrays is not None and arrays.trips is not None
         # (no target where the first solution used no truck of the type: then no balance, as in OR-Tools)
         day, target, per_s = arrays.day, model.balance_targets.get("t", 0), 2000 if model.balance_targets else 0
