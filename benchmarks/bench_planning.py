@@ -1,10 +1,12 @@
 """Daily collection planning at city scale (issue 3).
 
-Generated days of about 500, 2,000 and 5,000 stops on the shipped Shenzhen network and one
+Generated days of about 500, 2,000, 5,000 and 10,000 stops on the shipped Shenzhen network and one
 on Dalian (../shared/osm), each planned with ``routing.planning.search.driver.solve`` and certified by the
 independent checker. Reports wall time (matrices + solve), solve time, peak memory of this
 process and its search workers, clearance rate, checker violations and the best cost over
-time. Run: ``.venv/bin/python benchmarks/bench_planning.py [--only 500,2000] [--scale 1.0]``.
+time. Run: ``.venv/bin/python benchmarks/bench_planning.py [--only 500,2000] [--time-limit 30]``.
+Peak memory is the larger of this process's and its largest worker's max RSS (forked workers share
+the day's matrices, so the two are not added); run one case per process for a per-case figure.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ CASES = [
     ("500", DEFAULT_OSM, 200, 95, 60.0),
     ("2000", DEFAULT_OSM, 800, 375, 180.0),
     ("5000", DEFAULT_OSM, 2000, 940, 420.0),
+    ("10000", DEFAULT_OSM, 4000, 1880, 600.0),
     ("dalian-1000", DALIAN, 400, 190, 120.0),
 ]
 
@@ -85,13 +88,17 @@ def run(label: str, osm: Path, restaurants: int, communities: int, time_limit: f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", default="", help="comma-separated case labels")
+    parser.add_argument(
+        "--time-limit", type=float, default=None, help="search seconds for every case (default: per case)"
+    )
     args = parser.parse_args()
     chosen = [c for c in CASES if not args.only or c[0] in args.only.split(",")]
-    for case in chosen:
-        if not case[1].exists():
-            print(json.dumps({"case": case[0], "skipped": f"{case[1]} not found"}))
+    for label, osm, restaurants, communities, limit in chosen:
+        if not osm.exists():
+            print(json.dumps({"case": label, "skipped": f"{osm} not found"}))
             continue
-        print(json.dumps(run(*case), ensure_ascii=False), flush=True)
+        limit = limit if args.time_limit is None else args.time_limit
+        print(json.dumps(run(label, osm, restaurants, communities, limit), ensure_ascii=False), flush=True)
 
 
 if __name__ == "__main__":
