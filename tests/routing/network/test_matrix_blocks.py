@@ -15,10 +15,10 @@ from scipy.sparse.csgraph import dijkstra
 
 from routing.errors import InvalidInputError, UnreachableError
 from routing.network import matrix
-from routing.network.graph import SnappedPoint
 from routing.network.matrix import check_matrix_fits, matrix_bytes, travel_matrices
 from routing.network.settings import MATRIX_MEMORY_GIB
 from routing.planning.problem import Problem
+from tests.routing.network.test_matrix import _point_on
 
 
 def _whole_matrix_reference(network, origins, targets, *, square: bool):
@@ -57,24 +57,6 @@ def test_blocks_give_exactly_the_whole_matrix_square_and_rectangular(shenzhen, s
     rect = travel_matrices(shenzhen, points=points[:37], destinations=points[37:])
     duration, distance = _whole_matrix_reference(shenzhen, points[:37], points[37:], square=False)
     assert np.array_equal(rect.duration_s, duration) and np.array_equal(rect.distance_m, distance)
-
-
-def _point_on(network, edge_index: int, fraction: float, pid: str) -> SnappedPoint:
-    geom = network.edge_geometry[edge_index]
-    p = geom.interpolate(fraction, normalized=True)
-    lon, lat = network.to_lonlat([p.x], [p.y])
-    return SnappedPoint(
-        id=pid,
-        lon=float(lon[0]),
-        lat=float(lat[0]),
-        edge=network.edge_keys[edge_index],
-        edge_index=edge_index,
-        offset_m=fraction * network.edge_length_m[edge_index],
-        fraction=fraction,
-        distance_m=0.0,
-        x=p.x,
-        y=p.y,
-    )
 
 
 def test_same_street_pairs_are_found_in_every_block(shenzhen, small_blocks):
