@@ -103,7 +103,8 @@ def test_a_worker_killed_mid_piece_has_its_piece_rerun_by_the_other(pieces_setup
 
     def kill_the_first_to_start_the_largest_piece() -> None:
         pid = _first_to_start(workers, tmp_path, "piece0")
-        killed["searches"] = descendants(pid)
+        # the worker logs the start before it forks the search: wait for the search to exist
+        killed["searches"] = wait_until(lambda: descendants(pid) or None, timeout_s=30, what="the piece's search")
         os.kill(pid, signal.SIGKILL)  # the worker alone: its search must die with it
         workers[pid].wait()
         killed["pid"] = pid
