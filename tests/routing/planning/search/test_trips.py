@@ -136,13 +136,12 @@ def test_simulate_agrees_with_the_checker_on_random_routes(ends_empty, lunch):
     assert verdicts[True] > 20 and verdicts[False] > 20  # both verdicts well exercised
 
 
-@pytest.mark.parametrize(("ends_empty", "lunch"), [(False, False), (True, False), (True, True)])
-def test_compiled_search_plans_a_multitrip_day_the_checker_certifies(ends_empty, lunch):
-    problem = multitrip_day(seed=42, sites=20, ends_empty=ends_empty, trucks=3, lunch=lunch)
+def _compiled_plan(problem):
+    """(model, arrays, routes, visit ids per used truck) after 400 compiled ruins from empty routes."""
     model = OrToolsModel(problem, SolveParams())
     arrays = model.route_arrays()
-    assert arrays is not None and arrays.trips is not None  # unloads, releases and windows: the compiled loop
-    routes, cost, made = sisr.improve(
+    assert arrays is not None and arrays.trips is not None
+    routes, _, made = sisr.improve(
         arrays,
         [[] for _ in problem.vehicles],
         deadline=time.monotonic() + 3600,
@@ -151,7 +150,13 @@ def test_compiled_search_plans_a_multitrip_day_the_checker_certifies(ends_empty,
         max_iterations=400,
     )
     assert made == 400
-    ids = {v.id: visit_ids(model, route) for v, route in zip(problem.vehicles, routes) if route}
+    return model, arrays, routes, {v.id: visit_ids(model, route) for v, route in zip(problem.vehicles, routes) if route}
+
+
+@pytest.mark.parametrize(("ends_empty", "lunch"), [(False, False), (True, False), (True, True)])
+def test_compiled_search_plans_a_multitrip_day_the_checker_certifies(ends_empty, lunch):
+    problem = multitrip_day(seed=42, sites=20, ends_empty=ends_empty, trucks=3, lunch=lunch)
+    model, arrays, routes, ids = _compiled_plan(problem)  # unloads, releases and windows: the compiled loop
     served = {s for route in ids.values() for s in route if s.startswith("S")}
     assert served == alone_feasible(model, arrays)
     assert len(served) >= 15
@@ -225,19 +230,7 @@ def test_simulate_agrees_with_the_checker_under_hold_and_shift_limits(rule, ends
 @pytest.mark.parametrize("rule", ["hold", "both"])
 def test_compiled_search_keeps_hold_and_shift_limits(rule):
     problem = limited_day(multitrip_day(seed=42, sites=20, ends_empty=True, trucks=3, lunch=True), rule, 5)
-    model = OrToolsModel(problem, SolveParams())
-    arrays = model.route_arrays()
-    assert arrays is not None and arrays.trips is not None
-    routes, _, made = sisr.improve(
-        arrays,
-        [[] for _ in problem.vehicles],
-        deadline=time.monotonic() + 3600,
-        settings=RuinParams(),
-        seed=3,
-        max_iterations=400,
-    )
-    assert made == 400
-    ids = {v.id: visit_ids(model, route) for v, route in zip(problem.vehicles, routes) if route}
+    *_, ids = _compiled_plan(problem)
     assert len({s for route in ids.values() for s in route if s.startswith("S")}) >= 10
     assert checked(problem, ids).violations == []
 
