@@ -44,7 +44,10 @@ def plan(
         help="territories: GeoJSON polygons with their streams and trucks (replace the scenario's grids)",
     ),
     balance: float | None = typer.Option(
-        None, "--balance", min=0, help="currency per hour a truck works beyond its type's mean shift; 0 = no balancing"
+        None,
+        "--balance",
+        min=0,
+        help="currency per hour a truck works beyond its type's mean shift or short of 80 % of its mean work; 0 = none",
     ),
 ) -> None:
     """排线 / plan a collection day: routes per truck, KPIs, exports (every plan passes the independent checker)."""

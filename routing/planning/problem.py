@@ -142,7 +142,8 @@ class Problem:
     geographic: bool = True
     # longest time a stream may stay on board (seconds, pickup's service start to unload start); absent: no limit
     hold_s: dict[str, int] = field(default_factory=dict)
-    # currency per hour a truck works beyond its vehicle type's mean shift (0: shifts are not balanced)
+    # currency per hour a truck works beyond its vehicle type's mean shift or short of the floor of its work
+    # (routing.planning.search.balance; 0: shifts are not balanced)
     balance_per_h: float = 0.0
     # currency per site served by another truck than its territory's (compact routes; 0: no territories)
     compactness_per_site: float = 0.0

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from routing.planning.problem import DAY_S, Problem
+from routing.planning.search.balance import ShiftTarget
 from routing.planning.search.dispatch import preference_costs
 from routing.planning.search.ruin import site_neighbours
 from routing.planning.search.sisr import RouteArrays, TripArrays
@@ -35,7 +36,7 @@ class OrToolsModel(Protocol):
     load_plan: list
     drop_penalty: int
     final_unload: dict[tuple[str, int], int] | None
-    balance_targets: dict[str, int]
+    balance_targets: dict[str, ShiftTarget]
 
 
 def unmodelled(model: OrToolsModel) -> str | None:
@@ -216,7 +217,8 @@ def trip_arrays(model: OrToolsModel) -> TripArrays:
         closing=_closing(model, facility_nodes),
         span_cost=np.array([int(round(v.cost_per_hour * COST_SCALE / 3600.0)) for v in p.vehicles], dtype=np.int64),
         balance_cost=np.array([balance if v.type_id in targets else 0 for v in p.vehicles], dtype=np.int64),
-        balance_target=np.array([targets.get(v.type_id, 0) for v in p.vehicles], dtype=np.int64),
+        balance_target=np.array([t.shift if (t := targets.get(v.type_id)) else 0 for v in p.vehicles], dtype=np.int64),
+        work_floor=np.array([t.work_floor if (t := targets.get(v.type_id)) else 0 for v in p.vehicles], dtype=np.int64),
         since=np.array(
             [
                 -1 if kind != "site" or p.sites[i].on_board_since is None else int(p.sites[i].on_board_since)

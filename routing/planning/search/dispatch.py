@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from routing.planning.problem import DAY_S, Problem
-from routing.planning.search.balance import shift_targets
+from routing.planning.search.balance import ShiftTarget, shift_targets
 from routing.planning.search.units import COST_SCALE
 
 
@@ -30,7 +30,8 @@ class ModelParts(Protocol):
     time_matrix: np.ndarray
     final_unload: dict[tuple[str, int], int] | None
     shift_caps: dict[str, int] | None
-    balance_targets: dict[str, int]
+    time_cb: int
+    balance_targets: dict[str, ShiftTarget]
 
 
 BALANCE_CAP = 1.1  # × the type's mean shift: what a truck of a balanced first solution works at most
@@ -129,16 +130,33 @@ def _may_visit(model: ModelParts, vi: int, node: int) -> bool:
 
 
 def add_balance(model: ModelParts) -> None:
-    """Balanced shifts: each truck pays ``balance_per_h`` for every hour beyond its type's mean shift."""
+    """Balanced shifts: each truck pays ``balance_per_h`` for every hour beyond its type's mean shift, and a truck
+    that goes out for every hour of work short of its type's floor (:mod:`routing.planning.search.balance`).
+
+    The floor is a soft lower bound of a ``work`` dimension: the time transits without slack, so its span is the
+    route's drives, services and unloads. An unused truck's start cumul is lifted to the floor (an empty route has
+    no work and must not pay), a used truck's is 0.
+    """
     from ortools.constraint_solver import pywrapcp
 
-    p = model.problem
+    p, r = model.problem, model.routing
     per_s = int(round(p.balance_per_h * COST_SCALE / 3600.0))
     if per_s <= 0:
         return
     targets = shift_targets(p, sorted(model.site_ids))
     model.balance_targets = targets  # read by the compiled search's arrays (routing.planning.search.arrays)
-    model.shift_caps = {kind: round(BALANCE_CAP * seconds) for kind, seconds in targets.items()}
+    model.shift_caps = {kind: round(BALANCE_CAP * t.shift) for kind, t in targets.items()}
+    floors = [targets[v.type_id].work_floor if v.type_id in targets else 0 for v in p.vehicles]
     for vi, v in enumerate(p.vehicles):
         if v.type_id in targets:
-            model.time_dim.SetSoftSpanUpperBoundForVehicle(pywrapcp.BoundCost(targets[v.type_id], per_s), vi)
+            model.time_dim.SetSoftSpanUpperBoundForVehicle(pywrapcp.BoundCost(targets[v.type_id].shift, per_s), vi)
+    if not any(floors):
+        return
+    r.AddDimension(model.time_cb, 0, 2 * DAY_S + max(floors), False, "work")  # a route works less than its shift
+    work = r.GetDimensionOrDie("work")
+    solver = r.solver()
+    for vi, floor in enumerate(floors):
+        if floor > 0:
+            start = work.CumulVar(r.Start(vi))
+            solver.Add(start == floor * (1 - r.ActiveVehicleVar(vi)))
+            work.SetCumulVarSoftLowerBound(r.End(vi), floor, per_s)

@@ -72,6 +72,7 @@ class DayArrays(NamedTuple):
     span_cost: np.ndarray  # int64 [V]: cost units per second of shift (cost per hour)
     balance_cost: np.ndarray  # int64 [V]: cost units per second of shift beyond balance_target
     balance_target: np.ndarray  # int64 [V]: the type's balanced shift, seconds
+    work_floor: np.ndarray  # int64 [V]: work (drives, services, unloads) below which a used truck pays balance_cost
 
 
 class RouteState(NamedTuple):

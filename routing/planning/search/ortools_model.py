@@ -23,6 +23,7 @@ import numpy as np
 
 from routing.planning.problem import DAY_S, FacilitySpec, Problem, SiteSpec
 from routing.planning.search.arrays import route_arrays
+from routing.planning.search.balance import ShiftTarget
 from routing.planning.search.dispatch import add_balance, add_hold, add_preferences
 from routing.planning.search.params import SolveParams
 from routing.planning.search.reasons import unservable_sites
@@ -139,7 +140,7 @@ class OrToolsModel:
         time_dim = r.GetDimensionOrDie("time")
         self.time_dim = time_dim
         self.shift_caps: dict[str, int] | None = None  # per type: longest shift of a first solution (balance)
-        self.balance_targets: dict[str, int] = {}  # per type: its mean shift in a first solution (balance)
+        self.balance_targets: dict[str, ShiftTarget] = {}  # per type: its mean shift and work floor (balance)
         self.finalised_starts = False  # whether start cumuls are the latest feasible (worth reporting)
         for vi, v in enumerate(p.vehicles):
             time_dim.CumulVar(r.Start(vi)).SetRange(v.shift_start, v.shift_end)

@@ -19,7 +19,7 @@ so a schedule costs a few passes over the route. And the functions take the few 
 ``DayArrays``: a compiled call copies and counts every array of a bundle it is given (~0.4 µs for its 40).
 
 Trucks with a hold limit or a shift-length limit come here for feasibility (``DayArrays.hold``,
-``DayArrays.max_shift``), trucks paid per hour or balanced for their shift's cost (:func:`shift_cost`);
+``DayArrays.max_shift``), trucks paid per hour or balanced for their shift's cost (:func:`time_cost`);
 days where a held truck carries several streams (the checker holds each stream on its own) keep the OR-Tools
 loop (:func:`routing.planning.search.arrays.unmodelled`). A closing unload folded into the last arc
 (``DayArrays.closing``) is replayed as the visit the plan writes.
@@ -346,26 +346,52 @@ def feasible_schedule(v, seq, m, day):
 
 
 @njit(cache=True, inline="always")
-def priced(span, per_second, beyond, target):
-    """Cost units of a shift of ``span`` seconds: ``per_second`` of it (``span_cost``, OR-Tools' span cost) and
-    ``beyond`` per second over the type's balance ``target`` (``balance_cost``, the soft span bound of
-    ``dispatch.add_balance``). Never decreasing with the span: a lower bound of a span prices a lower bound."""
-    return per_second * span + beyond * max(0, span - target)
+def priced(span, work, per_second, beyond, target, floor):
+    """Cost units of a shift of ``span`` seconds that works (drives, serves, unloads) ``work`` of them:
+    ``per_second`` of the span (``span_cost``, OR-Tools' span cost), and ``beyond`` per second of span over the
+    type's balance ``target`` and per second of work under its ``floor`` (``balance_cost``; the soft span bound and
+    the soft lower bound of the work dimension of ``dispatch.add_balance``). Never decreasing with the span: a lower
+    bound of the span (at the exact work) prices a lower bound."""
+    return per_second * span + beyond * (max(0, span - target) + max(0, floor - work))
+
+
+@njit(cache=True, inline="always")
+def gap(a, b, travel, service):
+    """The drive from ``a`` to ``b`` as the schedules count it (a doubled marker: none)."""
+    return 0 if a == b else travel[a, b] - service[a]
+
+
+@njit(cache=True, inline="always")
+def home_leg(last, depot, travel, service, facility_of, closing):
+    """Drives and services from a route's last visit home, with the closing unload folded into that arc."""
+    if facility_of[last] < 0 and closing[last, depot] >= 0:
+        f = closing[last, depot]
+        return gap(last, f, travel, service) + service[f] + gap(f, depot, travel, service)
+    return gap(last, depot, travel, service)
 
 
 @njit(cache=True)
-def shift_cost(v, span, day):
-    """Cost units of truck v's shift of ``span`` seconds (:func:`priced`)."""
-    return priced(span, day.span_cost[v], day.balance_cost[v], day.balance_target[v])
+def route_work(v, seq, m, day):
+    """Seconds truck v drives, serves and unloads on route ``seq[:m]``: its shift less waiting and the break (the
+    span of OR-Tools' ``work`` dimension)."""
+    travel, service = day.travel, day.service
+    here = day.depot[v]
+    total = 0
+    for p in range(m):
+        node = seq[p]
+        total += gap(here, node, travel, service) + service[node]
+        here = node
+    return total + home_leg(here, day.depot[v], travel, service, day.facility_of, day.closing)
 
 
 @njit(cache=True)
 def time_cost(v, seq, m, day):
-    """Cost units of truck v's shift on route ``seq[:m]`` (:func:`shift_cost`) on the shift the plan evaluator
+    """Cost units of truck v's shift on route ``seq[:m]`` (:func:`priced`) on the shift the plan evaluator
     writes. 0 for an infeasible route (it is never kept)."""
     if m == 0 or (day.span_cost[v] == 0 and day.balance_cost[v] == 0):
         return 0
     span = feasible_schedule(v, seq, m, day)
     if span < 0:
         return 0
-    return shift_cost(v, span, day)
+    work = route_work(v, seq, m, day) if day.work_floor[v] > 0 else 0
+    return priced(span, work, day.span_cost[v], day.balance_cost[v], day.balance_target[v], day.work_floor[v])

@@ -80,13 +80,14 @@ class TripArrays:
     span_cost: np.ndarray | None = None  # int64 [V]: cost units per second of shift (None: 0)
     balance_cost: np.ndarray | None = None  # int64 [V]: per second beyond balance_target (None: 0)
     balance_target: np.ndarray | None = None  # int64 [V]: seconds (None: 0)
+    work_floor: np.ndarray | None = None  # int64 [V]: work below which a used truck pays balance_cost (None: 0)
 
     def __post_init__(self) -> None:
         vehicles, n = len(self.need_unload), len(self.service)
         for name, size in (("hold", vehicles), ("max_shift", vehicles), ("since", n)):
             if getattr(self, name) is None:
                 object.__setattr__(self, name, np.full(size, -1, dtype=np.int64))
-        for name in ("span_cost", "balance_cost", "balance_target"):
+        for name in ("span_cost", "balance_cost", "balance_target", "work_floor"):
             if getattr(self, name) is None:
                 object.__setattr__(self, name, np.zeros(vehicles, dtype=np.int64))
         if self.closing is None:
@@ -149,6 +150,7 @@ class RouteArrays:
                     self.trip_arrays.span_cost[v],
                     self.trip_arrays.balance_cost[v],
                     self.trip_arrays.balance_target[v],
+                    self.trip_arrays.work_floor[v],
                 )
             )
             out[v] = first.setdefault(key, v)
@@ -218,6 +220,7 @@ class RouteArrays:
             span_cost=t.span_cost,
             balance_cost=t.balance_cost,
             balance_target=t.balance_target,
+            work_floor=t.work_floor,
         )
 
 

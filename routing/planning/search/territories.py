@@ -67,7 +67,7 @@ def with_territories(problem: Problem, site_ids: set[str]) -> Problem:
     ids = sorted(site_ids)
     caps = None
     if problem.balance_per_h > 0:
-        caps = {kind: round(BALANCE_CAP * s) for kind, s in shift_targets(problem, ids).items()}
+        caps = {kind: round(BALANCE_CAP * t.shift) for kind, t in shift_targets(problem, ids).items()}
     routes = build_routes(problem, ids, shift_caps=caps)
     trucks = [problem.vehicle_index[v] for v in routes]
     if not trucks:
@@ -121,7 +121,7 @@ def _kept(day: Problem, ids: list[str], preferred: dict[str, str]) -> float:
     for members in streams.values():
         caps = None  # as the search's model sets them (:func:`routing.planning.search.dispatch.add_balance`)
         if day.balance_per_h > 0:
-            caps = {kind: round(BALANCE_CAP * s) for kind, s in shift_targets(day, members).items()}
+            caps = {kind: round(BALANCE_CAP * t.shift) for kind, t in shift_targets(day, members).items()}
         routes = build_routes(day, members, shift_caps=caps)
         own = sum(preferred.get(x) == vehicle for vehicle, visits in routes.items() for x in visits)
         shares.append(own / max(sum(x in preferred for x in members), 1))

@@ -18,26 +18,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from routing.planning.search.schedule import WORK_ROWS, priced
+from routing.planning.search.schedule import WORK_ROWS, gap, home_leg, priced
 from routing.planning.search.trips import arc_total, check_route
 
 BIG = np.iinfo(np.int64).max // 4
 BLINK = 0.01  # as routing.planning.search.insertion: a position is skipped with this probability
-
-
-@njit(cache=True, inline="always")
-def _gap(a, b, travel, service):
-    """The drive from ``a`` to ``b`` as the schedules count it (a doubled marker: none)."""
-    return 0 if a == b else travel[a, b] - service[a]
-
-
-@njit(cache=True, inline="always")
-def _home(last, depot, travel, service, facility_of, closing):
-    """Drives and services from a route's last visit home, with the closing unload folded into that arc."""
-    if facility_of[last] < 0 and closing[last, depot] >= 0:
-        f = closing[last, depot]
-        return _gap(last, f, travel, service) + service[f] + _gap(f, depot, travel, service)
-    return _gap(last, depot, travel, service)
 
 
 @njit(cache=True)
@@ -51,10 +36,10 @@ def route_time(v, state, day, done):
     for p in range(state.length[v]):
         done[p] = total
         node = state.nodes[v, p]
-        total += _gap(here, node, travel, service) + service[node]
+        total += gap(here, node, travel, service) + service[node]
         here = node
     done[state.length[v]] = total
-    return total + _home(here, day.depot[v], travel, service, day.facility_of, day.closing)
+    return total + home_leg(here, day.depot[v], travel, service, day.facility_of, day.closing)
 
 
 @njit(cache=True, inline="always")
@@ -128,7 +113,7 @@ def _truck_now(site, v, state, day, scratch, busy, done):
 @njit(cache=True)
 def _screen(site, count, state, day, scratch, busy, done, found, bound, arcs):
     """Every insertion of ``site`` at the ``count`` candidates that passes the O(1) screens and the blink: its truck,
-    position, marker and side into ``found`` (rows), its arc-cost delta into ``arcs`` and a lower bound of its
+    position, marker, side and its route's work into ``found`` (rows), its arc-cost delta into ``arcs`` and a lower bound of its
     whole delta (arcs and shift cost) into ``bound``. Returns how many."""
     travel, service, cost, facility_of = day.travel, day.service, day.cost, day.facility_of
     win_open, win_close, win_count, closing = day.win_open, day.win_close, day.win_count, day.closing
@@ -148,7 +133,7 @@ def _screen(site, count, state, day, scratch, busy, done, found, bound, arcs):
         nxt = depot if p == k else state.nodes[v, p]
         base = day.preference[site, v] - cost[c, prev, nxt] + (day.fixed[v] if state.stops[v] == 0 else 0)
         # drives and services of the route without the arc the site goes into, and of what follows that arc
-        cut = _gap(prev, nxt, travel, service) if p < k else _home(prev, depot, travel, service, facility_of, closing)
+        cut = gap(prev, nxt, travel, service) if p < k else home_leg(prev, depot, travel, service, facility_of, closing)
         rest, after = busy[v] - cut, busy[v] - cut - done[v, p]
         # the earliest the truck leaves prev (refresh_trips' bound: no break, no release)
         leave = day.shift_start[v] if p == 0 else state.earliest[v, p] + service[prev]
@@ -176,19 +161,22 @@ def _screen(site, count, state, day, scratch, busy, done, found, bound, arcs):
             if not _may_fit(t, limit, prev, nxt, site, marker, side, travel, win_open, win_close, win_count):
                 continue
             first, last = (marker, site) if side < 0 else (site, marker) if side > 0 else (site, site)
-            chain = _gap(prev, first, travel, service) + service[first]
+            chain = gap(prev, first, travel, service) + service[first]
             if last != first:
-                chain += _gap(first, last, travel, service) + service[last]
+                chain += gap(first, last, travel, service) + service[last]
             chain += (
-                _gap(last, nxt, travel, service) if p < k else _home(last, depot, travel, service, facility_of, closing)
+                gap(last, nxt, travel, service)
+                if p < k
+                else home_leg(last, depot, travel, service, facility_of, closing)
             )
             arc = base + cost[c, prev, first] + cost[c, last, nxt]
             arc += cost[c, first, last] if last != first else 0
             back = leave + chain + after
             span = _least_span(rest + chain, back, day.shift_end[v], day.break_on[v], earliest, latest, duration)
-            shift = priced(span, day.span_cost[v], day.balance_cost[v], day.balance_target[v]) - scratch.paid[v]
-            found[n, 0], found[n, 1], found[n, 2], found[n, 3] = v, p, marker, side
-            arcs[n], bound[n] = arc, arc + shift
+            work = rest + chain
+            shift = priced(span, work, day.span_cost[v], day.balance_cost[v], day.balance_target[v], day.work_floor[v])
+            found[n, 0], found[n, 1], found[n, 2], found[n, 3], found[n, 4] = v, p, marker, side, work
+            arcs[n], bound[n] = arc, arc + shift - scratch.paid[v]
             n += 1
     return n
 
@@ -223,7 +211,7 @@ def cheapest_trips(site, count, state, day, scratch):
     _marker_totals(state, day, scratch)
     vehicles = state.length.shape[0]
     options = count * (1 + 2 * day.facility_nodes.shape[0])
-    found = np.empty((options, 4), dtype=np.int64)
+    found = np.empty((options, 5), dtype=np.int64)
     bound = np.empty(options, dtype=np.int64)
     arcs = np.empty(options, dtype=np.int64)
     busy = np.zeros(vehicles, dtype=np.int64)
@@ -241,7 +229,10 @@ def cheapest_trips(site, count, state, day, scratch):
         span = check_route(v, scratch.seq, m, day, scratch.units, work)
         if span < 0:
             continue
-        delta = arcs[i] + priced(span, day.span_cost[v], day.balance_cost[v], day.balance_target[v]) - scratch.paid[v]
+        shift = priced(
+            span, found[i, 4], day.span_cost[v], day.balance_cost[v], day.balance_target[v], day.work_floor[v]
+        )
+        delta = arcs[i] + shift - scratch.paid[v]
         if delta < best_delta:
             best_delta, best_v, best_p, best_f, best_side = delta, v, p, marker, side
     return best_v, best_p, best_f, best_side

@@ -16,7 +16,7 @@ from routing.planning.search.insertion import _granular_candidates
 from routing.planning.search.ortools_model import OrToolsModel
 from routing.planning.search.params import RuinParams, SolveParams
 from routing.planning.search.ruin import seed_compiled_rng
-from routing.planning.search.schedule import WORK_ROWS, priced, shift_span, time_cost
+from routing.planning.search.schedule import WORK_ROWS, route_work, shift_span, time_cost
 from routing.planning.search.trip_insert import _marker_totals, _screen, cheapest_trips
 from routing.planning.search.trips import _drive, check_route, refresh_trips, simulate
 from tests.routing.planning.search import slow_schedule as slow
@@ -109,7 +109,7 @@ def test_insertion_bounds_hold_and_the_cheapest_is_found(rule, lunch):
             take_out(site, state, day)
             count = _granular_candidates(site, 40, state, day, scratch)
             vehicles, options = len(state.length), count * (1 + 2 * len(day.facility_nodes))
-            found = np.empty((options, 4), dtype=np.int64)
+            found = np.empty((options, 5), dtype=np.int64)
             bound, arcs = np.empty(options, dtype=np.int64), np.empty(options, dtype=np.int64)
             busy, done = (
                 np.zeros(vehicles, dtype=np.int64),
@@ -120,7 +120,7 @@ def test_insertion_bounds_hold_and_the_cheapest_is_found(rule, lunch):
             n = _screen(site, count, state, day, scratch, busy, done, found, bound, arcs)
             best = None
             for i in range(n):
-                v, p, marker, side = (int(x) for x in found[i])
+                v, p, marker, side, worked = (int(x) for x in found[i])
                 if state.length[v]:
                     assert scratch.paid[v] == time_cost(v, state.nodes[v], state.length[v], day)
                 row = [int(x) for x in state.nodes[v, : state.length[v]]]
@@ -130,8 +130,8 @@ def test_insertion_bounds_hold_and_the_cheapest_is_found(rule, lunch):
                 span = check_route(v, seq, len(route), day, scratch.units, work)
                 if span < 0:
                     continue
-                exact = arcs[i] + priced(span, day.span_cost[v], day.balance_cost[v], day.balance_target[v])
-                exact -= scratch.paid[v]
+                assert worked == route_work(v, seq, len(route), day)
+                exact = arcs[i] + time_cost(v, seq, len(route), day) - scratch.paid[v]
                 assert bound[i] <= exact, (seed, site, route)
                 exact_hits += bound[i] == exact
                 best = exact if best is None else min(best, exact)
@@ -144,10 +144,10 @@ def test_insertion_bounds_hold_and_the_cheapest_is_found(rule, lunch):
             row = [int(x) for x in state.nodes[v, : state.length[v]]]
             route = row[:p] + ([marker, site] if side < 0 else [site, marker] if side > 0 else [site]) + row[p:]
             chosen = arcs_of(route, v, state, day, site, p, marker, side)
-            span = check_route(v, np.array([*route, 0, 0], dtype=np.int64), len(route), day, scratch.units, work)
-            assert span >= 0
+            seq = np.array([*route, 0, 0], dtype=np.int64)
+            assert check_route(v, seq, len(route), day, scratch.units, work) >= 0
             paid = scratch.paid[v] if state.stops[v] else 0
-            total = chosen + priced(span, day.span_cost[v], day.balance_cost[v], day.balance_target[v]) - paid
+            total = chosen + time_cost(v, seq, len(route), day) - paid
             assert total == best, (seed, site)
     assert compared > 50 and exact_hits > 5, (compared, exact_hits)  # many positions, bounds often exact
 

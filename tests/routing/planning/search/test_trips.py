@@ -12,6 +12,7 @@ from routing.planning.check import check_plan
 from routing.planning.plan import evaluate_routes
 from routing.planning.problem import BreakSpec, DepotSpec, FacilitySpec, Problem, SiteSpec, VehicleSpec
 from routing.planning.search import sisr
+from routing.planning.search.balance import route_work
 from routing.planning.search.ortools_model import OrToolsModel
 from routing.planning.search.params import RuinParams, SolveParams
 from routing.planning.search.ruin import routes_of
@@ -262,7 +263,7 @@ def test_days_with_what_the_engine_does_not_model_keep_the_ortools_loop():
 @pytest.mark.parametrize("lunch", [False, True])
 def test_shift_cost_is_the_one_the_plan_evaluator_writes(rule, lunch):
     """Cost per hour and balance on the compiled routes' shifts equal those of the plan's own schedule."""
-    compared = balanced = 0
+    compared = balanced = floored = 0
     for seed in range(4):
         base = limited_day(multitrip_day(seed=seed, ends_empty=True, lunch=lunch), rule, seed)
         problem = replace(
@@ -274,7 +275,8 @@ def test_shift_cost_is_the_one_the_plan_evaluator_writes(rule, lunch):
         arrays = model.route_arrays()
         assert arrays is not None and arrays.trips is not None
         # (no target where the first solution used no truck of the type: then no balance, as in OR-Tools)
-        day, target, per_s = arrays.day, model.balance_targets.get("t", 0), 2000 if model.balance_targets else 0
+        day, per_s = arrays.day, 2000 if model.balance_targets else 0
+        target, floor = model.balance_targets.get("t", (0, 0))
         assert day.span_cost[0] == 1000 and day.balance_cost[0] == per_s  # cost units per second, as OR-Tools'
         balanced += per_s > 0
         markers = [int(f) for f in arrays.trips.facility_nodes]
@@ -287,10 +289,12 @@ def test_shift_cost_is_the_one_the_plan_evaluator_writes(rule, lunch):
             if not simulate(0, seq, len(chosen), day, np.zeros(day.demand.shape[1], dtype=np.int64)):
                 continue
             plan = evaluate_routes(problem, {"V0": visit_ids(model, chosen)})
-            span = plan.routes[0].end - plan.routes[0].start
-            assert time_cost(0, seq, len(chosen), day) == 1000 * span + per_s * max(0, span - target)
+            span, work = plan.routes[0].end - plan.routes[0].start, route_work(plan.routes[0])
+            shortfall = max(0, floor - work)  # the work (drives, services, unloads) under the type's floor
+            assert time_cost(0, seq, len(chosen), day) == 1000 * span + per_s * (max(0, span - target) + shortfall)
+            floored += shortfall > 0
             compared += 1
-    assert compared > 20 and balanced >= 1
+    assert compared > 20 and balanced >= 1 and floored > 0, (compared, balanced, floored)
 
 
 def test_compiled_routes_are_read_back_after_a_search_from_other_routes():
@@ -325,3 +329,44 @@ def test_compiled_routes_are_read_back_after_a_search_from_other_routes():
     restored = read_routes(model, [[], route])  # the same route on the other (identical) truck
     assert restored is not None
     assert routes_of(r, restored) == [[], route]
+
+
+def test_ortools_charges_the_compiled_cost_of_balanced_routes():
+    """One objective: on a day with costs per hour and balance (a soft bound over the type's mean shift and a floor
+    under its mean work), OR-Tools' objective of random one-truck routes is the compiled search's cost of them —
+    the other, unused trucks paying no floor. (Without the break: OR-Tools may time a restored route's break
+    outside its span, 600 s cheaper than the plan evaluator on about a third of such routes, with or without balance.)"""
+    compared = floored = 0
+    for seed in range(3):
+        base = multitrip_day(seed=seed, ends_empty=True)
+        problem = replace(
+            base, vehicles=[replace(v, cost_per_hour=36.0, type_id="t") for v in base.vehicles], balance_per_h=72.0
+        )
+        model = OrToolsModel(problem, SolveParams())
+        arrays = model.route_arrays()
+        assert arrays is not None and arrays.trips is not None
+        day, m = arrays.day, model.manager
+        markers = [int(f) for f in arrays.trips.facility_nodes]
+        rng = np.random.default_rng(700 + seed)
+        for _ in range(40):
+            chosen = [int(s) for s in rng.permutation(arrays.sites)[: int(rng.integers(1, 6))]]
+            if rng.random() < 0.5:
+                chosen.insert(int(rng.integers(1, len(chosen) + 1)), markers[int(rng.integers(2))])
+            seq = np.array([*chosen, 0, 0], dtype=np.int64)
+            if not simulate(0, seq, len(chosen), day, np.zeros(day.demand.shape[1], dtype=np.int64)):
+                continue
+            copies = to_copies(model.kinds, [chosen, []])
+            restored = model.routing.ReadAssignmentFromRoutes([[m.NodeToIndex(n) for n in r] for r in copies], True)
+            assert restored is not None
+            c, hops = day.vehicle_class[0], [day.depot[0], *chosen, day.depot[0]]
+            arcs = sum(int(day.cost[c, a, b]) for a, b in zip(hops, hops[1:]))
+            dropped = (len(model.site_ids) - sum(day.facility_of[n] < 0 for n in chosen)) * model.drop_penalty
+            assert restored.ObjectiveValue() - dropped == arcs + day.fixed[0] + time_cost(0, seq, len(chosen), day)
+            floored += route_work(plan_route(problem, model, chosen)) < day.work_floor[0]
+            compared += 1
+    assert compared > 20 and floored > 5, (compared, floored)
+
+
+def plan_route(problem: Problem, model: OrToolsModel, route: list[int]):
+    """Truck V0's route of routing nodes as the plan evaluator times it."""
+    return evaluate_routes(problem, {"V0": visit_ids(model, route)}).routes[0]
