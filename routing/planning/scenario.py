@@ -299,7 +299,7 @@ class Scenario(_Strict):
         le=1_000_000,
         description="balanced shifts: currency per hour a truck works beyond the mean shift of its vehicle type, and "
         "per hour of work (driving, service, unloading) a truck that goes out falls short of 80 % of its type's mean "
-        "work (means estimated from a first solution); 0 turns balancing off",
+        "work (means from a first search phase without balance); 0 turns balancing off",
     )
     compactness_per_site: float = Field(
         default=20.0,

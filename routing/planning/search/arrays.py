@@ -217,7 +217,7 @@ def trip_arrays(model: OrToolsModel) -> TripArrays:
         closing=_closing(model, facility_nodes),
         span_cost=np.array([int(round(v.cost_per_hour * COST_SCALE / 3600.0)) for v in p.vehicles], dtype=np.int64),
         balance_cost=np.array([balance if v.type_id in targets else 0 for v in p.vehicles], dtype=np.int64),
-        balance_target=np.array([t.shift if (t := targets.get(v.type_id)) else 0 for v in p.vehicles], dtype=np.int64),
+        balance_target=np.array([t.work if (t := targets.get(v.type_id)) else 0 for v in p.vehicles], dtype=np.int64),
         work_floor=np.array([t.work_floor if (t := targets.get(v.type_id)) else 0 for v in p.vehicles], dtype=np.int64),
         since=np.array(
             [

@@ -31,6 +31,7 @@ class ModelParts(Protocol):
     final_unload: dict[tuple[str, int], int] | None
     shift_caps: dict[str, int] | None
     time_cb: int
+    given_targets: dict[str, ShiftTarget] | None
     balance_targets: dict[str, ShiftTarget]
 
 
@@ -130,33 +131,29 @@ def _may_visit(model: ModelParts, vi: int, node: int) -> bool:
 
 
 def add_balance(model: ModelParts) -> None:
-    """Balanced shifts: each truck pays ``balance_per_h`` for every hour beyond its type's mean shift, and a truck
-    that goes out for every hour of work short of its type's floor (:mod:`routing.planning.search.balance`).
+    """Balanced work: each truck pays ``balance_per_h`` for every hour it works beyond its type's mean work, and a
+    truck that goes out for every hour of work short of its type's floor (:mod:`routing.planning.search.balance`).
 
-    The floor is a soft lower bound of a ``work`` dimension: the time transits without slack, so its span is the
-    route's drives, services and unloads. An unused truck's start cumul is lifted to the floor (an empty route has
-    no work and must not pay), a used truck's is 0.
+    Both are soft bounds of a ``work`` dimension: the time transits without slack, so its cumul at a route's end is
+    the route's drives, services and unloads (waiting and the break, the time dimension's slack, are not work). An
+    unused truck's start cumul is lifted to the floor (an empty route does no work and must not pay), a used
+    truck's is 0.
     """
-    from ortools.constraint_solver import pywrapcp
-
     p, r = model.problem, model.routing
     per_s = int(round(p.balance_per_h * COST_SCALE / 3600.0))
     if per_s <= 0:
         return
-    targets = shift_targets(p, sorted(model.site_ids))
+    targets = model.given_targets if model.given_targets is not None else shift_targets(p, sorted(model.site_ids))
     model.balance_targets = targets  # read by the compiled search's arrays (routing.planning.search.arrays)
     model.shift_caps = {kind: round(BALANCE_CAP * t.shift) for kind, t in targets.items()}
-    floors = [targets[v.type_id].work_floor if v.type_id in targets else 0 for v in p.vehicles]
-    for vi, v in enumerate(p.vehicles):
-        if v.type_id in targets:
-            model.time_dim.SetSoftSpanUpperBoundForVehicle(pywrapcp.BoundCost(targets[v.type_id].shift, per_s), vi)
-    if not any(floors):
+    if not targets:
         return
-    r.AddDimension(model.time_cb, 0, 2 * DAY_S + max(floors), False, "work")  # a route works less than its shift
+    r.AddDimension(model.time_cb, 0, 2 * DAY_S + max(t.work for t in targets.values()), False, "work")
     work = r.GetDimensionOrDie("work")
     solver = r.solver()
-    for vi, floor in enumerate(floors):
-        if floor > 0:
-            start = work.CumulVar(r.Start(vi))
-            solver.Add(start == floor * (1 - r.ActiveVehicleVar(vi)))
-            work.SetCumulVarSoftLowerBound(r.End(vi), floor, per_s)
+    for vi, v in enumerate(p.vehicles):
+        if v.type_id in targets:
+            target = targets[v.type_id]
+            solver.Add(work.CumulVar(r.Start(vi)) == target.work_floor * (1 - r.ActiveVehicleVar(vi)))
+            work.SetCumulVarSoftLowerBound(r.End(vi), target.work_floor, per_s)
+            work.SetCumulVarSoftUpperBound(r.End(vi), target.work, per_s)

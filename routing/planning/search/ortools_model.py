@@ -50,6 +50,9 @@ class OrToolsModel:
         The day, or a piece of it.
     settings : SolveParams
         Penalty and balance settings (and the search settings the searcher reads from here).
+    balance_targets : dict, optional
+        Per vehicle type, the shift and work to balance around (:mod:`routing.planning.search.balance`); none:
+        those of the greedy first solution.
 
     Attributes
     ----------
@@ -61,11 +64,14 @@ class OrToolsModel:
         The sites modelled (the unservable ones are left out).
     """
 
-    def __init__(self, problem: Problem, settings: SolveParams) -> None:
+    def __init__(
+        self, problem: Problem, settings: SolveParams, *, balance_targets: dict[str, ShiftTarget] | None = None
+    ) -> None:
         from ortools.constraint_solver import pywrapcp
 
         self.problem = problem
         self.settings = settings
+        self.given_targets = balance_targets  # balance around these (None: around the greedy first solution's)
         p = problem
         skip = unservable_sites(p)  # left out: reported with their reason by the driver
         self.site_ids = {s.id for s in p.sites if s.id not in skip}

@@ -348,11 +348,11 @@ def feasible_schedule(v, seq, m, day):
 @njit(cache=True, inline="always")
 def priced(span, work, per_second, beyond, target, floor):
     """Cost units of a shift of ``span`` seconds that works (drives, serves, unloads) ``work`` of them:
-    ``per_second`` of the span (``span_cost``, OR-Tools' span cost), and ``beyond`` per second of span over the
-    type's balance ``target`` and per second of work under its ``floor`` (``balance_cost``; the soft span bound and
-    the soft lower bound of the work dimension of ``dispatch.add_balance``). Never decreasing with the span: a lower
-    bound of the span (at the exact work) prices a lower bound."""
-    return per_second * span + beyond * (max(0, span - target) + max(0, floor - work))
+    ``per_second`` of the span (``span_cost``, OR-Tools' span cost), and ``beyond`` per second of work over the
+    type's balance ``target`` or under its ``floor`` (``balance_cost``; the soft bounds of the work dimension of
+    ``dispatch.add_balance``). Never decreasing with the span: a lower bound of the span (at the exact work) prices
+    a lower bound."""
+    return per_second * span + beyond * (max(0, work - target) + max(0, floor - work))
 
 
 @njit(cache=True, inline="always")
@@ -393,5 +393,5 @@ def time_cost(v, seq, m, day):
     span = feasible_schedule(v, seq, m, day)
     if span < 0:
         return 0
-    work = route_work(v, seq, m, day) if day.work_floor[v] > 0 else 0
+    work = route_work(v, seq, m, day) if day.balance_cost[v] > 0 else 0
     return priced(span, work, day.span_cost[v], day.balance_cost[v], day.balance_target[v], day.work_floor[v])

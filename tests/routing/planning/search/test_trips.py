@@ -276,7 +276,8 @@ def test_shift_cost_is_the_one_the_plan_evaluator_writes(rule, lunch):
         assert arrays is not None and arrays.trips is not None
         # (no target where the first solution used no truck of the type: then no balance, as in OR-Tools)
         day, per_s = arrays.day, 2000 if model.balance_targets else 0
-        target, floor = model.balance_targets.get("t", (0, 0))
+        target = model.balance_targets.get("t")
+        mean, floor = (0, 0) if target is None else (target.work, target.work_floor)
         assert day.span_cost[0] == 1000 and day.balance_cost[0] == per_s  # cost units per second, as OR-Tools'
         balanced += per_s > 0
         markers = [int(f) for f in arrays.trips.facility_nodes]
@@ -291,7 +292,7 @@ def test_shift_cost_is_the_one_the_plan_evaluator_writes(rule, lunch):
             plan = evaluate_routes(problem, {"V0": visit_ids(model, chosen)})
             span, work = plan.routes[0].end - plan.routes[0].start, route_work(plan.routes[0])
             shortfall = max(0, floor - work)  # the work (drives, services, unloads) under the type's floor
-            assert time_cost(0, seq, len(chosen), day) == 1000 * span + per_s * (max(0, span - target) + shortfall)
+            assert time_cost(0, seq, len(chosen), day) == 1000 * span + per_s * (max(0, work - mean) + shortfall)
             floored += shortfall > 0
             compared += 1
     assert compared > 20 and balanced >= 1 and floored > 0, (compared, balanced, floored)
