@@ -44,6 +44,7 @@ def unmodelled(model: OrToolsModel) -> str | None:
 
     Costs per hour and balance are modelled: each insertion prices the shift the plan evaluator writes
     (:func:`routing.planning.search.schedule.shift_span`), bounded first (:mod:`routing.planning.search.trip_insert`).
+    So are facility daily capacities (``TripArrays.intake_limit``, where :func:`capacity_binds`).
 
     Parameters
     ----------
@@ -60,8 +61,6 @@ def unmodelled(model: OrToolsModel) -> str | None:
         return "a hold limit on a truck of several streams"  # the checker holds each stream on its own
     if s.balance_coefficient > 0:
         return "a global span cost"  # the longest route's shift, not a cost per route
-    if any(capacity_binds(model, fi) for fi in range(len(p.facilities))):
-        return "a facility's daily capacity"
     return None
 
 
@@ -78,7 +77,7 @@ def capacity_binds(model: OrToolsModel, fi: int) -> bool:
     Returns
     -------
     bool
-        True where the OR-Tools model adds the intake constraint.
+        True where the OR-Tools model adds the intake constraint, and the compiled search its ``intake_limit``.
     """
     p = model.problem
     f = p.facilities[fi]
@@ -101,7 +100,8 @@ def route_arrays(model: OrToolsModel) -> RouteArrays | None:
     -------
     RouteArrays or None
         With :class:`TripArrays` where the day has unloads, release dates, trucks that come home empty, daily
-        weight limits, sites with several windows, hold limits, shift-length limits, costs per hour or balance.
+        weight limits, sites with several windows, hold limits, shift-length limits, costs per hour, balance or
+        facility daily capacities.
     """
     reason = unmodelled(model)
     if reason is not None:
@@ -168,7 +168,10 @@ def trip_arrays(model: OrToolsModel) -> TripArrays:
     Returns
     -------
     TripArrays
-        A facility's marker is its first copy node; it may be on the routes as many times as it has copies.
+        A facility's marker is its first copy node; it may be on the routes as many times as it has copies. A
+        facility's daily capacity is its intake limit in the first load unit (kg) where it could bind, as the
+        OR-Tools model adds it; a closing unload folded into the last arc never goes to a facility with a capacity
+        (:func:`routing.planning.search.ortools_model.final_unloads`), but is counted where it does.
     """
     p = model.problem
     n = len(model.kinds)
@@ -191,6 +194,10 @@ def trip_arrays(model: OrToolsModel) -> TripArrays:
             marker_limit[fi] += 1
             if facility_nodes[fi] < 0:
                 facility_nodes[fi] = node
+    intake_limit = np.full(len(facility_nodes), NO_LIMIT, dtype=np.int64)
+    for fi, f in enumerate(p.facilities):
+        if capacity_binds(model, fi):
+            intake_limit[fi] = limit_units(f.capacity_kg)
     folded = model.final_unload is not None
     rule = p.break_rule
     targets = model.balance_targets  # as dispatch.add_balance prices them
@@ -219,6 +226,7 @@ def trip_arrays(model: OrToolsModel) -> TripArrays:
         balance_cost=np.array([balance if v.type_id in targets else 0 for v in p.vehicles], dtype=np.int64),
         balance_target=np.array([t.work if (t := targets.get(v.type_id)) else 0 for v in p.vehicles], dtype=np.int64),
         work_floor=np.array([t.work_floor if (t := targets.get(v.type_id)) else 0 for v in p.vehicles], dtype=np.int64),
+        intake_limit=intake_limit,
         since=np.array(
             [
                 -1 if kind != "site" or p.sites[i].on_board_since is None else int(p.sites[i].on_board_since)

@@ -19,7 +19,7 @@ from routing.planning.kpis import SHORT_ROUTE_SITES
 from routing.planning.plan import time_route
 from routing.planning.problem import Problem
 from routing.planning.search.params import ProgressCallback, SolveParams
-from routing.planning.search.pieces import subproblem
+from routing.planning.search.pieces import intake_kg, subproblem
 from routing.planning.search.workers import SearchTask, run_tasks
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,14 @@ def consolidate(
             if v.id in routes and v.id != weakest and any(Problem.serves(v, s) for s in own)
         ]
         site_ids = [s for v in [weakest, *helpers] for s in routes.get(v, []) if s in problem.site_index]
-        sub = subproblem(problem, site_ids=site_ids, vehicle_ids=helpers, name=f"{problem.name}#without-{weakest}")
+        elsewhere = {v: r for v, r in routes.items() if v != weakest and v not in helpers}
+        sub = subproblem(
+            problem,
+            site_ids=site_ids,
+            vehicle_ids=helpers,
+            name=f"{problem.name}#without-{weakest}",
+            received=intake_kg(problem, elsewhere),
+        )
         initial = {v: routes[v] for v in helpers if v in routes}
         task = SearchTask(f"consolidate|{strategy}", sub, strategy, min(left, max(MIN_TRY_S, left / 2)), initial)
         result = run_tasks([task], settings, progress)[task.label]
@@ -119,6 +126,7 @@ def fold_short_routes(
     for gone in short:
         trial = {v: list(r) for v, r in routes.items() if v != gone}
         placed = all(_fold(problem, trial, site) for site in routes[gone] if site in problem.site_index)
+        placed = placed and _within_capacities(problem, trial)  # its sites may now unload elsewhere
         log.info("consolidate: short route %s %s", gone, "folded into the others" if placed else "kept")
         if placed:
             changed = {v for v in trial if trial[v] != routes[v]}
@@ -151,6 +159,12 @@ def _fold(problem: Problem, routes: dict[str, list[str]], site_id: str) -> bool:
             routes[v] = visits
             return True
     return False
+
+
+def _within_capacities(problem: Problem, routes: dict[str, list[str]]) -> bool:
+    """Whether no facility receives more than its daily capacity from ``routes``."""
+    intake = intake_kg(problem, routes)
+    return all(f.capacity_kg is None or intake.get(f.id, 0.0) <= f.capacity_kg for f in problem.facilities)
 
 
 def _node(problem: Problem, visit: str) -> int:

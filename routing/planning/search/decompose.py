@@ -25,7 +25,7 @@ from dataclasses import replace
 from routing.planning.problem import Problem
 from routing.planning.search.construct import build_routes
 from routing.planning.search.params import ProgressCallback, SolveParams, default_strategies
-from routing.planning.search.pieces import independent_pieces, split_into_zones, subproblem
+from routing.planning.search.pieces import independent_pieces, intake_kg, split_into_zones, subproblem, zone_reserves
 from routing.planning.search.repack import is_tight, repack
 from routing.planning.search.result import SearchResult, pick_best
 from routing.planning.search.workers import SearchTask, run_tasks
@@ -80,6 +80,7 @@ def _search_in_parts(
 ) -> list[SearchResult]:
     """Pieces and zones searched side by side, zone borders re-searched, leftovers picked up."""
     parts: list[Part] = []
+    reserved: list[dict[str, float]] = []  # per part, facility capacity kept for the other zones of its piece
     zoned: list[list[int]] = []  # per cut piece, its zones' positions in ``parts`` (neighbours adjacent)
     orphans: set[str] = set()  # sites of zones no truck was dealt to: picked up with the leftovers
     for sites, vehicles in pieces:
@@ -89,9 +90,11 @@ def _search_in_parts(
             )
             zoned.append(list(range(len(parts), len(parts) + len(zones))))
             parts.extend(zones)
+            reserved.extend(zone_reserves(problem, zones))
             orphans |= set(sites) - {s for z, _ in zones for s in z}
         else:
             parts.append((sites, vehicles))
+            reserved.append({})
     lanes = max(1, settings.workers)
     border_share = BORDER_SHARE if zoned else 0.0
     budget = settings.time_limit_s * (1.0 - 2 * border_share - (REPAIR_SHARE if zoned else 0.0))
@@ -99,7 +102,9 @@ def _search_in_parts(
     tasks = []
     for k, (sites, vehicles) in enumerate(parts):
         share = budget * min(1.0, lanes * len(sites) / total)
-        sub = subproblem(problem, site_ids=sites, vehicle_ids=vehicles, name=f"{problem.name}#{k}")
+        sub = subproblem(
+            problem, site_ids=sites, vehicle_ids=vehicles, name=f"{problem.name}#{k}", received=reserved[k]
+        )
         tasks.append(SearchTask(f"piece{k}|{strategy}", sub, strategy, share, warm_start(settings, sub)))
     began = time.monotonic()
     results = run_tasks(tasks, settings, progress, began=began, remote=True)
@@ -148,15 +153,22 @@ def _join_borders(problem, settings, found, parts, pairs, strategy, border_share
     """Re-search each pair of neighbouring zones together from their routes; keep what improves.
 
     ``found`` and ``parts`` are updated in place: sites moved across a border belong to the
-    zone of the truck now serving them.
+    zone of the truck now serving them. The pairs are searched side by side: each may fill a facility up to what
+    it unloads there now and an equal share of the capacity still free.
     """
     lanes = max(1, settings.workers)
     work = sum(len(parts[a][0]) + len(parts[b][0]) for a, b in pairs)
+    everyone = intake_kg(problem, {v: r for found_k in found for v, r in found_k.routes.items()})
+    free = {f.id: f.capacity_kg - everyone.get(f.id, 0.0) for f in problem.facilities if f.capacity_kg is not None}
     tasks = []
     for a, b in pairs:
         sites = parts[a][0] + parts[b][0]
         vehicles = parts[a][1] + parts[b][1]
-        sub = subproblem(problem, site_ids=sites, vehicle_ids=vehicles, name=f"{problem.name}#{a}+{b}")
+        own = intake_kg(problem, {**found[a].routes, **found[b].routes})
+        received = {f: everyone.get(f, 0.0) - own.get(f, 0.0) + left * (1 - 1 / len(pairs)) for f, left in free.items()}
+        sub = subproblem(
+            problem, site_ids=sites, vehicle_ids=vehicles, name=f"{problem.name}#{a}+{b}", received=received
+        )
         share = settings.time_limit_s * border_share * min(1.0, lanes * len(sites) / work)
         initial = {**found[a].routes, **found[b].routes}
         tasks.append(SearchTask(f"border{a}+{b}|{strategy}", sub, strategy, share, initial))
@@ -232,7 +244,14 @@ def _pick_up_leftovers(problem, settings, found, parts, zoned, strategy, progres
         if not trucks:
             continue
         routed = [s for r in (initial or {}).values() for s in r if s in problem.site_index]
-        sub = subproblem(problem, site_ids=routed + leftover, vehicle_ids=trucks, name=f"{problem.name}#{stage}")
+        elsewhere = {v: x for r in found for v, x in r.routes.items() if v not in set(trucks)}
+        sub = subproblem(
+            problem,
+            site_ids=routed + leftover,
+            vehicle_ids=trucks,
+            name=f"{problem.name}#{stage}",
+            received=intake_kg(problem, elsewhere),
+        )
         task = SearchTask(f"{stage}|{strategy}", sub, strategy, settings.time_limit_s * REPAIR_SHARE / 2, initial)
         result = run_tasks([task], settings, progress, began=began, others=sum(r.cost for r in found))[task.label]
         if not set(result.dropped) <= set(leftover) or len(result.dropped) >= len(leftover):

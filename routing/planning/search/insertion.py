@@ -73,6 +73,7 @@ class DayArrays(NamedTuple):
     balance_cost: np.ndarray  # int64 [V]: cost units per second of shift beyond balance_target
     balance_target: np.ndarray  # int64 [V]: the type's balanced shift, seconds
     work_floor: np.ndarray  # int64 [V]: work (drives, services, unloads) below which a used truck pays balance_cost
+    intake_limit: np.ndarray  # int64 [F]: first unit all trucks may unload at the facility per day (daily capacity)
 
 
 class RouteState(NamedTuple):
@@ -92,6 +93,8 @@ class RouteState(NamedTuple):
     markers: np.ndarray  # int64 [V, F]: unload markers per facility on the route
     trip_load: np.ndarray  # int64 [V, width]: at a site, the first unit's load of its trip up to and with it
     trip_total: np.ndarray  # int64 [V, width]: at a site, the first unit's load of its whole trip
+    unload_at: np.ndarray  # int64 [V, width]: at a site, the facility its trip unloads at (-1: none, goes home loaded)
+    intake: np.ndarray  # int64 [V, F]: first unit the route unloads at each facility
 
 
 class Scratch(NamedTuple):
@@ -108,6 +111,8 @@ class Scratch(NamedTuple):
     units: np.ndarray  # int64 [units]: a trip's load while driving
     marker_total: np.ndarray  # int64 [F]: markers in use per facility
     paid: np.ndarray  # int64 [V]: shift cost of the route as it stands (valid where mark is current)
+    intake_total: np.ndarray  # int64 [F]: first unit unloaded per facility over all routes
+    intake: np.ndarray  # int64 [F]: a candidate route's intake per facility
 
 
 @njit(cache=True)

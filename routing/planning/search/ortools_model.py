@@ -290,8 +290,8 @@ class OrToolsModel:
 
         See :func:`routing.planning.search.arrays.route_arrays`: unloading trips, release dates, trucks that come
         home empty, daily weight limits, multi-window sites, the break, hold limits (trucks of one stream),
-        shift-length limits, costs per hour and balance are modelled; binding facility capacities keep the
-        OR-Tools loop.
+        shift-length limits, costs per hour, balance and facility daily capacities are modelled; a hold limit on a
+        truck of several streams or a global span cost keeps the OR-Tools loop.
 
         Returns
         -------

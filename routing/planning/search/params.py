@@ -158,7 +158,7 @@ def compiled_trips(problem: Problem) -> bool:
     """Whether the compiled search (:mod:`routing.planning.search.trips`) models the day, as far as the day alone tells.
 
     It models hold limits, shift-length limits, costs per hour and shift balance exactly, as the plan evaluator
-    writes the shift (:mod:`routing.planning.search.schedule`); it does not model facility daily capacities or a
+    writes the shift (:mod:`routing.planning.search.schedule`), and facility daily capacities; it does not model a
     hold limit on a truck of several streams (the checker holds each stream on its own).
     :func:`routing.planning.search.arrays.unmodelled` decides exactly once the model is built.
 
@@ -170,12 +170,9 @@ def compiled_trips(problem: Problem) -> bool:
     Returns
     -------
     bool
-        False where the day has any of those.
+        False where the day has such a hold limit.
     """
-    return not (
-        any(f.capacity_kg is not None for f in problem.facilities)
-        or any(len(v.streams) > 1 and problem.hold_limit(v) is not None for v in problem.vehicles)
-    )
+    return not any(len(v.streams) > 1 and problem.hold_limit(v) is not None for v in problem.vehicles)
 
 
 def largest_piece(problem: Problem) -> int:

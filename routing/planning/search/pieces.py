@@ -7,16 +7,22 @@ bisection along the wider axis at the demand-weighted median gives compact zones
 workload, deterministically. Trucks are dealt to zones in proportion to each zone's demand,
 mixing truck types evenly, and every zone gets a truck small enough for its narrowest street
 when the piece has one. :func:`subproblem` makes any part a problem of its own.
+
+A facility's daily capacity couples every truck that unloads there: such trucks stay in one piece, and parts
+of a piece searched apart (zones, border pairs, leftover repairs, a consolidation's helpers) get what is left of it
+(``received`` by the routes outside the part; zones searched side by side a share by their demand,
+:func:`zone_reserves`), so two parts never fill a facility twice over.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
 
-from routing.planning.problem import Problem
+from routing.planning.problem import FacilitySpec, Problem
 from routing.planning.scenario import ACCESS_RANK
 
 
@@ -114,7 +120,14 @@ def split_into_zones(
     return [([sites[i].id for i in members], assigned[z]) for z, members in enumerate(zones) if assigned[z]]
 
 
-def subproblem(problem: Problem, *, site_ids: list[str], vehicle_ids: list[str], name: str) -> Problem:
+def subproblem(
+    problem: Problem,
+    *,
+    site_ids: list[str],
+    vehicle_ids: list[str],
+    name: str,
+    received: Mapping[str, float] | None = None,
+) -> Problem:
     """The same day restricted to some sites and trucks (matrices sliced, facilities they may use).
 
     Parameters
@@ -125,6 +138,9 @@ def subproblem(problem: Problem, *, site_ids: list[str], vehicle_ids: list[str],
         The part's sites and trucks, in the order the part keeps them.
     name : str
         The part's problem name.
+    received : mapping, optional
+        Weight (kg per facility id) facilities receive from routes outside the part: taken off their daily
+        capacities (never below zero).
 
     Returns
     -------
@@ -148,7 +164,7 @@ def subproblem(problem: Problem, *, site_ids: list[str], vehicle_ids: list[str],
         duration_s=problem.duration_s[np.ix_(index, index)],
         distance_m=problem.distance_m[np.ix_(index, index)],
         depots=[replace(problem.depots[d], node=new[problem.depots[d].node]) for d in depot_old],
-        facilities=[replace(f, node=new[f.node]) for f in facilities],
+        facilities=[replace(f, node=new[f.node], capacity_kg=_left(f, received)) for f in facilities],
         sites=[replace(s, node=new[s.node]) for s in sites],
         vehicles=[replace(v, depot=depot_new[v.depot]) for v in vehicles],
         break_rule=problem.break_rule,
@@ -158,6 +174,75 @@ def subproblem(problem: Problem, *, site_ids: list[str], vehicle_ids: list[str],
         balance_per_h=problem.balance_per_h,
         compactness_per_site=problem.compactness_per_site,
     )
+
+
+def _left(facility: FacilitySpec, received: Mapping[str, float] | None) -> float | None:
+    """A facility's daily capacity less what routes outside a part unload there."""
+    if facility.capacity_kg is None or not received:
+        return facility.capacity_kg
+    return max(0.0, facility.capacity_kg - received.get(facility.id, 0.0))
+
+
+def intake_kg(problem: Problem, routes: Mapping[str, Sequence[str]]) -> dict[str, float]:
+    """Weight each facility receives from visit ids per truck, as the checker counts it.
+
+    Parameters
+    ----------
+    problem : Problem
+        The day.
+    routes : mapping
+        Visit ids (sites and facilities) per truck; a route's closing unload among them.
+
+    Returns
+    -------
+    dict
+        kg per facility id: each trip's load where the unload ending it is.
+    """
+    out: dict[str, float] = {}
+    for visits in routes.values():
+        on_board = 0.0
+        for vid in visits:
+            if vid in problem.facility_index:
+                out[vid] = out.get(vid, 0.0) + on_board
+                on_board = 0.0
+            elif vid in problem.site_index:
+                on_board += problem.sites[problem.site_index[vid]].demand_kg
+    return out
+
+
+def zone_reserves(problem: Problem, zones: Sequence[tuple[list[str], list[str]]]) -> list[dict[str, float]]:
+    """Per zone of one piece, the capacity of each facility kept for the other zones: all but the zone's share by
+    the weight its sites would bring there (zones are searched side by side, none knowing the others' routes).
+
+    Parameters
+    ----------
+    problem : Problem
+        The day.
+    zones : sequence of (site ids, vehicle ids)
+        The piece's zones (:func:`split_into_zones`).
+
+    Returns
+    -------
+    list of dict
+        Per zone, kg per facility id with a daily capacity; pass it as :func:`subproblem`'s ``received``.
+    """
+    out: list[dict[str, float]] = [{} for _ in zones]
+    for f in problem.facilities:
+        if f.capacity_kg is None:
+            continue
+        users = [v for v in problem.vehicles if Problem.unloads_at(v, f)]
+        brought = [
+            sum(
+                s.demand_kg
+                for s in (problem.sites[problem.site_index[sid]] for sid in sites)
+                if any(Problem.serves(v, s) for v in users)
+            )
+            for sites, _ in zones
+        ]
+        total = sum(brought)
+        for z, kg in enumerate(brought):
+            out[z][f.id] = f.capacity_kg * (1.0 - kg / total) if total > 0 else 0.0
+    return out
 
 
 def independent_pieces(problem: Problem, site_ids: set[str]) -> list[tuple[list[str], list[str]]]:

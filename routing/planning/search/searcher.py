@@ -5,7 +5,7 @@ from an OR-Tools first-solution strategy. Ruin and recreate runs compiled
 (:mod:`routing.planning.search.sisr`, with unloading trips, release dates and the break in
 :mod:`routing.planning.search.trips`) on every day :func:`routing.planning.search.arrays.route_arrays`
 can express, and around OR-Tools' greedy descents (:mod:`routing.planning.search.ruin`) on the
-others (hold limits, shift-length limits, time costs, balance, binding facility capacities);
+others (a hold limit on a truck of several streams, a global span cost);
 ``"gls"`` leaves the improvement to OR-Tools' guided local search (see
 :func:`routing.planning.search.params.default_strategies`). The compiled loop's best routes go
 back to OR-Tools (each unload marker a distinct facility copy) for a closing descent; a route the
@@ -24,6 +24,7 @@ from dataclasses import replace
 
 from routing.planning.problem import Problem, VehicleSpec
 from routing.planning.search import sisr
+from routing.planning.search.arrays import capacity_binds
 from routing.planning.search.balance import routes_targets
 from routing.planning.search.construct import build_routes
 from routing.planning.search.ortools_model import OrToolsModel, closing_trip_s
@@ -323,16 +324,36 @@ class Searcher:
             return start
         descent.time_limit.FromMilliseconds(max(1, int((deadline - time.monotonic()) * 1000)))
         found = r.SolveFromAssignmentWithParameters(initial, descent)
-        candidates = [a for a in (found, initial, start) if a is not None]
+        # the compiled routes end empty wherever a truck must: always a candidate
+        candidates = [a for a in (found, initial, start) if a is initial or a is not None and not self._ends_loaded(a)]
         return min(candidates, key=lambda a: a.ObjectiveValue())
 
+    def _capped(self) -> bool:
+        """Whether a facility's daily capacity binds and no closing unload is folded into the last arc: then an unload
+        added to close a route OR-Tools ends loaded (coming home empty is a soft bound there, and leftover load costs
+        less than a dropped site) could go past the intake the model limits."""
+        p = self.model.problem
+        return self.model.final_unload is None and any(
+            capacity_binds(self.model, fi) for fi in range(len(p.facilities))
+        )
+
+    def _ends_loaded(self, assignment) -> bool:
+        """Whether, on a :meth:`_capped` day, a truck that must come home empty ends loaded."""
+        model = self.model
+        p, r, load = model.problem, model.routing, model.load_dims[0]
+        return self._capped() and any(
+            v.ends_empty and assignment.Value(load.CumulVar(r.End(vi))) > 0 for vi, v in enumerate(p.vehicles)
+        )
+
     def _result(self, assignment, history: list[CostPoint], strategy: str, status: str) -> SearchResult:
-        """The assignment as visit ids per truck; an unload closes every route that must end empty."""
+        """The assignment as visit ids per truck; an unload closes every route that must end empty (on a
+        :meth:`_capped` day the sites after its last unload are left out instead)."""
         model = self.model
         p, r, m = model.problem, model.routing, model.manager
         routes: dict[str, list[str]] = {}
         starts: dict[str, int] = {}
         visited: set[str] = set()
+        capped = self._capped()
         for vi, (v, visits) in enumerate(zip(p.vehicles, routes_of(r, assignment))):
             seq = []
             for index in visits:
@@ -346,6 +367,9 @@ class Searcher:
             if seq and v.ends_empty and seq[-1] not in p.facility_index:
                 if model.final_unload is not None:  # the unload the model already timed on the last arc
                     seq.append(p.facilities[model.final_unload[(seq[-1], v.depot)]].id)
+                elif capped:  # no facility's intake may grow now: the load on board stays at its sites
+                    while seq and seq[-1] in p.site_index:
+                        seq.pop()
                 else:
                     seq.append(self._closing_facility(v, seq[-1]))
             if seq:

@@ -15,7 +15,7 @@ served by another truck than its preferred one, a penalty per unserved site; and
 trips (:mod:`routing.planning.search.trips`) unloads at a chosen facility, facility windows and
 unload times, trucks that come home empty, release dates, several windows per site, daily weight
 limits, the meal break, hold limits, shift-length limits, costs per hour and balance (the shift the plan
-evaluator writes, :mod:`routing.planning.search.schedule`). Binding facility capacities keep the OR-Tools loop.
+evaluator writes, :mod:`routing.planning.search.schedule`), and facility daily capacities (intake over all routes).
 
 Times follow the OR-Tools time dimension: ``travel[a, b]`` is the service time at ``a`` plus
 the drive to ``b``, and a truck may wait.
@@ -41,7 +41,7 @@ from numba import njit
 from routing.planning.search.insertion import INF, DayArrays, RouteState, Scratch, recreate, refresh
 from routing.planning.search.params import RuinParams
 from routing.planning.search.ruin import cooled_share, cut_strings, seed_compiled_rng
-from routing.planning.search.trips import evict_if_infeasible, feasible_route, tidy
+from routing.planning.search.trips import evict_if_infeasible, feasible_route, refresh_trips, tidy
 
 CHUNK = 200  # ruins per compiled call at most; the deadline and temperature are checked between calls
 CHUNK_S = 0.2  # seconds a compiled call aims at (long routes with trips: 200 ruins took a minute on Kim 804)
@@ -81,6 +81,7 @@ class TripArrays:
     balance_cost: np.ndarray | None = None  # int64 [V]: per second beyond balance_target (None: 0)
     balance_target: np.ndarray | None = None  # int64 [V]: seconds (None: 0)
     work_floor: np.ndarray | None = None  # int64 [V]: work below which a used truck pays balance_cost (None: 0)
+    intake_limit: np.ndarray | None = None  # int64 [F]: daily intake per facility, first unit (None: no limits)
 
     def __post_init__(self) -> None:
         vehicles, n = len(self.need_unload), len(self.service)
@@ -92,6 +93,8 @@ class TripArrays:
                 object.__setattr__(self, name, np.zeros(vehicles, dtype=np.int64))
         if self.closing is None:
             object.__setattr__(self, "closing", np.full((n, 1), -1, dtype=np.int64))
+        if self.intake_limit is None:
+            object.__setattr__(self, "intake_limit", np.full(len(self.facility_nodes), INF, dtype=np.int64))
 
 
 @dataclass(frozen=True)
@@ -221,6 +224,7 @@ class RouteArrays:
             balance_cost=t.balance_cost,
             balance_target=t.balance_target,
             work_floor=t.work_floor,
+            intake_limit=t.intake_limit,
         )
 
 
@@ -246,6 +250,8 @@ def make_scratch(arrays: RouteArrays) -> Scratch:
         units=np.zeros(arrays.demand.shape[1], dtype=np.int64),
         marker_total=np.zeros(len(arrays.trip_arrays.facility_nodes), dtype=np.int64),
         paid=np.zeros(vehicles, dtype=np.int64),
+        intake_total=np.zeros(len(arrays.trip_arrays.facility_nodes), dtype=np.int64),
+        intake=np.zeros(len(arrays.trip_arrays.facility_nodes), dtype=np.int64),
     )
 
 
@@ -253,7 +259,8 @@ def start_state(arrays: RouteArrays, routes: list[list[int]]) -> RouteState:
     """The state of ``routes`` (nodes per truck), schedules and costs computed.
 
     On a day with trips, a route the trip model finds infeasible starts unassigned (its sites are
-    inserted by the first ruins), and markers the routes do not need are dropped.
+    inserted by the first ruins), and markers the routes do not need are dropped. Routes are taken in truck order,
+    so where they unload more than a facility's daily capacity the later ones start unassigned.
 
     Parameters
     ----------
@@ -285,6 +292,8 @@ def start_state(arrays: RouteArrays, routes: list[list[int]]) -> RouteState:
         markers=np.zeros((vehicles, len(arrays.trip_arrays.facility_nodes)), dtype=np.int64),
         trip_load=np.zeros((vehicles, width), dtype=np.int64),
         trip_total=np.zeros((vehicles, width), dtype=np.int64),
+        unload_at=np.full((vehicles, width), -1, dtype=np.int64),
+        intake=np.zeros((vehicles, len(arrays.trip_arrays.facility_nodes)), dtype=np.int64),
     )
     scratch = make_scratch(arrays)
     for v, route in enumerate(routes):
@@ -294,6 +303,7 @@ def start_state(arrays: RouteArrays, routes: list[list[int]]) -> RouteState:
             tidy(v, state, arrays.day, scratch)
             if not feasible_route(v, state, arrays.day, scratch):
                 state.length[v] = 0
+                refresh_trips(v, state, arrays.day)  # its intake no longer counts for the routes after it
         for node in state.nodes[v, : state.length[v]]:
             if arrays.is_site[node]:
                 state.route_of[node] = v
@@ -407,6 +417,8 @@ def _copy_route(v, src, dst):
     dst.markers[v, :] = src.markers[v, :]
     dst.trip_load[v, :k] = src.trip_load[v, :k]
     dst.trip_total[v, :k] = src.trip_total[v, :k]
+    dst.unload_at[v, :k] = src.unload_at[v, :k]
+    dst.intake[v, :] = src.intake[v, :]
     for i in range(k):
         dst.position[src.nodes[v, i]] = src.position[src.nodes[v, i]]
 

@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit
 
 from routing.planning.search.schedule import WORK_ROWS, gap, home_leg, priced
-from routing.planning.search.trips import arc_total, check_route
+from routing.planning.search.trips import arc_total, check_route, folded
 
 BIG = np.iinfo(np.int64).max // 4
 BLINK = 0.01  # as routing.planning.search.insertion: a position is skipped with this probability
@@ -83,14 +83,29 @@ def _may_fit(t, limit, prev, nxt, site, marker, side, travel, win_open, win_clos
     return t + travel[here, nxt] <= limit
 
 
+@njit(cache=True, inline="always")
+def _over(f1, a1, f2, a2, before, old, total, limit):
+    """Whether facility f1 or f2 (-1: none) goes over its daily capacity when they receive a1 and a2 of the first unit
+    where facility ``before`` received ``old``: an insertion changes at most the trip it goes into."""
+    for f in (f1, f2):
+        if f >= 0:
+            net = (a1 if f == f1 else 0) + (a2 if f == f2 else 0) - (old if f == before else 0)
+            if total[f] + net > limit[f]:
+                return True
+    return False
+
+
 @njit(cache=True)
-def _marker_totals(state, day, scratch):
-    """Markers in use per facility over all routes (a facility has as many as the OR-Tools model's copies)."""
+def _facility_totals(state, day, scratch):
+    """Markers in use (a facility has as many as the OR-Tools model's copies) and intake per facility over all
+    routes."""
     for fi in range(day.facility_nodes.shape[0]):
-        total = 0
+        markers, intake = 0, 0
         for v in range(state.length.shape[0]):
-            total += state.markers[v, fi]
-        scratch.marker_total[fi] = total
+            markers += state.markers[v, fi]
+            intake += state.intake[v, fi]
+        scratch.marker_total[fi] = markers
+        scratch.intake_total[fi] = intake
 
 
 @njit(cache=True)
@@ -140,6 +155,9 @@ def _screen(site, count, state, day, scratch, busy, done, found, bound, arcs):
         prev_site, next_site = p > 0 and facility_of[prev] < 0, p < k and facility_of[nxt] < 0
         before = state.trip_load[v, p - 1] if prev_site else 0  # the trip's load up to the insertion point
         whole = state.trip_total[v, p - 1] if prev_site else (state.trip_total[v, p] if next_site else 0)
+        # where the trip goes in unloads now (-1: none), and where its part from the site on will
+        was = state.unload_at[v, p - 1] if prev_site else (state.unload_at[v, p] if next_site else -1)
+        onward = folded(site, v, day) if p == k else (state.unload_at[v, p] if next_site else facility_of[nxt])
         t, limit = state.earliest[v, p], state.latest[v, p + 1]
         for option in range(1 + 2 * day.facility_nodes.shape[0]):
             side, marker = 0, -1
@@ -157,6 +175,12 @@ def _screen(site, count, state, day, scratch, busy, done, found, bound, arcs):
                     continue
             load = day.demand[site, 0] + (whole if side == 0 else before if side > 0 else whole - before)
             if load > day.capacity[v, 0] or np.random.random() < BLINK:
+                continue
+            # daily capacities: a new marker takes the trip up to it, the part from the site on goes on to ``onward``
+            up_to = 0 if side == 0 else before + (day.demand[site, 0] if side > 0 else 0)
+            taken = -1 if side == 0 else facility_of[marker]
+            onward_load = whole + day.demand[site, 0] - up_to
+            if _over(taken, up_to, onward, onward_load, was, whole, scratch.intake_total, day.intake_limit):
                 continue
             if not _may_fit(t, limit, prev, nxt, site, marker, side, travel, win_open, win_close, win_count):
                 continue
@@ -208,7 +232,7 @@ def cheapest_trips(site, count, state, day, scratch):
     """(truck, position, marker, side) among the ``count`` candidates where ``site`` adds least (arcs and shift
     cost) and the route stays feasible: alone, or with a new unload before or after it (marker -1: none);
     (-1, -1, -1, 0) when none fits. Positions are driven cheapest lower bound first until no bound beats the best."""
-    _marker_totals(state, day, scratch)
+    _facility_totals(state, day, scratch)
     vehicles = state.length.shape[0]
     options = count * (1 + 2 * day.facility_nodes.shape[0])
     found = np.empty((options, 5), dtype=np.int64)

@@ -13,8 +13,9 @@ loads in every unit, service and unload starts inside one of the site's or facil
 allowed), a trip leaves its depot or facility no earlier than the latest release of its sites (the truck
 waits there after unloading), stops and weight per shift, the return inside the shift, and a truck that
 must come home empty ends on a marker (unless the model folds the closing unload into the last arc,
-``final_unloads``); for a truck with a hold or shift-length limit, a cost per hour or balance, the schedule
-the plan evaluator writes (:mod:`routing.planning.search.schedule`), whose shift it also returns.
+``final_unloads``), no facility receiving more than its daily capacity over all routes (:func:`intake_fits`; the
+insertion screens it exactly in O(1)); for a truck with a hold or shift-length limit, a cost per hour or balance,
+the schedule the plan evaluator writes (:mod:`routing.planning.search.schedule`), whose shift it also returns.
 
 Times follow the OR-Tools time dimension: ``travel[a, b]`` is the service (or unload) at ``a``
 plus the drive to ``b``.
@@ -154,10 +155,51 @@ def arc_total(v, state, day):
 
 
 @njit(cache=True)
+def folded(site, v, day):
+    """The facility of the closing unload folded into the arc home of truck v from ``site`` (-1: none)."""
+    marker = day.closing[site, day.depot[v]]
+    return day.facility_of[marker] if marker >= 0 else -1
+
+
+@njit(cache=True)
+def route_intake(v, seq, m, day, out):
+    """The first unit truck v unloads at each facility on ``seq[:m]``, into ``out``: a trip's load where the marker
+    ending it is, the last trip's at the unload folded into its arc home (as the checker counts a plan's intake)."""
+    out[:] = 0
+    trip = 0
+    for p in range(m):
+        fi = day.facility_of[seq[p]]
+        if fi >= 0:
+            out[fi] += trip
+            trip = 0
+        else:
+            trip += day.demand[seq[p], 0]
+    if m > 0 and day.facility_of[seq[m - 1]] < 0 and folded(seq[m - 1], v, day) >= 0:
+        out[folded(seq[m - 1], v, day)] += trip
+
+
+@njit(cache=True)
+def intake_fits(v, seq, m, state, day, scratch):
+    """Whether no facility receives more than its daily capacity with truck v on ``seq[:m]`` and the other trucks'
+    routes as they stand (their ``state.intake``)."""
+    got = scratch.intake
+    route_intake(v, seq, m, day, got)
+    for fi in range(got.shape[0]):
+        if got[fi] > 0:
+            total = got[fi]
+            for w in range(state.length.shape[0]):
+                if w != v:
+                    total += state.intake[w, fi]
+            if total > day.intake_limit[fi]:
+                return False
+    return True
+
+
+@njit(cache=True)
 def refresh_trips(v, state, day):
-    """Recompute truck v's cost, total load (all trips), stops, markers per facility, site positions, and the bounds
-    an insertion prunes with: trip loads (first unit) and earliest / latest service starts (no break, no release:
-    lower and upper bounds of any feasible schedule)."""
+    """Recompute truck v's cost, total load (all trips), stops, markers and intake per facility, site positions, and
+    the bounds an insertion prunes with: trip loads (first unit), the facility each trip unloads at and earliest /
+    latest service starts (no break, no release: lower and upper bounds of any feasible schedule)."""
     k = state.length[v]
     state.load[v, :] = 0
     state.markers[v, :] = 0
@@ -176,6 +218,7 @@ def refresh_trips(v, state, day):
             state.markers[v, fi] += 1
             for q in range(first, p):
                 state.trip_total[v, q] = trip
+                state.unload_at[v, q] = fi
             trip = 0
             first = p + 1
         else:
@@ -187,6 +230,8 @@ def refresh_trips(v, state, day):
         prev = node
     for q in range(first, k):
         state.trip_total[v, q] = trip
+        state.unload_at[v, q] = folded(state.nodes[v, k - 1], v, day)
+    route_intake(v, state.nodes[v], k, day, state.intake[v])
     t = day.shift_end[v]
     state.latest[v, k + 1] = t
     nxt = day.depot[v]
@@ -239,7 +284,9 @@ def tidy(v, state, day, scratch):
             )
             if delta <= 0 or needless:
                 m = _without(v, p, state, scratch.seq)
-                if simulate(v, scratch.seq, m, day, scratch.units):
+                if simulate(v, scratch.seq, m, day, scratch.units) and intake_fits(
+                    v, scratch.seq, m, state, day, scratch
+                ):
                     state.nodes[v, :m] = scratch.seq[:m]
                     state.length[v] = m
         p -= 1
@@ -267,10 +314,11 @@ def insert_trips(v, p, site, marker, side, state, day):
 
 @njit(cache=True)
 def feasible_route(v, state, day, scratch):
-    """Whether truck v's route as it stands is feasible (a start the search was given)."""
+    """Whether truck v's route as it stands is feasible (a start the search was given), the facilities' daily
+    capacities counted with the other routes as they stand."""
     k = state.length[v]
     scratch.seq[:k] = state.nodes[v, :k]
-    return simulate(v, scratch.seq, k, day, scratch.units)
+    return simulate(v, scratch.seq, k, day, scratch.units) and intake_fits(v, scratch.seq, k, state, day, scratch)
 
 
 @njit(cache=True)

@@ -17,7 +17,7 @@ from routing.planning.search.ortools_model import OrToolsModel
 from routing.planning.search.params import RuinParams, SolveParams
 from routing.planning.search.ruin import seed_compiled_rng
 from routing.planning.search.schedule import WORK_ROWS, route_work, shift_span, time_cost
-from routing.planning.search.trip_insert import _marker_totals, _screen, cheapest_trips
+from routing.planning.search.trip_insert import _facility_totals, _screen, cheapest_trips
 from routing.planning.search.trips import _drive, check_route, refresh_trips, simulate
 from tests.routing.planning.search import slow_schedule as slow
 from tests.routing.planning.search.test_trips import limited_day, multitrip_day
@@ -115,7 +115,7 @@ def test_insertion_bounds_hold_and_the_cheapest_is_found(rule, lunch):
                 np.zeros(vehicles, dtype=np.int64),
                 np.empty((vehicles, state.length.max() + 1), dtype=np.int64),
             )
-            _marker_totals(state, day, scratch)
+            _facility_totals(state, day, scratch)
             seed_compiled_rng(1000 + site)
             n = _screen(site, count, state, day, scratch, busy, done, found, bound, arcs)
             best = None

@@ -256,7 +256,8 @@ def test_days_with_what_the_engine_does_not_model_keep_the_ortools_loop():
     arrays = OrToolsModel(paid, SolveParams()).route_arrays()  # costs per hour and balance: modelled
     assert arrays is not None and (arrays.trips.span_cost == 833).all()  # cost units per second
     capped = replace(problem, facilities=[replace(f, capacity_kg=1.0) for f in problem.facilities])
-    assert OrToolsModel(capped, SolveParams()).route_arrays() is None  # a facility's daily capacity
+    arrays = OrToolsModel(capped, SolveParams()).route_arrays()  # daily capacities: modelled, in load units
+    assert arrays is not None and arrays.trips.intake_limit.tolist() == [100, 100]
 
 
 @pytest.mark.parametrize("rule", ["none", "hold", "both"])
