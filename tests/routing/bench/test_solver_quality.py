@@ -47,14 +47,16 @@ def test_first_solutions_follow_the_problem_class():
     waste = kim_problem(read_kim(shared_file("waste_kim2006/444_stop.txt")))
     assert default_strategies(cvrp) == ("SAVINGS+ruin", "PARALLEL_CHEAPEST_INSERTION+ruin")
     assert default_strategies(vrptw) == ("CONSTRUCT_URGENT+ruin", "PARALLEL_CHEAPEST_INSERTION+ruin")
-    # unloads, lunch, hold limits and costs per hour, which the compiled search models: its ruin first (Kim 60 s,
-    # one worker: fewer miles on 102-804); a day with what it does not model (a facility's daily capacity) keeps
-    # GLS on one core, and so do cut days (1351)
+    # unloads, lunch, hold limits, costs per hour and facility daily capacities, which the compiled search models: its
+    # ruin first (Kim 60 s, one worker: fewer miles on 102-804); a day with what it does not model (a hold limit on
+    # trucks of several streams) keeps GLS on one core, and so do cut days (1351)
     assert default_strategies(waste) == ("CONSTRUCT_URGENT+ruin", "CONSTRUCT_URGENT+gls")
     held = replace(waste, hold_s={site.stream: 3600 for site in waste.sites})
     assert default_strategies(held) == ("CONSTRUCT_URGENT+ruin", "CONSTRUCT_URGENT+gls")
     capped = replace(waste, facilities=[replace(f, capacity_kg=1000.0) for f in waste.facilities])
-    assert default_strategies(capped) == ("CONSTRUCT_URGENT+gls", "CONSTRUCT_URGENT+ruin")
+    assert default_strategies(capped) == ("CONSTRUCT_URGENT+ruin", "CONSTRUCT_URGENT+gls")
+    mixed = replace(held, vehicles=[replace(v, streams=v.streams | {"recyclable"}) for v in held.vehicles])
+    assert default_strategies(mixed) == ("CONSTRUCT_URGENT+gls", "CONSTRUCT_URGENT+ruin")
     zoned = kim_problem(read_kim(shared_file("waste_kim2006/1351_stop.txt")))
     assert default_strategies(zoned) == ("CONSTRUCT_URGENT+gls", "CONSTRUCT_URGENT+ruin")
 
