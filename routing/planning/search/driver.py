@@ -18,7 +18,8 @@ from routing.planning.problem import Problem
 from routing.planning.search.consolidate import consolidate
 from routing.planning.search.decompose import run_searches
 from routing.planning.search.params import ProgressCallback, SolveParams, default_strategies
-from routing.planning.search.reasons import REASONS, unservable_sites
+from routing.planning.search.pieces import intake_kg
+from routing.planning.search.reasons import REASONS, room_reason, unservable_sites
 from routing.planning.search.result import SearchStatistics
 from routing.planning.search.territories import with_territories
 
@@ -79,7 +80,8 @@ def solve(problem: Problem, settings: SolveParams | None = None, *, progress: Pr
     )
     reasons = {sid: REASONS[code] for sid, code in excluded.items()}
     plan = evaluate_routes(problem, routes, start_times=starts, unserved_reasons=reasons, search=statistics.as_dict())
+    intake = intake_kg(problem, routes)
     for k, (sid, _) in enumerate(plan.unserved):
         if sid not in excluded:
-            plan.unserved[k] = (sid, REASONS["fleet"])
+            plan.unserved[k] = (sid, room_reason(problem, problem.sites[problem.site_index[sid]], intake))
     return plan

@@ -1,11 +1,14 @@
 """Why a site goes unserved: the sites no truck could serve even alone, with a reason a dispatcher reads.
 
 They are left out before searching (a search cannot place them anyway) and listed in the
-plan's ``unserved`` with their reason; a site the search drops for lack of room gets ``fleet``.
+plan's ``unserved`` with their reason; a site the search drops for lack of room gets ``fleet``, or
+``facility_full`` naming the facilities where every one that takes its stream has its daily capacity used up
+(:func:`room_reason`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 from routing.planning.problem import Problem, SiteSpec, VehicleSpec
@@ -17,6 +20,7 @@ REASONS = {
     "facility": "收集后无法按时到达开放的处置设施 / no accepting facility open and reachable after collection",
     "fleet": "车队运力或班次时长不足 / the fleet has no room left for it (capacity or shift time)",
     "hold": "无法在在车时限内卸车 / cannot be unloaded within its stream's hold time",
+    "facility_full": "处置设施日处理能力已用完（{facilities}）/ the daily capacity of {facilities} is used up",
     "grid": "所属网格（指定车辆）无法服务，其他车辆可以 / the trucks of its grid (its assigned trucks) cannot serve it; "
     "others could",
 }
@@ -108,3 +112,29 @@ def _can_finish(
                     return "ok"
                 late = True
     return "hold" if late else "no"
+
+
+def room_reason(problem: Problem, site: SiteSpec, intake: Mapping[str, float]) -> str:
+    """Why a site the search dropped has no room: the facilities of its stream, when every one of them has a daily
+    capacity and less of it left than the site's load (``intake``: kg each receives in the plan), else the fleet.
+
+    Parameters
+    ----------
+    problem : Problem
+        The day.
+    site : SiteSpec
+        A site the search left out.
+    intake : mapping
+        Kg per facility id in the plan (:func:`routing.planning.search.pieces.intake_kg`).
+
+    Returns
+    -------
+    str
+        A reason from :data:`REASONS`, in Chinese and English.
+    """
+    takers = [f for f in problem.facilities if site.stream in f.streams]
+    if takers and all(
+        f.capacity_kg is not None and f.capacity_kg - intake.get(f.id, 0.0) < site.demand_kg for f in takers
+    ):
+        return REASONS["facility_full"].format(facilities=", ".join(f.id for f in takers))
+    return REASONS["fleet"]

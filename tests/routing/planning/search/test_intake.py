@@ -14,10 +14,12 @@ from routing.planning.check import check_plan
 from routing.planning.plan import evaluate_routes
 from routing.planning.problem import DepotSpec, FacilitySpec, Problem, SiteSpec, VehicleSpec
 from routing.planning.search import sisr
+from routing.planning.search.driver import solve
 from routing.planning.search.insertion import _granular_candidates
 from routing.planning.search.ortools_model import OrToolsModel
 from routing.planning.search.params import RuinParams, SolveParams, default_strategies
 from routing.planning.search.pieces import intake_kg
+from routing.planning.search.reasons import REASONS, room_reason
 from routing.planning.search.ruin import seed_compiled_rng
 from routing.planning.search.searcher import Searcher
 from routing.planning.search.trip_insert import _facility_totals, _screen
@@ -224,3 +226,16 @@ def test_sites_past_the_only_facility_s_capacity_are_left_out_not_carried_home(s
     cap = problem.facilities[0].capacity_kg
     assert intake_kg(problem, result.routes)["F1"] > cap - max(s.demand_kg for s in problem.sites)
     assert len(result.dropped) > 5
+
+
+def test_sites_left_for_a_full_facility_say_so():
+    """The plan names the facility whose daily capacity left a site unserved (not the generic 'no room')."""
+    day = near_and_far_day(seed=1)
+    capped = replace(day, facilities=day.facilities[:1])
+    plan = solve(capped, SolveParams(max_solutions=200, workers=1))
+    assert len(plan.unserved) > 5
+    assert all(reason == REASONS["facility_full"].format(facilities="F1") for _, reason in plan.unserved)
+    assert "F1" in plan.unserved[0][1] and "used up" in plan.unserved[0][1]
+    # with a second facility of room, a site the fleet cannot fit is not blamed on F1
+    site = capped.sites[0]
+    assert room_reason(day, site, {"F1": day.facilities[0].capacity_kg}) == REASONS["fleet"]
