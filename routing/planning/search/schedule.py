@@ -371,16 +371,21 @@ def home_leg(last, depot, travel, service, facility_of, closing):
 
 
 @njit(cache=True)
-def route_work(v, seq, m, day):
+def route_work(v, seq, m, day, done):
     """Seconds truck v drives, serves and unloads on route ``seq[:m]``: its shift less waiting and the break (the
-    span of OR-Tools' ``work`` dimension)."""
+    span of OR-Tools' ``work`` dimension), a lower bound of the shift :func:`shift_span` finds. Where ``done`` has
+    room, ``done[p]``: those up to the end of the service at position p - 1 (0 at p = 0)."""
     travel, service = day.travel, day.service
     here = day.depot[v]
     total = 0
     for p in range(m):
+        if p < done.shape[0]:
+            done[p] = total
         node = seq[p]
         total += gap(here, node, travel, service) + service[node]
         here = node
+    if m < done.shape[0]:
+        done[m] = total
     return total + home_leg(here, day.depot[v], travel, service, day.facility_of, day.closing)
 
 
@@ -393,5 +398,5 @@ def time_cost(v, seq, m, day):
     span = feasible_schedule(v, seq, m, day)
     if span < 0:
         return 0
-    work = route_work(v, seq, m, day) if day.balance_cost[v] > 0 else 0
+    work = route_work(v, seq, m, day, np.empty(0, dtype=np.int64)) if day.balance_cost[v] > 0 else 0
     return priced(span, work, day.span_cost[v], day.balance_cost[v], day.balance_target[v], day.work_floor[v])

@@ -18,28 +18,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from routing.planning.search.schedule import WORK_ROWS, gap, home_leg, priced
+from routing.planning.search.schedule import WORK_ROWS, gap, home_leg, priced, route_work
 from routing.planning.search.trips import arc_total, check_route, folded
 
 BIG = np.iinfo(np.int64).max // 4
 BLINK = 0.01  # as routing.planning.search.insertion: a position is skipped with this probability
-
-
-@njit(cache=True)
-def route_time(v, state, day, done):
-    """Truck v's route's drives and services, as its schedule counts them: its shift less all waiting and the
-    break, a lower bound of the shift :func:`routing.planning.search.schedule.shift_span` finds. ``done[p]``: those
-    up to the end of the service at position p - 1 (0 at p = 0)."""
-    travel, service = day.travel, day.service
-    here = day.depot[v]
-    total = 0
-    for p in range(state.length[v]):
-        done[p] = total
-        node = state.nodes[v, p]
-        total += gap(here, node, travel, service) + service[node]
-        here = node
-    done[state.length[v]] = total
-    return total + home_leg(here, day.depot[v], travel, service, day.facility_of, day.closing)
 
 
 @njit(cache=True, inline="always")
@@ -112,7 +95,7 @@ def _facility_totals(state, day, scratch):
 def _truck_now(site, v, state, day, scratch, busy, done):
     """Once per truck and insertion: whether ``site`` may go on truck v at all (access, stops, daily weight); its
     route's shift cost now (``scratch.paid``, from its cost: no schedule) and drives and services (``busy``, and
-    per position ``done``, see :func:`route_time`)."""
+    per position ``done``, see :func:`routing.planning.search.schedule.route_work`)."""
     scratch.fits[v] = (
         day.allowed[site, v]
         and state.stops[v] + 1 <= day.max_stops[v]
@@ -122,7 +105,7 @@ def _truck_now(site, v, state, day, scratch, busy, done):
         return
     used = state.stops[v] > 0
     scratch.paid[v] = state.route_cost[v] - arc_total(v, state, day) - day.fixed[v] if used else 0
-    busy[v] = route_time(v, state, day, done[v])
+    busy[v] = route_work(v, state.nodes[v], state.length[v], day, done[v])
 
 
 @njit(cache=True)

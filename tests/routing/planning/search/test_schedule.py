@@ -130,7 +130,7 @@ def test_insertion_bounds_hold_and_the_cheapest_is_found(rule, lunch):
                 span = check_route(v, seq, len(route), day, scratch.units, work)
                 if span < 0:
                     continue
-                assert worked == route_work(v, seq, len(route), day)
+                assert worked == route_work(v, seq, len(route), day, np.empty(0, dtype=np.int64))
                 exact = arcs[i] + time_cost(v, seq, len(route), day) - scratch.paid[v]
                 assert bound[i] <= exact, (seed, site, route)
                 exact_hits += bound[i] == exact
