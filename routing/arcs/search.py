@@ -389,6 +389,7 @@ def _ruin_and_recreate(arrays, ruin, work, scratch):
         ruin.average_removed,
         ruin.max_string,
         ruin.route_removal,
+        0.0,  # no split strings: the arc search was measured without them
     )
     for v in range(routes):
         if touched[v]:

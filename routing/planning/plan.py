@@ -285,10 +285,24 @@ def _resolve(problem: Problem, vehicle_id: str, visit_ids: Sequence[str]) -> lis
     return visits
 
 
+def _starts(problem: Problem, vehicle: VehicleSpec, visits: list[tuple[str, int]], base: int) -> list[int]:
+    """Starts from ``base`` that cut waiting: later by all the waiting of the route timed from ``base`` without the
+    break, later by its first wait, ``base``."""
+    plain, _ = _timed(problem, vehicle, visits, base, None)
+    waiting = sum(s.departure - s.arrival for s in plain if s.kind == "wait")
+    if waiting == 0:
+        return [base]
+    first_wait = plain[1].departure - plain[1].arrival if plain[1].kind == "wait" else 0
+    return [base + waiting, base + first_wait, base]
+
+
 def time_route(
     problem: Problem, vehicle: VehicleSpec, visit_ids: Sequence[str], *, start_time: int | None = None
 ) -> Route:
-    """Schedule one truck's visits: earliest feasible times, the break where it fits, late start if it saves waiting.
+    """Schedule one truck's visits: earliest feasible times, the break where it fits, the start that cuts the shift.
+
+    The starts tried cut waiting from the shift's start and, where the break is due on the shift, from the end of
+    its earliest window (a route wholly after it needs no break, as OR-Tools may time it).
 
     Parameters
     ----------
@@ -304,7 +318,8 @@ def time_route(
     Returns
     -------
     Route
-        The timed stops of the schedule with the fewest violations, then the earliest return.
+        The timed stops of the schedule with the fewest violations, then the shortest shift (return less start;
+        what a cost per hour prefers), then the start tried first.
 
     Raises
     ------
@@ -312,19 +327,14 @@ def time_route(
         If a visit id is not a site or facility of the problem.
     """
     visits = _resolve(problem, vehicle.id, visit_ids)
-    first = vehicle.shift_start
     rule = problem.break_rule
+    bases = [vehicle.shift_start]
+    if rule is not None and rule.due(vehicle.shift_start, vehicle.shift_end):
+        bases.append(rule.earliest_start_s + rule.duration_s)
+    candidates = [] if start_time is None else [start_time]
+    for base in bases:
+        candidates += [c for c in _starts(problem, vehicle, visits, base) if c not in candidates]
     best = None
-    candidates = [first]
-    plain, _ = _timed(problem, vehicle, visits, first, None)
-    waiting = sum(s.departure - s.arrival for s in plain if s.kind == "wait")
-    if waiting > 0:
-        first_wait = plain[1].departure - plain[1].arrival if plain[1].kind == "wait" else 0
-        candidates = [first + waiting, first + first_wait, first]
-    # The caller's start (the solver's own) is tried first; the solver's break placement may
-    # differ from this one's, so when it does not time cleanly the usual candidates follow.
-    if start_time is not None:
-        candidates = [start_time, *(c for c in candidates if c != start_time)]
     for begin in candidates:
         stops, bad = _timed(problem, vehicle, visits, begin, None)
         if rule is not None and rule.due(stops[0].departure, stops[-1].arrival):
@@ -335,10 +345,10 @@ def time_route(
                 if bad_b == 0:
                     break
             bad, stops = min(options, key=lambda o: o[0])
-        if best is None or (bad, stops[-1].arrival) < (best[0], best[1][-1].arrival):
+        if best is None or (bad, stops[-1].arrival - begin) < (best[0], best[1][-1].arrival - best[1][0].departure):
             best = (bad, stops)
-        if bad == 0:
-            break
+        if bad == 0 and not any(s.kind in ("wait", "break") for s in stops):
+            break  # only drives and services: no start makes a shorter shift
     return Route(vehicle_id=vehicle.id, stops=best[1])
 
 

@@ -78,6 +78,7 @@ class StringRemoval:
             s.average_removed,
             s.max_string,
             s.route_removal,
+            s.split_rate,
         )
         return [nodes[k, : length[k]].tolist() for k in range(len(routes))]
 
@@ -110,7 +111,7 @@ def site_neighbours(
     ndarray
         int64 ``[rows, keep]``; rows of indices that are not sites start with -1.
     """
-    nodes = np.asarray(matrix_nodes)
+    nodes = np.asarray(matrix_nodes, dtype=np.int64)  # int even when there are no sites
     block = distance[np.ix_(nodes, nodes)].astype(np.float64)
     block = np.minimum(block, block.T)
     np.fill_diagonal(block, -1.0)  # a site is its own nearest, even where two share a matrix node
@@ -158,9 +159,23 @@ def remove_at(v, position, nodes, length, route_of):
     return node
 
 
+SPLIT_DEPTH = 0.01  # SISR's alpha: the kept run grows while U >= alpha * U' (so it is usually long)
+
+
 @njit(cache=True)
 def cut_strings(
-    nodes, length, route_of, touched, removed, removable, sites, neighbours, average_removed, max_string, route_removal
+    nodes,
+    length,
+    route_of,
+    touched,
+    removed,
+    removable,
+    sites,
+    neighbours,
+    average_removed,
+    max_string,
+    route_removal,
+    split_rate,
 ):
     """SISR's string removal, or now and then a whole route; marks ``touched`` routes, returns how many were removed.
 
@@ -188,6 +203,8 @@ def cut_strings(
         Longest string (SISR's L^max).
     route_removal : float
         Probability (0-1) of removing a whole route instead.
+    split_rate : float
+        Probability (0-1) that a string keeps a run of its sites on the route (SISR's split string).
 
     Returns
     -------
@@ -205,25 +222,9 @@ def cut_strings(
         return 0
     count = 0
     if used > 1 and np.random.random() < route_removal:
-        victim = -1
-        if np.random.random() < 0.5:
-            for v in range(vehicles):
-                if length[v] > 0 and (victim < 0 or length[v] < length[victim]):
-                    victim = v
-        else:
-            pick = np.random.randint(used)
-            for v in range(vehicles):
-                if length[v] > 0:
-                    if pick == 0:
-                        victim = v
-                        break
-                    pick -= 1
+        victim = _victim(length, used)
         touched[victim] = True
-        for position in range(length[victim] - 1, -1, -1):
-            if removable[nodes[victim, position]]:
-                removed[count] = remove_at(victim, position, nodes, length, route_of)
-                count += 1
-        return count
+        return _cut(victim, 0, length[victim], 0, 0, nodes, length, route_of, removed, removable, 0)
     string_max = min(float(max_string), total / used)
     strings_max = 4.0 * average_removed / (1.0 + string_max) - 1.0
     strings = int(np.random.uniform(1.0, strings_max + 1.0))
@@ -241,15 +242,50 @@ def cut_strings(
         touched[v] = True
         ruined += 1
         k = length[v]
-        size = int(np.random.uniform(1.0, min(float(k), string_max) + 1.0))
+        longest = min(float(k), string_max)
+        size = int(np.random.uniform(1.0, longest + 1.0))
         at = 0
         while nodes[v, at] != site:
             at += 1
-        first = max(0, min(at - np.random.randint(size), k - size))
-        for position in range(first + size - 1, first - 1, -1):
-            if removable[nodes[v, position]]:
-                removed[count] = remove_at(v, position, nodes, length, route_of)
-                count += 1
+        kept = 0  # SISR's split string: a run of ``kept`` sites inside the cut stays on the route
+        if 1 < size < longest and np.random.random() < split_rate:
+            kept = 1
+            while kept < k - size and np.random.random() >= SPLIT_DEPTH * np.random.random():
+                kept += 1
+        first = max(0, min(at - np.random.randint(size + kept), k - size - kept))
+        keep_from = first + np.random.randint(size + 1)
+        count = _cut(v, first, first + size + kept, keep_from, kept, nodes, length, route_of, removed, removable, count)
+    return count
+
+
+@njit(cache=True)
+def _victim(length, used):
+    """The route to empty: the shortest half the time, else one of the ``used`` at random."""
+    victim = -1
+    if np.random.random() < 0.5:
+        for v in range(length.shape[0]):
+            if length[v] > 0 and (victim < 0 or length[v] < length[victim]):
+                victim = v
+        return victim
+    pick = np.random.randint(used)
+    for v in range(length.shape[0]):
+        if length[v] > 0:
+            if pick == 0:
+                return v
+            pick -= 1
+    return victim
+
+
+@njit(cache=True)
+def _cut(v, first, end, keep_from, kept, nodes, length, route_of, removed, removable, count):
+    """Remove route v's sites at positions ``first`` to ``end`` (exclusive) but the ``kept`` from ``keep_from``
+    into ``removed[count:]``; returns the new count."""
+    for position in range(end - 1, first - 1, -1):
+        if keep_from <= position < keep_from + kept:
+            continue
+        if removable[nodes[v, position]]:
+            removed[count] = remove_at(v, position, nodes, length, route_of)
+            count += 1
     return count
 
 

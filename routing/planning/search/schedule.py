@@ -307,9 +307,10 @@ def shift_span(v, seq, m, day, work):
     """The shift (return less start) of the schedule ``plan.time_route`` writes for truck v's route ``seq[:m]``
     (sites and unload markers), or -1 where it finds none without a violation.
 
-    It takes the first start candidate (later by all the waiting, by the first wait, the shift start) and, where
-    the break is due, the first break leg that times the route cleanly, with the holds' first pickups moved later
-    as it moves them. Loads, streams and stop limits are :func:`routing.planning.search.trips.simulate`'s.
+    It takes the shortest clean shift over its start candidates (later by all the waiting, by the first wait, the
+    base; from the shift's start and, where the break is due on the shift, from the end of its earliest window)
+    and, where the break is due, the first break leg that times the route cleanly, with the holds' first pickups
+    moved later as it moves them. Loads, streams and stop limits are :func:`routing.planning.search.trips.simulate`'s.
     ``work``: int64 [WORK_ROWS, ≥ m + 2] scratch.
     """
     pl, tr = places(day), truck(v, day)
@@ -319,24 +320,26 @@ def shift_span(v, seq, m, day, work):
         unfolded[:m] = seq[:m]
         unfolded[m] = day.closing[seq[m - 1], tr.depot]
         seq, m = unfolded, m + 1
-    first = tr.shift_start
-    _, _, waiting, first_wait = _timed(seq, m, pl, tr, first, -1, work)
-    count = 3 if waiting > 0 else 1
-    candidates = (first + waiting, first + first_wait, first)
-    for c in range(3 - count, 3):
-        begin = candidates[c]
-        if c > 3 - count and begin == candidates[c - 1]:  # the same start times the same schedule
-            continue
-        bad, end, _, _ = _timed(seq, m, pl, tr, begin, -1, work)
-        due = tr.break_on and end > tr.latest and begin < tr.earliest + tr.duration
-        if not due:
-            if bad == 0:
+    best = -1
+    bases = (tr.shift_start, tr.earliest + tr.duration)
+    for b in range(2 if tr.break_on else 1):
+        _, _, waiting, first_wait = _timed(seq, m, pl, tr, bases[b], -1, work)
+        count = 3 if waiting > 0 else 1
+        candidates = (bases[b] + waiting, bases[b] + first_wait, bases[b])
+        for c in range(3 - count, 3):
+            begin = candidates[c]
+            if c > 3 - count and begin == candidates[c - 1]:  # the same start times the same schedule
+                continue
+            bad, end, waited, _ = _timed(seq, m, pl, tr, begin, -1, work)
+            if tr.break_on and end > tr.latest and begin < tr.earliest + tr.duration:  # the break is due
+                span = _break_leg_span(seq, m, pl, tr, begin, work)
+            elif bad == 0 and waited == 0:  # only drives and services: no start makes a shorter shift
                 return end - begin
-            continue
-        span = _break_leg_span(seq, m, pl, tr, begin, work)
-        if span >= 0:
-            return span
-    return -1
+            else:
+                span = end - begin if bad == 0 else -1
+            if span >= 0 and (best < 0 or span < best):
+                best = span
+    return best
 
 
 @njit(cache=True)

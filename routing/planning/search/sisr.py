@@ -41,6 +41,7 @@ from numba import njit
 from routing.planning.search.insertion import INF, DayArrays, RouteState, Scratch, recreate, refresh
 from routing.planning.search.params import RuinParams
 from routing.planning.search.ruin import cooled_share, cut_strings, seed_compiled_rng
+from routing.planning.search.split import split_route
 from routing.planning.search.trips import evict_if_infeasible, feasible_route, refresh_trips, tidy
 
 CHUNK = 200  # ruins per compiled call at most; the deadline and temperature are checked between calls
@@ -54,6 +55,8 @@ class RuinSizes(NamedTuple):
     average_removed: int
     max_string: int
     route_removal: float
+    split_rate: float
+    route_split: float  # share of ruins that also split a ruined route in two (days without trips)
     granular: int  # nearest sites next to which a removed site is tried (SISR's recreate, granular)
 
 
@@ -377,11 +380,14 @@ def improve(
     began = time.monotonic()
     made = 0
     scratch = make_scratch(arrays)
+    free_fleet = not arrays.fixed.any()  # distance alone is paid: more trucks may well be the better plan
     ruin = RuinSizes(
         penalty=arrays.penalty,
         average_removed=settings.average_removed,
         max_string=settings.max_string,
-        route_removal=settings.route_removal,
+        route_removal=settings.free_route_removal if free_fleet else settings.route_removal,
+        split_rate=settings.split_rate,
+        route_split=settings.free_route_split if free_fleet else 0.0,
         granular=settings.insert_neighbours,
     )
     chunk = CHUNK if max_iterations is not None else 4  # grows to what takes CHUNK_S (a fixed work: fixed chunks)
@@ -471,7 +477,10 @@ def _ruin_and_recreate(day, ruin, work, scratch):
         ruin.average_removed,
         ruin.max_string,
         ruin.route_removal,
+        ruin.split_rate,
     )
+    if not day.trips and np.random.random() < ruin.route_split:
+        split_route(work, day, touched)
     for v in range(vehicles):
         if touched[v]:
             if day.trips:

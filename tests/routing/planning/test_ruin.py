@@ -15,13 +15,22 @@ def removal(*, sites: list[int], positions: np.ndarray, seed: int, **settings) -
     return StringRemoval(neighbours=neighbours, settings=RuinParams(**settings), seed=seed)
 
 
-def test_ruin_cuts_contiguous_strings_of_sites_and_keeps_everything_else_in_order():
+def runs(positions: list[int]) -> int:
+    """How many runs of consecutive numbers ``positions`` (ascending) make."""
+    return sum(1 for k, p in enumerate(positions) if k == 0 or p != positions[k - 1] + 1)
+
+
+@pytest.mark.parametrize("split_rate", [0.0, 0.5])
+def test_ruin_cuts_strings_of_sites_and_keeps_everything_else_in_order(split_rate):
+    """A string is consecutive sites of one route; a split string keeps a run of its sites on the route."""
     rng = np.random.default_rng(7)
     sites = list(range(100, 160))  # routing indices of 60 sites
     parking = [900, 901]  # not sites (facility copies): never removed
     routes = [sites[0:20] + [900], sites[20:40], [901] + sites[40:60], []]
-    ruin = removal(sites=sites, positions=rng.uniform(0, 100, (60, 2)), seed=3, route_removal=0.0)
-    removed_counts = []
+    ruin = removal(
+        sites=sites, positions=rng.uniform(0, 100, (60, 2)), seed=3, route_removal=0.0, split_rate=split_rate
+    )
+    removed_counts, split = [], 0
     for _ in range(200):
         ruined = ruin(routes)
         assert len(ruined) == len(routes)
@@ -29,11 +38,12 @@ def test_ruin_cuts_contiguous_strings_of_sites_and_keeps_everything_else_in_orde
             assert [i for i in before if i in after] == after  # order kept, nothing added
             assert all(i in after for i in before if i in parking)
             gone = [k for k, i in enumerate(before) if i not in after]
-            # at most one string per route: the removed positions are consecutive
-            assert gone == list(range(gone[0], gone[0] + len(gone))) if gone else True
+            assert runs(gone) <= (2 if split_rate else 1)  # one string per route, in two runs where split
+            split += runs(gone) == 2
         removed_counts.append(sum(map(len, routes)) - sum(map(len, ruined)))
     assert min(removed_counts) >= 1
     assert 3 <= np.mean(removed_counts) <= 20  # SISR's average of about 10
+    assert (split > 20) == (split_rate > 0)  # half the strings longer than one site and shorter than the cap
 
 
 def test_ruin_removes_strings_near_its_seed_site():

@@ -1,5 +1,6 @@
-"""The reference the fast schedule and drive must equal: the code as it was at commit c18be01, one replay per
-start candidate and break leg (O(route²)), one compiled call per visit.
+"""The reference the fast schedule and drive must equal: the code as it was at commit c18be01 (with the start
+choice of ``time_route`` since: the shortest clean shift, starts after the break window too), one replay per start
+candidate and break leg (O(route²)), one compiled call per visit.
 
 :func:`feasible_schedule` replays ``routing.planning.plan.time_route`` step by step (its start candidates, every
 break leg until one times the route cleanly, its hold loop); :func:`simulate` is the earliest-schedule drive
@@ -136,9 +137,10 @@ def feasible_schedule(v, seq, m, day):
     """The shift (return less start) of the schedule ``plan.time_route`` writes for truck v's route ``seq[:m]``
     (sites and unload markers), or -1 where it finds none without a violation.
 
-    It takes the first start candidate (later by all the waiting, by the first wait, the shift start) and, where
-    the break is due, the first break leg that time the route cleanly, with the holds' first pickups moved later as
-    it moves them. Loads, streams and stop limits are :func:`routing.planning.search.trips.simulate`'s.
+    It takes the shortest clean shift over every start candidate (later by all the waiting, by the first wait, the
+    base; from the shift start and, where the break is due on the shift, from the end of its earliest window) and,
+    where the break is due, the first break leg that times the route cleanly, with the holds' first pickups moved
+    later as it moves them. Loads, streams and stop limits are :func:`routing.planning.search.trips.simulate`'s.
     """
     if m > 0 and day.facility_of[seq[m - 1]] < 0 and day.closing[seq[m - 1], day.depot[v]] >= 0:
         # the closing unload folded into the last arc: the evaluator times it as a visit of its own
@@ -147,23 +149,25 @@ def feasible_schedule(v, seq, m, day):
         unfolded[m] = day.closing[seq[m - 1], day.depot[v]]
         seq, m = unfolded, m + 1
     work = np.zeros((3, m + 1), dtype=np.int64)
-    first = day.shift_start[v]
-    _, _, waiting, first_wait = _timed(v, seq, m, day, first, -1, work)
-    count = 3 if waiting > 0 else 1
-    candidates = (first + waiting, first + first_wait, first)
-    for c in range(count):
-        begin = candidates[3 - count + c]
-        bad, end, _, _ = _timed(v, seq, m, day, begin, -1, work)
-        due = day.break_on[v] and end > day.break_rule[1] and begin < day.break_rule[0] + day.break_rule[2]
-        if not due:
-            if bad == 0:
-                return end - begin
-            continue
-        for leg in range(m + 1):
-            bad, end, _, _ = _timed(v, seq, m, day, begin, leg, work)
-            if bad == 0:
-                return end - begin
-    return -1
+    bases = [day.shift_start[v]]
+    if day.break_on[v]:  # a route wholly after the break's earliest window needs none
+        bases.append(day.break_rule[0] + day.break_rule[2])
+    best = -1
+    for first in bases:
+        _, _, waiting, first_wait = _timed(v, seq, m, day, first, -1, work)
+        count = 3 if waiting > 0 else 1
+        candidates = (first + waiting, first + first_wait, first)
+        for c in range(count):
+            begin = candidates[3 - count + c]
+            bad, end, _, _ = _timed(v, seq, m, day, begin, -1, work)
+            if day.break_on[v] and end > day.break_rule[1] and begin < day.break_rule[0] + day.break_rule[2]:
+                for leg in range(m + 1):
+                    bad, end, _, _ = _timed(v, seq, m, day, begin, leg, work)
+                    if bad == 0:
+                        break
+            if bad == 0 and (best < 0 or end - begin < best):
+                best = end - begin
+    return best
 
 
 @njit(cache=True)

@@ -333,14 +333,21 @@ def test_compiled_routes_are_read_back_after_a_search_from_other_routes():
     assert routes_of(r, restored) == [[], route]
 
 
-def test_ortools_charges_the_compiled_cost_of_balanced_routes():
+@pytest.mark.parametrize("lunch", [False, True])
+def test_ortools_charges_the_compiled_cost_of_balanced_routes(lunch):
     """One objective: on a day with costs per hour and balance (a soft bound over the type's mean shift and a floor
     under its mean work), OR-Tools' objective of random one-truck routes is the compiled search's cost of them —
-    the other, unused trucks paying no floor. (Without the break: OR-Tools may time a restored route's break
-    outside its span, 600 s cheaper than the plan evaluator on about a third of such routes, with or without balance.)"""
+    the other, unused trucks paying no floor. With the break too: OR-Tools may start a route after the break window
+    (no break due, a span shorter by it), and so does the evaluator where that is the shorter shift.
+
+    Not everywhere: OR-Tools starts at any time and takes the break in any gap, the evaluator picks the shortest of
+    a few starts (less all the waiting, the first wait, none; from the shift start and from the break window's end)
+    and the first break leg that times the route cleanly. On 20 seeds × 100 routes of this kind it costs more on
+    4 % of routes without the break and 6 % with it (before starts after the window: a third), never less: a start
+    between its candidates (all but 2 of them) or the break on a later leg. These seeds have none."""
     compared = floored = 0
     for seed in range(3):
-        base = multitrip_day(seed=seed, ends_empty=True)
+        base = multitrip_day(seed=seed, ends_empty=True, lunch=lunch)
         problem = replace(
             base, vehicles=[replace(v, cost_per_hour=36.0, type_id="t") for v in base.vehicles], balance_per_h=72.0
         )
@@ -367,6 +374,20 @@ def test_ortools_charges_the_compiled_cost_of_balanced_routes():
             floored += route_work(plan_route(problem, model, chosen)) < day.work_floor[0]
             compared += 1
     assert compared > 20 and floored > 5, (compared, floored)
+
+
+def test_a_route_wholly_after_the_break_window_takes_no_break():
+    """Where starting after the break window is the shortest shift (only drives and services), the evaluator starts
+    there and writes no break, and the checker certifies it: no break is due on that route."""
+    problem = multitrip_day(seed=0, ends_empty=True, lunch=True)
+    rule, truck = problem.break_rule, problem.vehicles[0]
+    plan = evaluate_routes(problem, {"V0": ["S3", "F2"]})  # S3 opens at 1510: early, the break would be due
+    route = plan.routes[0]
+    assert route.start == rule.earliest_start_s + rule.duration_s
+    assert rule.due(truck.shift_start, route.end) and not rule.due(route.start, route.end)
+    assert [s.kind for s in route.stops] == ["depot", "site", "facility", "depot"]
+    assert route.end - route.start == route_work(route)
+    assert check_plan(problem, plan).violations == []
 
 
 def plan_route(problem: Problem, model: OrToolsModel, route: list[int]):

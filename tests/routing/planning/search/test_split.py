@@ -1,0 +1,61 @@
+"""A ruined route split in two (routing.planning.search.split): the tail goes to a spare identical truck."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from routing.planning.search.sisr import RouteArrays, start_state
+from routing.planning.search.split import split_route
+
+
+def line_day(*, capacities: list[int]) -> RouteArrays:
+    """Depot 0 at x = 0, sites 1-3 at x = 1, 2, 3 and 4-6 on the other side at -10, -11, -12: one truck per capacity,
+    all else alike."""
+    x = np.array([0, 1, 2, 3, -10, -11, -12], dtype=np.int64)
+    travel = np.abs(x[:, None] - x[None, :])
+    n, vehicles = len(x), len(capacities)
+    order = np.argsort(travel, axis=1, kind="stable")
+    neighbours = np.where(np.arange(n)[:, None] > 0, order[:, 1:][:, :3], -1)
+    neighbours[1:, 0] = np.arange(1, n)
+    return RouteArrays(
+        travel=travel,
+        cost=travel[None].copy(),
+        vehicle_class=np.zeros(vehicles, dtype=np.int64),
+        fixed=np.zeros(vehicles, dtype=np.int64),
+        open=np.zeros(n, dtype=np.int64),
+        close=np.full(n, 1000, dtype=np.int64),
+        demand=np.ones((n, 1), dtype=np.int64),
+        capacity=np.array(capacities, dtype=np.int64)[:, None],
+        max_stops=np.full(vehicles, 10, dtype=np.int64),
+        allowed=np.ones((n, vehicles), dtype=np.bool_),
+        preference=np.zeros((n, vehicles), dtype=np.int64),
+        depot=np.zeros(vehicles, dtype=np.int64),
+        shift_start=np.zeros(vehicles, dtype=np.int64),
+        shift_end=np.full(vehicles, 1000, dtype=np.int64),
+        neighbours=neighbours,
+        penalty=10_000,
+    )
+
+
+def split_of(arrays: RouteArrays, routes: list[list[int]], touched: list[int]) -> list[list[int]]:
+    state = start_state(arrays, routes)
+    mark = np.zeros(len(routes), dtype=np.bool_)
+    mark[touched] = True
+    split_route(state, arrays.day, mark)
+    return [state.nodes[v, : state.length[v]].tolist() for v in range(len(routes))], mark
+
+
+def test_the_tail_goes_to_a_spare_truck_where_the_cut_adds_least():
+    arrays = line_day(capacities=[10, 10, 10])
+    routes, touched = split_of(arrays, [[1, 2, 3, 4, 5, 6], [], []], touched=[0])
+    # cutting between 3 and 4 (either side of the depot) adds nothing, any other cut at least 2
+    assert routes == [[1, 2, 3], [4, 5, 6], []]
+    assert touched.tolist() == [True, True, False]
+    assert int(start_state(arrays, routes).route_cost.sum()) == 30  # as the one route: 3 + 13 + 2 + 12
+
+
+def test_no_split_without_an_identical_empty_truck_or_a_ruined_route():
+    arrays = line_day(capacities=[10, 20])  # the empty truck is another kind
+    assert split_of(arrays, [[1, 2, 3, 4, 5, 6], []], touched=[0])[0] == [[1, 2, 3, 4, 5, 6], []]
+    arrays = line_day(capacities=[10, 10])
+    assert split_of(arrays, [[1, 2, 3, 4, 5, 6], []], touched=[])[0] == [[1, 2, 3, 4, 5, 6], []]
