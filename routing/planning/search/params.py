@@ -30,7 +30,7 @@ class RuinParams:
     compiled_start_temperature: float = 3.0  # sisr: × cost per site, cooling to 1/100 (1, 3, 10 level; 0.3 worse)
     route_removal: float = 0.1  # share of ruins that empty a whole route instead (fewer trucks)
     # where no truck costs anything to use (distance alone is paid) fewer trucks is no aim: fewer whole routes
-    # emptied, and a ruined route now and then split in two (a spare truck takes its tail; days without trips)
+    # emptied, and a ruined route now and then split in two (a spare truck takes its tail, or its later trips)
     free_route_removal: float = 0.02
     free_route_split: float = 0.05
     split_rate: float = 0.5  # share of strings that keep a run of their sites on the route (SISR's split string)

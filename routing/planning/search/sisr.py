@@ -56,7 +56,7 @@ class RuinSizes(NamedTuple):
     max_string: int
     route_removal: float
     split_rate: float
-    route_split: float  # share of ruins that also split a ruined route in two (days without trips)
+    route_split: float  # share of ruins that also split a ruined route in two
     granular: int  # nearest sites next to which a removed site is tried (SISR's recreate, granular)
 
 
@@ -479,7 +479,7 @@ def _ruin_and_recreate(day, ruin, work, scratch):
         ruin.route_removal,
         ruin.split_rate,
     )
-    if not day.trips and np.random.random() < ruin.route_split:
+    if np.random.random() < ruin.route_split:
         split_route(work, day, touched)
     for v in range(vehicles):
         if touched[v]:

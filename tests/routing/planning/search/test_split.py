@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
-from routing.planning.search.sisr import RouteArrays, start_state
+from routing.planning.search.ortools_model import OrToolsModel
+from routing.planning.search.params import SolveParams
+from routing.planning.search.sisr import RouteArrays, make_scratch, start_state
 from routing.planning.search.split import split_route
+from routing.planning.search.trips import feasible_route, simulate
+from tests.routing.planning.search.test_trips import multitrip_day
 
 
 def line_day(*, capacities: list[int]) -> RouteArrays:
@@ -59,3 +65,25 @@ def test_no_split_without_an_identical_empty_truck_or_a_ruined_route():
     assert split_of(arrays, [[1, 2, 3, 4, 5, 6], []], touched=[0])[0] == [[1, 2, 3, 4, 5, 6], []]
     arrays = line_day(capacities=[10, 10])
     assert split_of(arrays, [[1, 2, 3, 4, 5, 6], []], touched=[])[0] == [[1, 2, 3, 4, 5, 6], []]
+
+
+def test_with_trips_the_spare_truck_takes_whole_trips():
+    """On a day with unloading trips the cut follows an unload: the first trip stays, the later go, each route still
+    feasible and ending at its unload."""
+    problem = multitrip_day(seed=1, ends_empty=True)
+    arrays = OrToolsModel(problem, SolveParams()).route_arrays()
+    assert arrays is not None and arrays.trips is not None
+    marker = int(arrays.trips.facility_nodes[1])
+    sites = [int(s) for s in arrays.sites]
+    route = next(
+        r
+        for a, b in itertools.permutations(sites, 2)
+        if simulate(0, np.array([*(r := [a, marker, b, marker]), 0, 0]), 4, arrays.day, np.zeros(1, dtype=np.int64))
+    )
+    start = start_state(arrays, [route, []])  # tidied: a closing unload the model folds into the way home goes
+    route = start.nodes[0, : start.length[0]].tolist()
+    routes, touched = split_of(arrays, [route, []], touched=[0])
+    assert routes == [route[:2], route[2:]]
+    assert touched.tolist() == [True, True]
+    state = start_state(arrays, routes)
+    assert all(feasible_route(v, state, arrays.day, make_scratch(arrays)) for v in range(2))
