@@ -231,6 +231,30 @@ class RouteArrays:
         )
 
 
+def plain_arrays(*, travel: np.ndarray, neighbours: np.ndarray, capacity: list[int], horizon: int) -> RouteArrays:
+    """The smallest model the compiled loop runs (to compile it ahead, for worked cases in tests): depot node 0,
+    sites of one unit open in ``[0, horizon]``, one truck per ``capacity`` (units), arcs costing what they take."""
+    n, vehicles = len(travel), len(capacity)
+    return RouteArrays(
+        travel=travel,
+        cost=travel[None, :, :].copy(),
+        vehicle_class=np.zeros(vehicles, dtype=np.int64),
+        fixed=np.zeros(vehicles, dtype=np.int64),
+        open=np.zeros(n, dtype=np.int64),
+        close=np.full(n, horizon, dtype=np.int64),
+        demand=np.ones((n, 1), dtype=np.int64),
+        capacity=np.array(capacity, dtype=np.int64)[:, None],
+        max_stops=np.full(vehicles, 10, dtype=np.int64),
+        allowed=np.ones((n, vehicles), dtype=np.bool_),
+        preference=np.zeros((n, vehicles), dtype=np.int64),
+        depot=np.zeros(vehicles, dtype=np.int64),
+        shift_start=np.zeros(vehicles, dtype=np.int64),
+        shift_end=np.full(vehicles, horizon, dtype=np.int64),
+        neighbours=neighbours,
+        penalty=10_000,
+    )
+
+
 def _width(arrays: RouteArrays) -> int:
     """Room per route row: every site, and on a day with trips a marker before each and the closing one."""
     return (2 * len(arrays.sites) + 3) if arrays.trips is not None else len(arrays.sites) + 2
@@ -540,27 +564,10 @@ def compile_now() -> None:
     """
     from routing.planning.search.ruin import StringRemoval
 
-    n, vehicles = 4, 2
+    vehicles = 2
     travel = np.array([[0, 10, 20, 30], [10, 0, 10, 20], [20, 10, 0, 10], [30, 20, 10, 0]], dtype=np.int64)
     neighbours = np.array([[-1, -1, -1], [1, 2, 3], [2, 1, 3], [3, 2, 1]], dtype=np.int64)
-    arrays = RouteArrays(
-        travel=travel,
-        cost=travel[None, :, :].copy(),
-        vehicle_class=np.zeros(vehicles, dtype=np.int64),
-        fixed=np.zeros(vehicles, dtype=np.int64),
-        open=np.zeros(n, dtype=np.int64),
-        close=np.full(n, 1000, dtype=np.int64),
-        demand=np.ones((n, 1), dtype=np.int64),
-        capacity=np.full((vehicles, 1), 2, dtype=np.int64),
-        max_stops=np.full(vehicles, 10, dtype=np.int64),
-        allowed=np.ones((n, vehicles), dtype=np.bool_),
-        preference=np.zeros((n, vehicles), dtype=np.int64),
-        depot=np.zeros(vehicles, dtype=np.int64),
-        shift_start=np.zeros(vehicles, dtype=np.int64),
-        shift_end=np.full(vehicles, 1000, dtype=np.int64),
-        neighbours=neighbours,
-        penalty=10_000,
-    )
+    arrays = plain_arrays(travel=travel, neighbours=neighbours, capacity=[2] * vehicles, horizon=1000)
     settings = RuinParams()
     improve(arrays, [[1, 2], [3]], deadline=time.monotonic() + 60, settings=settings, seed=1, max_iterations=CHUNK)
     StringRemoval(neighbours=neighbours, settings=settings, seed=1)([[1, 2], [3]])

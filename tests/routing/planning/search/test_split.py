@@ -8,7 +8,7 @@ import numpy as np
 
 from routing.planning.search.ortools_model import OrToolsModel
 from routing.planning.search.params import SolveParams
-from routing.planning.search.sisr import RouteArrays, make_scratch, start_state
+from routing.planning.search.sisr import RouteArrays, make_scratch, plain_arrays, start_state
 from routing.planning.search.split import split_route
 from routing.planning.search.trips import feasible_route, simulate
 from tests.routing.planning.search.test_trips import multitrip_day
@@ -19,28 +19,10 @@ def line_day(*, capacities: list[int]) -> RouteArrays:
     all else alike."""
     x = np.array([0, 1, 2, 3, -10, -11, -12], dtype=np.int64)
     travel = np.abs(x[:, None] - x[None, :])
-    n, vehicles = len(x), len(capacities)
     order = np.argsort(travel, axis=1, kind="stable")
-    neighbours = np.where(np.arange(n)[:, None] > 0, order[:, 1:][:, :3], -1)
-    neighbours[1:, 0] = np.arange(1, n)
-    return RouteArrays(
-        travel=travel,
-        cost=travel[None].copy(),
-        vehicle_class=np.zeros(vehicles, dtype=np.int64),
-        fixed=np.zeros(vehicles, dtype=np.int64),
-        open=np.zeros(n, dtype=np.int64),
-        close=np.full(n, 1000, dtype=np.int64),
-        demand=np.ones((n, 1), dtype=np.int64),
-        capacity=np.array(capacities, dtype=np.int64)[:, None],
-        max_stops=np.full(vehicles, 10, dtype=np.int64),
-        allowed=np.ones((n, vehicles), dtype=np.bool_),
-        preference=np.zeros((n, vehicles), dtype=np.int64),
-        depot=np.zeros(vehicles, dtype=np.int64),
-        shift_start=np.zeros(vehicles, dtype=np.int64),
-        shift_end=np.full(vehicles, 1000, dtype=np.int64),
-        neighbours=neighbours,
-        penalty=10_000,
-    )
+    neighbours = np.where(np.arange(len(x))[:, None] > 0, order[:, 1:][:, :3], -1)
+    neighbours[1:, 0] = np.arange(1, len(x))
+    return plain_arrays(travel=travel, neighbours=neighbours, capacity=capacities, horizon=1000)
 
 
 def split_of(arrays: RouteArrays, routes: list[list[int]], touched: list[int]) -> list[list[int]]:
