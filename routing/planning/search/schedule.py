@@ -323,14 +323,17 @@ def shift_span(v, seq, m, day, work):
     best = -1
     bases = (tr.shift_start, tr.earliest + tr.duration)
     for b in range(2 if tr.break_on else 1):
-        _, _, waiting, first_wait = _timed(seq, m, pl, tr, bases[b], -1, work)
+        base_bad, base_end, waiting, first_wait = _timed(seq, m, pl, tr, bases[b], -1, work)
         count = 3 if waiting > 0 else 1
         candidates = (bases[b] + waiting, bases[b] + first_wait, bases[b])
         for c in range(3 - count, 3):
             begin = candidates[c]
             if c > 3 - count and begin == candidates[c - 1]:  # the same start times the same schedule
                 continue
-            bad, end, waited, _ = _timed(seq, m, pl, tr, begin, -1, work)
+            if begin == bases[b]:  # timed above
+                bad, end, waited = base_bad, base_end, waiting
+            else:
+                bad, end, waited, _ = _timed(seq, m, pl, tr, begin, -1, work)
             if tr.break_on and end > tr.latest and begin < tr.earliest + tr.duration:  # the break is due
                 span = _break_leg_span(seq, m, pl, tr, begin, work)
             elif bad == 0 and waited == 0:  # only drives and services: no start makes a shorter shift
